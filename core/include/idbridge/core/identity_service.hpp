@@ -1,0 +1,107 @@
+// The one place where every rule of the tenant model is enforced. Each call runs in a single
+// store transaction: it either commits the change together with its change record, or returns
+// a typed Error naming the rule and changes nothing.
+#pragma once
+
+#include "idbridge/core/error.hpp"
+#include "idbridge/core/model.hpp"
+#include "idbridge/core/ports.hpp"
+#include "idbridge/core/principal.hpp"
+#include "idbridge/core/store.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace idbridge::core {
+
+// What a caller supplies to create or replace a user: the user's attributes (id, tenant,
+// version and timestamps are ignored) and, optionally, a new plaintext password.
+struct UserWrite {
+  User user;
+  std::optional<std::string> password;
+};
+
+struct GroupWrite {
+  std::string display_name;
+  std::optional<std::string> external_id;
+  GroupKind kind = GroupKind::access;
+  std::vector<MemberRef> members;  // the full member set (replace semantics)
+};
+
+struct MembershipChange {
+  std::vector<MemberRef> add;
+  std::vector<MemberRef> remove;
+};
+
+struct TenantHealth {
+  TenantId tenant;
+  std::int64_t users = 0;
+  bool has_account_owner = false;
+  bool healthy() const { return users == 0 || has_account_owner; }
+};
+
+class IdentityService {
+ public:
+  struct Ports {
+    Store& store;
+    const Clock& clock;
+    IdGenerator& ids;
+    PasswordHasher& passwords;
+    const ZoneCatalog& zones;
+  };
+
+  IdentityService(Ports ports, ProviderSettings provider, std::vector<TenantSettings> tenants);
+
+  const TenantSettings* tenant(const TenantId& id) const;
+  std::vector<TenantId> tenant_ids() const;
+
+  // Creates the tenant row and its All Users group when missing. Idempotent.
+  Result<void> ensure_tenant(const TenantId& tenant);
+
+  Result<User> get_user(const Principal& who, const TenantId& tenant, const UserId& id);
+  Result<Group> get_group(const Principal& who, const TenantId& tenant, const GroupId& id);
+
+  // Errors: forbidden, read_only, role_ceiling, account_owner_exists, user_name_taken,
+  // user_name_characters, person_name_characters, email_taken, email_rules, time_zone_unknown,
+  // password_policy, extension_taken, extension_rules, mfa_rules, profile_unknown.
+  Result<User> create_user(const Principal& who, const TenantId& tenant, UserWrite write);
+
+  // Replaces every attribute. `if_match`: the version the caller last saw (version_mismatch
+  // when stale). Changing the role needs an account_owner ceiling; assigning account_owner to
+  // another user transfers it atomically (the old owner becomes administrator); taking it away
+  // from the owner without naming a successor is account_owner_required.
+  Result<User> replace_user(const Principal& who, const TenantId& tenant, const UserId& id,
+                            UserWrite write, std::optional<ResourceVersion> if_match);
+
+  Result<void> delete_user(const Principal& who, const TenantId& tenant, const UserId& id,
+                           std::optional<ResourceVersion> if_match);
+
+  // Moves the Account Owner role to `new_owner` in one transaction. Returns the new owner.
+  Result<User> transfer_account_ownership(const Principal& who, const TenantId& tenant,
+                                          const UserId& new_owner);
+
+  Result<Group> create_group(const Principal& who, const TenantId& tenant, GroupWrite write);
+  Result<Group> replace_group(const Principal& who, const TenantId& tenant, const GroupId& id,
+                              GroupWrite write, std::optional<ResourceVersion> if_match);
+  // Adds and removes members without rewriting the set: cost independent of group size.
+  Result<Group> change_members(const Principal& who, const TenantId& tenant, const GroupId& id,
+                               const MembershipChange& change,
+                               std::optional<ResourceVersion> if_match);
+  Result<void> delete_group(const Principal& who, const TenantId& tenant, const GroupId& id,
+                            std::optional<ResourceVersion> if_match);
+
+  // Members of a group; for All Users, every user of the tenant.
+  Result<Page<MemberRef>> list_members(const Principal& who, const TenantId& tenant,
+                                       const GroupId& id, const PageRequest& page);
+
+  TenantHealth health(const TenantId& tenant);
+
+ private:
+  Ports ports_;
+  ProviderSettings provider_;
+  std::map<TenantId, TenantSettings> tenants_;
+};
+
+}  // namespace idbridge::core

@@ -1,0 +1,63 @@
+// Ports the tenant core needs from the outside world, injected so that tests stay hermetic:
+// time, fresh identifiers, password hashing and the IANA time-zone catalogue.
+#pragma once
+
+#include "idbridge/core/model.hpp"
+
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+namespace idbridge::core {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Timestamp now() const = 0;
+};
+
+// The system clock, truncated to milliseconds.
+class SystemClock final : public Clock {
+ public:
+  Timestamp now() const override;
+};
+
+// Produces identifiers that are never reused (random UUIDv4 by default).
+class IdGenerator {
+ public:
+  virtual ~IdGenerator() = default;
+  virtual std::string next() = 0;
+};
+
+class RandomUuidGenerator final : public IdGenerator {
+ public:
+  std::string next() override;
+};
+
+// Turns a plaintext password into a self-describing hash (algorithm and salt included).
+class PasswordHasher {
+ public:
+  virtual ~PasswordHasher() = default;
+  virtual std::string hash(std::string_view password) = 0;
+};
+
+// The set of valid IANA zone names.
+class ZoneCatalog {
+ public:
+  virtual ~ZoneCatalog() = default;
+  virtual bool contains(std::string_view zone) const = 0;
+};
+
+// A catalogue read from tzdata's compact source (`/usr/share/zoneinfo/tzdata.zi`): zone names
+// ("Z name") and links ("L target name"). Throws std::runtime_error when the file is unreadable.
+class TzdataZoneCatalog final : public ZoneCatalog {
+ public:
+  explicit TzdataZoneCatalog(const std::string& tzdata_zi_path = "/usr/share/zoneinfo/tzdata.zi");
+  bool contains(std::string_view zone) const override;
+  std::size_t size() const { return zones_.size(); }
+
+ private:
+  std::unordered_set<std::string> zones_;
+};
+
+}  // namespace idbridge::core

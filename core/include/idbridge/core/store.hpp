@@ -1,0 +1,136 @@
+// The Store port: what the tenant core needs from durable storage. SQLite implements it in
+// store/, PostgreSQL will follow; both must pass tests/store's conformance suite.
+//
+// Contract shared by every backend:
+// - A StoreReader sees one consistent snapshot for its whole life.
+// - A StoreWriter is one serialisable write transaction. Nothing it did is visible to others
+//   until commit() returns; destroying it without commit() rolls everything back. commit()
+//   returns only once the transaction is durable (survives kill -9 and power loss).
+// - Lookups by userName, primary email and group displayName are case-insensitive (ASCII and
+//   Unicode simple case folding is the backend's job; SQLite folds ASCII, see docs).
+// - Infrastructure problems throw StoreFailure; a uniqueness constraint the backend enforces
+//   throws StoreConstraintViolation. Rule checks are the service's job, not the store's.
+// - The All Users group is an ordinary row with system=true; its membership is implicit (every
+//   user of the tenant) and never stored, so the store never holds member rows for it.
+#pragma once
+
+#include "idbridge/core/change.hpp"
+#include "idbridge/core/ids.hpp"
+#include "idbridge/core/model.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace idbridge::core {
+
+struct PageRequest {
+  std::int64_t offset = 0;  // 0-based
+  std::int64_t limit = 100;
+};
+
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::int64_t total = 0;  // number of items matching, regardless of the page
+};
+
+struct TenantRecord {
+  TenantId id;
+  Timestamp created{};
+};
+
+class StoreReader {
+ public:
+  virtual ~StoreReader() = default;
+
+  virtual std::optional<TenantRecord> find_tenant(const TenantId& tenant) = 0;
+  virtual std::vector<TenantRecord> list_tenants() = 0;
+
+  virtual std::optional<User> find_user(const TenantId& tenant, const UserId& id) = 0;
+  // Across all tenants: userName is globally unique. Case-insensitive.
+  virtual std::optional<User> find_user_by_user_name(std::string_view user_name) = 0;
+  virtual std::optional<User> find_user_by_external_id(const TenantId& tenant,
+                                                       std::string_view external_id) = 0;
+  // The user whose primary email is `email`, case-insensitive.
+  virtual std::optional<User> find_user_by_primary_email(const TenantId& tenant,
+                                                         std::string_view email) = 0;
+  virtual std::optional<User> find_account_owner(const TenantId& tenant) = 0;
+  virtual std::optional<UserId> find_extension_owner(const TenantId& tenant,
+                                                     std::string_view number) = 0;
+  // Users of a tenant in creation order.
+  virtual Page<User> list_users(const TenantId& tenant, const PageRequest& page) = 0;
+  virtual std::int64_t count_users(const TenantId& tenant) = 0;
+  // The stored password hash, for authentication; never for display.
+  virtual std::optional<std::string> password_hash(const TenantId& tenant, const UserId& id) = 0;
+
+  virtual std::optional<Group> find_group(const TenantId& tenant, const GroupId& id) = 0;
+  virtual std::optional<Group> find_group_by_display_name(const TenantId& tenant,
+                                                          std::string_view display_name) = 0;
+  virtual std::optional<Group> find_group_by_external_id(const TenantId& tenant,
+                                                         std::string_view external_id) = 0;
+  virtual std::optional<Group> find_system_group(const TenantId& tenant) = 0;
+  // Groups of a tenant in creation order.
+  virtual Page<Group> list_groups(const TenantId& tenant, const PageRequest& page) = 0;
+
+  // Stored (explicit) membership only; All Users is the service's business.
+  virtual bool is_member(const TenantId& tenant, const GroupId& group, const MemberRef& member) = 0;
+  virtual Page<MemberRef> list_members(const TenantId& tenant, const GroupId& group,
+                                       const PageRequest& page) = 0;
+  // The groups that directly contain `member`.
+  virtual std::vector<GroupId> groups_containing(const TenantId& tenant,
+                                                 const MemberRef& member) = 0;
+
+  // Change records with sequence > after, oldest first, at most `limit`.
+  virtual std::vector<ChangeRecord> changes_after(ChangeSequence after, std::size_t limit) = 0;
+  virtual ChangeSequence last_change_sequence() = 0;
+};
+
+class StoreWriter : public StoreReader {
+ public:
+  // Creates the tenant row if absent; returns whether it was created.
+  virtual bool ensure_tenant(const TenantId& tenant, Timestamp now) = 0;
+
+  // The user's id, tenant and version are set by the caller. Throws StoreConstraintViolation
+  // on a duplicate userName (global), primary email or extension (per tenant).
+  virtual void insert_user(const User& user) = 0;
+  // Compare-and-swap: writes `user` (whose version is already the new one) only if the stored
+  // version equals `expected_version`. Returns false, changing nothing, when it does not.
+  virtual bool update_user(const User& user, ResourceVersion expected_version) = 0;
+  // Deletes the user and every stored membership of it. Returns false if it did not exist.
+  virtual bool delete_user(const TenantId& tenant, const UserId& id) = 0;
+  virtual void set_password_hash(const TenantId& tenant, const UserId& id,
+                                 const std::string& hash) = 0;
+
+  virtual void insert_group(const Group& group) = 0;
+  virtual bool update_group(const Group& group, ResourceVersion expected_version) = 0;
+  // Deletes the group, its member rows and its rows as a member of other groups.
+  virtual bool delete_group(const TenantId& tenant, const GroupId& id) = 0;
+  // Returns whether membership changed (adding an existing member or removing an absent one is
+  // a no-op that returns false). O(log n) in the group's size.
+  virtual bool add_member(const TenantId& tenant, const GroupId& group, const MemberRef& member) = 0;
+  virtual bool remove_member(const TenantId& tenant, const GroupId& group,
+                             const MemberRef& member) = 0;
+
+  // Appends to the change log, assigns and returns the record's sequence.
+  virtual ChangeSequence append_change(const ChangeRecord& record) = 0;
+
+  // Makes everything durable and visible. Throws StoreFailure (then nothing was committed).
+  virtual void commit() = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual std::unique_ptr<StoreReader> read() = 0;
+  // Blocks until the single write slot is free (serialisable writes).
+  virtual std::unique_ptr<StoreWriter> write() = 0;
+  // Cheap liveness probe for /readyz; throws StoreFailure when the store cannot serve.
+  virtual void check() = 0;
+  virtual int schema_version() = 0;
+};
+
+}  // namespace idbridge::core

@@ -1,0 +1,36 @@
+// Hashing and randomness on OpenSSL: scrypt password hashes, SHA-256 token digests,
+// constant-time comparison and random tokens.
+#pragma once
+
+#include "idbridge/core/ports.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace idbridge::crypto {
+
+// "scrypt$N$r$p$<salt b64>$<hash b64>", with a fresh 16-byte salt.
+class ScryptPasswordHasher final : public core::PasswordHasher {
+ public:
+  // Defaults follow OWASP's scrypt guidance (N=2^15, r=8, p=1); tests may lower N.
+  explicit ScryptPasswordHasher(unsigned log2_n = 15) : log2_n_(log2_n) {}
+  std::string hash(std::string_view password) override;
+
+ private:
+  unsigned log2_n_;
+};
+
+// Whether `password` matches a hash made by ScryptPasswordHasher (constant time in the hash).
+bool verify_password(std::string_view password, std::string_view encoded_hash);
+
+// Lower-case hex SHA-256; bearer tokens are kept only as this digest.
+std::string sha256_hex(std::string_view data);
+
+// Constant-time equality (length is not secret).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// `bytes` random bytes from the OS CSPRNG, as URL-safe base64 without padding.
+std::string random_token(std::size_t bytes = 32);
+
+}  // namespace idbridge::crypto

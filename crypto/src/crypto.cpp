@@ -1,0 +1,137 @@
+// OpenSSL-backed implementations of crypto.hpp.
+#include "idbridge/crypto/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <charconv>
+#include <stdexcept>
+#include <vector>
+
+namespace idbridge::crypto {
+namespace {
+
+std::string base64url(const unsigned char* data, std::size_t size) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((size * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= size; i += 3) {
+    const unsigned v = (data[i] << 16U) | (data[i + 1] << 8U) | data[i + 2];
+    out += alphabet[(v >> 18U) & 63U];
+    out += alphabet[(v >> 12U) & 63U];
+    out += alphabet[(v >> 6U) & 63U];
+    out += alphabet[v & 63U];
+  }
+  if (size - i == 1) {
+    const unsigned v = data[i] << 16U;
+    out += alphabet[(v >> 18U) & 63U];
+    out += alphabet[(v >> 12U) & 63U];
+  } else if (size - i == 2) {
+    const unsigned v = (data[i] << 16U) | (data[i + 1] << 8U);
+    out += alphabet[(v >> 18U) & 63U];
+    out += alphabet[(v >> 12U) & 63U];
+    out += alphabet[(v >> 6U) & 63U];
+  }
+  return out;
+}
+
+std::vector<unsigned char> random_bytes(std::size_t n) {
+  std::vector<unsigned char> bytes(n);
+  if (RAND_bytes(bytes.data(), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("OpenSSL RAND_bytes failed");
+  }
+  return bytes;
+}
+
+std::string scrypt_raw(std::string_view password, std::string_view salt, std::uint64_t n,
+                       std::uint64_t r, std::uint64_t p) {
+  std::array<unsigned char, 32> out{};
+  // Memory bound: 128 * r * N bytes plus slack; allow 2x so N=2^15, r=8 (32 MiB) passes.
+  const std::uint64_t max_mem = 2 * 128 * r * n + (1U << 20U);
+  if (EVP_PBE_scrypt(password.data(), password.size(),
+                     reinterpret_cast<const unsigned char*>(salt.data()), salt.size(), n, r, p,
+                     max_mem, out.data(), out.size()) != 1) {
+    throw std::runtime_error("OpenSSL EVP_PBE_scrypt failed");
+  }
+  return {reinterpret_cast<const char*>(out.data()), out.size()};
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto pos = text.find(sep, start);
+    parts.push_back(text.substr(start, pos - start));
+    if (pos == std::string_view::npos) {
+      return parts;
+    }
+    start = pos + 1;
+  }
+}
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && ptr == text.data() + text.size();
+}
+
+}  // namespace
+
+std::string ScryptPasswordHasher::hash(std::string_view password) {
+  const auto salt_bytes = random_bytes(16);
+  const std::string salt = base64url(salt_bytes.data(), salt_bytes.size());
+  const std::uint64_t n = std::uint64_t{1} << log2_n_;
+  const std::string raw = scrypt_raw(password, salt, n, 8, 1);
+  return "scrypt$" + std::to_string(log2_n_) + "$8$1$" + salt + "$" +
+         base64url(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+bool verify_password(std::string_view password, std::string_view encoded_hash) {
+  const auto parts = split(encoded_hash, '$');
+  unsigned log2_n = 0;
+  std::uint64_t r = 0;
+  std::uint64_t p = 0;
+  if (parts.size() != 6 || parts[0] != "scrypt" || !parse_number(parts[1], log2_n) ||
+      !parse_number(parts[2], r) || !parse_number(parts[3], p) || log2_n > 24 || r == 0 ||
+      p == 0) {
+    return false;
+  }
+  const std::string raw = scrypt_raw(password, parts[4], std::uint64_t{1} << log2_n, r, p);
+  const std::string computed =
+      base64url(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  return constant_time_equal(computed, parts[5]);
+}
+
+std::string sha256_hex(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL EVP_Digest failed");
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4U];
+    out += hex[digest[i] & 15U];
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_token(std::size_t bytes) {
+  const auto raw = random_bytes(bytes);
+  return base64url(raw.data(), raw.size());
+}
+
+}  // namespace idbridge::crypto

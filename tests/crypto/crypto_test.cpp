@@ -1,0 +1,41 @@
+// Password hashes verify only the right password; tokens are random; comparison is exact.
+#include "idbridge/crypto/crypto.hpp"
+
+#include <gtest/gtest.h>
+
+namespace idbridge::crypto {
+namespace {
+
+TEST(Crypto, PasswordHashVerifiesOnlyTheRightPassword) {
+  ScryptPasswordHasher hasher(10);
+  const std::string hash = hasher.hash("Correct horse 1");
+  EXPECT_TRUE(verify_password("Correct horse 1", hash));
+  EXPECT_FALSE(verify_password("Correct horse 2", hash));
+  EXPECT_EQ(hash.find("Correct"), std::string::npos);
+  EXPECT_NE(hasher.hash("Correct horse 1"), hash) << "salt must differ per hash";
+}
+
+TEST(Crypto, MalformedHashNeverVerifies) {
+  EXPECT_FALSE(verify_password("x", ""));
+  EXPECT_FALSE(verify_password("x", "scrypt$99$8$1$salt$hash"));
+  EXPECT_FALSE(verify_password("x", "md5$abc"));
+}
+
+TEST(Crypto, Sha256MatchesKnownVector) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Crypto, ConstantTimeEqual) {
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+}
+
+TEST(Crypto, RandomTokensDiffer) {
+  const auto a = random_token();
+  EXPECT_EQ(a.size(), 43U);
+  EXPECT_NE(a, random_token());
+}
+
+}  // namespace
+}  // namespace idbridge::crypto
