@@ -15,9 +15,11 @@ namespace idbridge::core {
 
 enum class ResourceType { user, group };
 std::string_view to_string(ResourceType type);
+std::optional<ResourceType> parse_resource_type(std::string_view text);
 
 enum class ChangeKind { created, updated, deleted };
 std::string_view to_string(ChangeKind kind);
+std::optional<ChangeKind> parse_change_kind(std::string_view text);
 
 inline constexpr std::string_view redacted_value = "[redacted]";
 

@@ -141,7 +141,8 @@ struct Group {
 inline constexpr std::string_view all_users_group_name = "All Users";
 
 enum class MemberType { user, group };
-std::string_view to_string(MemberType type);
+std::string_view to_string(MemberType type);  // "user", "group"
+std::optional<MemberType> parse_member_type(std::string_view text);
 
 struct MemberRef {
   MemberType type = MemberType::user;

@@ -12,6 +12,7 @@ namespace idbridge::core {
 
 enum class ActorKind { credential, sync_run, cli, system };
 std::string_view to_string(ActorKind kind);
+std::optional<ActorKind> parse_actor_kind(std::string_view text);
 
 // Recorded on every change; `id` names the credential, the sync run or the OS user.
 struct Actor {
@@ -24,6 +25,7 @@ struct Actor {
 // the source string names it ("scim", "ldap:corp-ad", "cli", "system").
 enum class OriginKind { scim, directory_sync, cli, system };
 std::string_view to_string(OriginKind kind);
+std::optional<OriginKind> parse_origin_kind(std::string_view text);
 
 struct Origin {
   OriginKind kind = OriginKind::system;

@@ -1,0 +1,32 @@
+// A minimal JSON writer for the canonical text of attribute values in change records. core may
+// not depend on a JSON library, and these values only ever need writing, never parsing here.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace idbridge::core::detail {
+
+class JsonWriter {
+ public:
+  JsonWriter& begin_object();
+  JsonWriter& end_object();
+  JsonWriter& begin_array();
+  JsonWriter& end_array();
+  JsonWriter& key(std::string_view name);
+  JsonWriter& value(std::string_view text);
+  JsonWriter& value(bool flag);
+  // Writes `name: text` only when text is non-empty, so absent attributes stay absent.
+  JsonWriter& field(std::string_view name, std::string_view text);
+  JsonWriter& field(std::string_view name, bool flag);
+  std::string take() { return std::move(out_); }
+
+ private:
+  void separate();
+  std::string out_;
+  bool need_comma_ = false;
+};
+
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace idbridge::core::detail

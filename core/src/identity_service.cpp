@@ -1,0 +1,796 @@
+// IdentityService: every tenant-model rule applied inside one store write transaction, with the
+// change record written in that same transaction.
+#include "idbridge/core/identity_service.hpp"
+
+#include "idbridge/core/change.hpp"
+#include "idbridge/core/rules.hpp"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+namespace idbridge::core {
+namespace {
+
+std::string member_text(const MemberRef& member) {
+  return std::string(to_string(member.type)) + ":" + member.id;
+}
+
+bool is_role_default(const std::string& profile) { return profile.rfind("default:", 0) == 0; }
+
+std::optional<Error> check_if_match(std::optional<ResourceVersion> if_match,
+                                    ResourceVersion current) {
+  if (if_match && *if_match != current) {
+    return make_error(ErrorCode::version_mismatch,
+                      "the resource was modified (version " + std::to_string(current) +
+                          ", expected " + std::to_string(*if_match) + ")");
+  }
+  return std::nullopt;
+}
+
+Error not_found(std::string_view what, const std::string& id) {
+  return make_error(ErrorCode::not_found, std::string(what) + " " + id + " not found");
+}
+
+// Derivations the model defines rather than the caller: displayName from the name, a lone email
+// or extension is the primary one, the role's default profile is held, and profiles are a set.
+// `previous_role` is the role being replaced, whose default profile the new role swaps out.
+void normalise(User& user, std::optional<Role> previous_role) {
+  if (user.external_id && user.external_id->empty()) {
+    user.external_id.reset();
+  }
+  if (user.display_name.empty()) {
+    std::string derived = user.name.given_name;
+    if (!user.name.family_name.empty()) {
+      derived += derived.empty() ? "" : " ";
+      derived += user.name.family_name;
+    }
+    if (derived.empty()) {
+      derived = !user.name.formatted.empty() ? user.name.formatted : user.user_name;
+    }
+    user.display_name = derived;
+  }
+  if (user.emails.size() == 1) {
+    user.emails[0].primary = true;
+  }
+  if (user.extensions.size() == 1) {
+    user.extensions[0].primary = true;
+  }
+  if (previous_role && *previous_role != user.role) {
+    std::erase(user.profiles, default_profile_name(*previous_role));
+  }
+  user.profiles.push_back(default_profile_name(user.role));
+  std::sort(user.profiles.begin(), user.profiles.end());
+  user.profiles.erase(std::unique(user.profiles.begin(), user.profiles.end()),
+                      user.profiles.end());
+}
+
+// Value rules that need only the user and the tenant's settings.
+std::optional<Error> validate_values(const User& user, const TenantSettings& tenant,
+                                     const ZoneCatalog& zones) {
+  if (auto e = check_user_name(user.user_name, tenant)) {
+    return e;
+  }
+  const std::pair<const std::string&, std::string_view> names[] = {
+      {user.name.given_name, "name.givenName"},
+      {user.name.family_name, "name.familyName"},
+      {user.name.middle_name, "name.middleName"},
+  };
+  for (const auto& [value, path] : names) {
+    if (auto e = check_person_name(value, path)) {
+      return e;
+    }
+  }
+  if (auto e = check_emails(user)) {
+    return e;
+  }
+  if (auto e = check_time_zone(user.timezone, zones)) {
+    return e;
+  }
+  if (auto e = check_extensions(user)) {
+    return e;
+  }
+  if (auto e = check_mfa(user)) {
+    return e;
+  }
+  for (const auto& profile : user.profiles) {
+    if (is_role_default(profile) && profile != default_profile_name(user.role)) {
+      return make_error(ErrorCode::profile_unknown,
+                        "profile \"" + profile +
+                            "\" is the default of another role; default profiles follow the role",
+                        "profiles");
+    }
+  }
+  return check_profiles(user, tenant);
+}
+
+// Uniqueness and reference rules that need the store (inside the write transaction).
+std::optional<Error> validate_against_store(StoreReader& tx, const User& user) {
+  if (auto other = tx.find_user_by_user_name(user.user_name); other && other->id != user.id) {
+    // Deliberately says nothing of where the name is used: it may be another tenant's user.
+    return make_error(ErrorCode::user_name_taken,
+                      "userName \"" + user.user_name + "\" is already taken", "userName");
+  }
+  if (const ContactValue* email = primary_email(user)) {
+    if (auto other = tx.find_user_by_primary_email(user.tenant, email->value);
+        other && other->id != user.id) {
+      return make_error(ErrorCode::email_taken,
+                        "primary email \"" + email->value +
+                            "\" is already used by another user of this tenant",
+                        "emails");
+    }
+  }
+  for (const auto& extension : user.extensions) {
+    if (auto owner = tx.find_extension_owner(user.tenant, extension.number);
+        owner && *owner != user.id) {
+      return make_error(ErrorCode::extension_taken,
+                        "extension " + extension.number + " belongs to another user of this tenant",
+                        "extensions");
+    }
+  }
+  if (user.enterprise.manager) {
+    if (*user.enterprise.manager == user.id || !tx.find_user(user.tenant, *user.enterprise.manager)) {
+      return make_error(ErrorCode::invalid_value,
+                        "manager " + user.enterprise.manager->str() +
+                            " is not another user of this tenant",
+                        "manager");
+    }
+  }
+  return std::nullopt;
+}
+
+Error from_constraint(const StoreConstraintViolation& violation) {
+  switch (violation.rule()) {
+    case ErrorCode::user_name_taken:
+      return make_error(violation.rule(), "userName is already taken", "userName");
+    case ErrorCode::email_taken:
+      return make_error(violation.rule(), "primary email is already used in this tenant",
+                        "emails");
+    case ErrorCode::extension_taken:
+      return make_error(violation.rule(), "extension is already used in this tenant",
+                        "extensions");
+    case ErrorCode::group_name_taken:
+      return make_error(violation.rule(), "group displayName is already used in this tenant",
+                        "displayName");
+    default:
+      return make_error(violation.rule(), "conflicts with an existing resource");
+  }
+}
+
+// Swaps `user` to `role`, keeping the default profile in step.
+void assign_role(User& user, Role role) {
+  const Role previous = user.role;
+  user.role = role;
+  normalise(user, previous);
+}
+
+}  // namespace
+
+IdentityService::IdentityService(Ports ports, ProviderSettings provider,
+                                 std::vector<TenantSettings> tenants)
+    : ports_(ports), provider_(std::move(provider)) {
+  for (auto& tenant : tenants) {
+    TenantId id = tenant.id;
+    tenants_.emplace(std::move(id), with_default_profiles(std::move(tenant)));
+  }
+}
+
+const TenantSettings* IdentityService::tenant(const TenantId& id) const {
+  const auto it = tenants_.find(id);
+  return it == tenants_.end() ? nullptr : &it->second;
+}
+
+std::vector<TenantId> IdentityService::tenant_ids() const {
+  std::vector<TenantId> ids;
+  for (const auto& [id, settings] : tenants_) {
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+namespace {
+
+enum class Access { read, write };
+
+std::optional<Error> check_access(const Principal& who, const TenantId& tenant,
+                                  const TenantSettings* settings, Access access) {
+  if (settings == nullptr) {
+    return make_error(ErrorCode::not_found, "tenant " + tenant.str() + " not found");
+  }
+  if (!who.may_access(tenant)) {
+    return make_error(ErrorCode::forbidden,
+                      "this credential may not act on tenant " + tenant.str());
+  }
+  if (access == Access::write && who.read_only) {
+    return make_error(ErrorCode::read_only, "this credential is read-only");
+  }
+  return std::nullopt;
+}
+
+ChangeRecord make_record(const Principal& who, const TenantId& tenant, ResourceType type,
+                         std::string id, ChangeKind kind, ResourceVersion version, Timestamp at,
+                         std::vector<AttributeChange> attributes) {
+  ChangeRecord record;
+  record.tenant = tenant;
+  record.resource_type = type;
+  record.resource_id = std::move(id);
+  record.kind = kind;
+  record.version = version;
+  record.actor = who.actor;
+  record.origin = who.origin;
+  record.at = at;
+  record.attributes = std::move(attributes);
+  return record;
+}
+
+}  // namespace
+
+Result<void> IdentityService::ensure_tenant(const TenantId& tenant) {
+  if (this->tenant(tenant) == nullptr) {
+    return make_error(ErrorCode::not_found, "tenant " + tenant.str() + " is not configured");
+  }
+  auto tx = ports_.store.write();
+  const Timestamp now = ports_.clock.now();
+  tx->ensure_tenant(tenant, now);
+  if (!tx->find_system_group(tenant)) {
+    Group all_users;
+    all_users.id = GroupId(ports_.ids.next());
+    all_users.tenant = tenant;
+    all_users.display_name = std::string(all_users_group_name);
+    all_users.kind = GroupKind::access;
+    all_users.system = true;
+    all_users.version = 1;
+    all_users.created = now;
+    all_users.last_modified = now;
+    tx->insert_group(all_users);
+    tx->append_change(make_record(system_principal(), tenant, ResourceType::group,
+                                  all_users.id.str(), ChangeKind::created, 1, now,
+                                  diff_groups(nullptr, &all_users)));
+  }
+  tx->commit();
+  return {};
+}
+
+Result<User> IdentityService::get_user(const Principal& who, const TenantId& tenant,
+                                       const UserId& id) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::read)) {
+    return *e;
+  }
+  auto reader = ports_.store.read();
+  auto user = reader->find_user(tenant, id);
+  if (!user) {
+    return not_found("user", id.str());
+  }
+  return *std::move(user);
+}
+
+Result<Group> IdentityService::get_group(const Principal& who, const TenantId& tenant,
+                                         const GroupId& id) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::read)) {
+    return *e;
+  }
+  auto reader = ports_.store.read();
+  auto group = reader->find_group(tenant, id);
+  if (!group) {
+    return not_found("group", id.str());
+  }
+  return *std::move(group);
+}
+
+Result<User> IdentityService::create_user(const Principal& who, const TenantId& tenant,
+                                          UserWrite write) {
+  const TenantSettings* settings = this->tenant(tenant);
+  if (auto e = check_access(who, tenant, settings, Access::write)) {
+    return *e;
+  }
+  User user = std::move(write.user);
+  user.tenant = tenant;
+  if (user.role > who.ceiling) {
+    return make_error(ErrorCode::role_ceiling,
+                      "this credential may assign roles up to " +
+                          std::string(to_string(who.ceiling)) + ", not " +
+                          std::string(to_string(user.role)),
+                      "role");
+  }
+  normalise(user, std::nullopt);
+  if (auto e = validate_values(user, *settings, ports_.zones)) {
+    return *e;
+  }
+  if (write.password) {
+    if (auto e = check_password(*write.password, user.user_name, settings->password_policy)) {
+      return *e;
+    }
+  }
+  try {
+    auto tx = ports_.store.write();
+    user.id = UserId(ports_.ids.next());
+    if (auto e = validate_against_store(*tx, user)) {
+      return *e;
+    }
+    if (user.role == Role::account_owner && tx->find_account_owner(tenant)) {
+      return make_error(ErrorCode::account_owner_exists,
+                        "the tenant already has an Account Owner; assign the role to an existing "
+                        "user to transfer it",
+                        "role");
+    }
+    const Timestamp now = ports_.clock.now();
+    user.version = 1;
+    user.created = now;
+    user.last_modified = now;
+    user.password_set = write.password.has_value();
+    tx->insert_user(user);
+    auto attributes = diff_users(nullptr, &user);
+    if (write.password) {
+      tx->set_password_hash(tenant, user.id, ports_.passwords.hash(*write.password));
+      attributes.push_back({"password", std::nullopt, std::string(redacted_value)});
+    }
+    tx->append_change(make_record(who, tenant, ResourceType::user, user.id.str(),
+                                  ChangeKind::created, user.version, now, std::move(attributes)));
+    tx->commit();
+    return user;
+  } catch (const StoreConstraintViolation& violation) {
+    return from_constraint(violation);
+  }
+}
+
+Result<User> IdentityService::replace_user(const Principal& who, const TenantId& tenant,
+                                           const UserId& id, UserWrite write,
+                                           std::optional<ResourceVersion> if_match) {
+  const TenantSettings* settings = this->tenant(tenant);
+  if (auto e = check_access(who, tenant, settings, Access::write)) {
+    return *e;
+  }
+  try {
+    auto tx = ports_.store.write();
+    auto existing = tx->find_user(tenant, id);
+    if (!existing) {
+      return not_found("user", id.str());
+    }
+    if (auto e = check_if_match(if_match, existing->version)) {
+      return *e;
+    }
+    if (existing->role > who.ceiling) {
+      return make_error(ErrorCode::role_ceiling,
+                        "this credential may not modify a user whose role is " +
+                            std::string(to_string(existing->role)),
+                        "role");
+    }
+    User user = std::move(write.user);
+    user.id = existing->id;
+    user.tenant = tenant;
+    user.version = existing->version;
+    user.created = existing->created;
+    user.last_modified = existing->last_modified;
+    user.password_set = existing->password_set;
+    normalise(user, existing->role);
+
+    std::optional<User> previous_owner;
+    if (user.role != existing->role) {
+      if (who.ceiling != Role::account_owner) {
+        return make_error(ErrorCode::role_change_not_allowed,
+                          "only a credential allowed to act as Account Owner may change roles",
+                          "role");
+      }
+      if (existing->role == Role::account_owner) {
+        return make_error(ErrorCode::account_owner_required,
+                          "the Account Owner keeps the role until it is assigned to another user",
+                          "role");
+      }
+      if (user.role == Role::account_owner) {
+        previous_owner = tx->find_account_owner(tenant);
+      }
+    }
+    if (auto e = validate_values(user, *settings, ports_.zones)) {
+      return *e;
+    }
+    if (write.password) {
+      if (auto e = check_password(*write.password, user.user_name, settings->password_policy)) {
+        return *e;
+      }
+    }
+    if (auto e = validate_against_store(*tx, user)) {
+      return *e;
+    }
+
+    auto attributes = diff_users(&*existing, &user);
+    if (write.password) {
+      attributes.push_back({"password",
+                            existing->password_set ? std::optional<std::string>(redacted_value)
+                                                   : std::nullopt,
+                            std::string(redacted_value)});
+    }
+    if (attributes.empty()) {
+      return *existing;  // nothing changed: no new version, no change record
+    }
+    const Timestamp now = ports_.clock.now();
+    if (previous_owner) {
+      // The transfer: the old owner becomes Administrator in this same transaction.
+      User demoted = *previous_owner;
+      assign_role(demoted, Role::administrator);
+      demoted.version = previous_owner->version + 1;
+      demoted.last_modified = now;
+      if (!tx->update_user(demoted, previous_owner->version)) {
+        return make_error(ErrorCode::version_mismatch, "the Account Owner changed concurrently");
+      }
+      tx->append_change(make_record(who, tenant, ResourceType::user, demoted.id.str(),
+                                    ChangeKind::updated, demoted.version, now,
+                                    diff_users(&*previous_owner, &demoted)));
+    }
+    user.version = existing->version + 1;
+    user.last_modified = now;
+    if (write.password) {
+      user.password_set = true;
+      tx->set_password_hash(tenant, user.id, ports_.passwords.hash(*write.password));
+    }
+    if (!tx->update_user(user, existing->version)) {
+      return make_error(ErrorCode::version_mismatch, "the user changed concurrently");
+    }
+    tx->append_change(make_record(who, tenant, ResourceType::user, user.id.str(),
+                                  ChangeKind::updated, user.version, now, std::move(attributes)));
+    tx->commit();
+    return user;
+  } catch (const StoreConstraintViolation& violation) {
+    return from_constraint(violation);
+  }
+}
+
+Result<void> IdentityService::delete_user(const Principal& who, const TenantId& tenant,
+                                          const UserId& id,
+                                          std::optional<ResourceVersion> if_match) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
+    return *e;
+  }
+  auto tx = ports_.store.write();
+  auto existing = tx->find_user(tenant, id);
+  if (!existing) {
+    return not_found("user", id.str());
+  }
+  if (auto e = check_if_match(if_match, existing->version)) {
+    return *e;
+  }
+  if (existing->role > who.ceiling) {
+    return make_error(ErrorCode::role_ceiling,
+                      "this credential may not delete a user whose role is " +
+                          std::string(to_string(existing->role)),
+                      "role");
+  }
+  const Timestamp now = ports_.clock.now();
+  auto attributes = diff_users(&*existing, nullptr);
+  for (const GroupId& group : tx->groups_containing(tenant, {MemberType::user, id.str()})) {
+    attributes.push_back({"groups", group.str(), std::nullopt});
+  }
+  tx->delete_user(tenant, id);
+  tx->append_change(make_record(who, tenant, ResourceType::user, id.str(), ChangeKind::deleted,
+                                existing->version + 1, now, std::move(attributes)));
+  tx->commit();
+  return {};
+}
+
+Result<User> IdentityService::transfer_account_ownership(const Principal& who,
+                                                         const TenantId& tenant,
+                                                         const UserId& new_owner) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
+    return *e;
+  }
+  if (who.ceiling != Role::account_owner) {
+    return make_error(ErrorCode::role_change_not_allowed,
+                      "only a credential allowed to act as Account Owner may change roles",
+                      "role");
+  }
+  auto current = get_user(who, tenant, new_owner);
+  if (!current) {
+    return current;
+  }
+  if (current->role == Role::account_owner) {
+    return current;
+  }
+  UserWrite write{*current, std::nullopt};
+  write.user.role = Role::account_owner;
+  return replace_user(who, tenant, new_owner, std::move(write), current->version);
+}
+
+namespace {
+
+// Every referenced member must be a user or group of the tenant; a group member must not make
+// `group` contain itself.
+std::optional<Error> validate_new_members(StoreReader& tx, const TenantId& tenant,
+                                          const GroupId& group,
+                                          const std::vector<MemberRef>& members) {
+  for (const auto& member : members) {
+    if (member.type == MemberType::user) {
+      if (!tx.find_user(tenant, UserId(member.id))) {
+        return make_error(ErrorCode::member_unknown,
+                          "member " + member.id + " is not a user of this tenant", "members");
+      }
+      continue;
+    }
+    if (!tx.find_group(tenant, GroupId(member.id))) {
+      return make_error(ErrorCode::member_unknown,
+                        "member " + member.id + " is not a group of this tenant", "members");
+    }
+    // Walk up from `group`: if the new member is `group` or one of its ancestors, adding it
+    // closes a cycle.
+    std::set<std::string> seen;
+    std::vector<GroupId> frontier{group};
+    while (!frontier.empty()) {
+      GroupId current = std::move(frontier.back());
+      frontier.pop_back();
+      if (current.str() == member.id) {
+        return make_error(ErrorCode::group_cycle,
+                          "group " + member.id + " would contain itself", "members");
+      }
+      if (!seen.insert(current.str()).second) {
+        continue;
+      }
+      for (auto& parent : tx.groups_containing(tenant, {MemberType::group, current.str()})) {
+        frontier.push_back(std::move(parent));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> check_group_name(StoreReader& tx, const TenantId& tenant,
+                                      const std::string& display_name,
+                                      const std::optional<GroupId>& self) {
+  if (display_name.empty()) {
+    return make_error(ErrorCode::required, "displayName is required", "displayName");
+  }
+  if (auto other = tx.find_group_by_display_name(tenant, display_name);
+      other && (!self || other->id != *self)) {
+    return make_error(ErrorCode::group_name_taken,
+                      "a group named \"" + display_name + "\" already exists in this tenant",
+                      "displayName");
+  }
+  return std::nullopt;
+}
+
+std::vector<MemberRef> all_stored_members(StoreReader& tx, const TenantId& tenant,
+                                          const GroupId& group) {
+  std::vector<MemberRef> members;
+  PageRequest page{0, 1000};
+  while (true) {
+    auto chunk = tx.list_members(tenant, group, page);
+    members.insert(members.end(), chunk.items.begin(), chunk.items.end());
+    if (chunk.items.empty() || static_cast<std::int64_t>(members.size()) >= chunk.total) {
+      return members;
+    }
+    page.offset += static_cast<std::int64_t>(chunk.items.size());
+  }
+}
+
+Error system_group_error(std::string what) {
+  return make_error(ErrorCode::system_group_immutable,
+                    "All Users is a system group: " + std::move(what));
+}
+
+}  // namespace
+
+Result<Group> IdentityService::create_group(const Principal& who, const TenantId& tenant,
+                                            GroupWrite write) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
+    return *e;
+  }
+  try {
+    auto tx = ports_.store.write();
+    if (auto e = check_group_name(*tx, tenant, write.display_name, std::nullopt)) {
+      return *e;
+    }
+    Group group;
+    group.id = GroupId(ports_.ids.next());
+    group.tenant = tenant;
+    group.display_name = std::move(write.display_name);
+    group.external_id = write.external_id && !write.external_id->empty()
+                            ? std::move(write.external_id)
+                            : std::nullopt;
+    group.kind = write.kind;
+    if (auto e = validate_new_members(*tx, tenant, group.id, write.members)) {
+      return *e;
+    }
+    const Timestamp now = ports_.clock.now();
+    group.version = 1;
+    group.created = now;
+    group.last_modified = now;
+    tx->insert_group(group);
+    auto attributes = diff_groups(nullptr, &group);
+    for (const auto& member : write.members) {
+      if (tx->add_member(tenant, group.id, member)) {
+        attributes.push_back({"members", std::nullopt, member_text(member)});
+      }
+    }
+    tx->append_change(make_record(who, tenant, ResourceType::group, group.id.str(),
+                                  ChangeKind::created, group.version, now,
+                                  std::move(attributes)));
+    tx->commit();
+    return group;
+  } catch (const StoreConstraintViolation& violation) {
+    return from_constraint(violation);
+  }
+}
+
+Result<Group> IdentityService::replace_group(const Principal& who, const TenantId& tenant,
+                                             const GroupId& id, GroupWrite write,
+                                             std::optional<ResourceVersion> if_match) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
+    return *e;
+  }
+  try {
+    auto tx = ports_.store.write();
+    auto existing = tx->find_group(tenant, id);
+    if (!existing) {
+      return not_found("group", id.str());
+    }
+    if (auto e = check_if_match(if_match, existing->version)) {
+      return *e;
+    }
+    if (existing->system) {
+      return system_group_error("it cannot be renamed or have its members replaced");
+    }
+    if (auto e = check_group_name(*tx, tenant, write.display_name, id)) {
+      return *e;
+    }
+    Group group = *existing;
+    group.display_name = std::move(write.display_name);
+    group.external_id = write.external_id && !write.external_id->empty()
+                            ? std::move(write.external_id)
+                            : std::nullopt;
+    group.kind = write.kind;
+
+    const auto current = all_stored_members(*tx, tenant, id);
+    const std::set<MemberRef> current_set(current.begin(), current.end());
+    const std::set<MemberRef> wanted(write.members.begin(), write.members.end());
+    std::vector<MemberRef> to_add;
+    std::vector<MemberRef> to_remove;
+    std::set_difference(wanted.begin(), wanted.end(), current_set.begin(), current_set.end(),
+                        std::back_inserter(to_add));
+    std::set_difference(current_set.begin(), current_set.end(), wanted.begin(), wanted.end(),
+                        std::back_inserter(to_remove));
+    if (auto e = validate_new_members(*tx, tenant, id, to_add)) {
+      return *e;
+    }
+    auto attributes = diff_groups(&*existing, &group);
+    for (const auto& member : to_remove) {
+      tx->remove_member(tenant, id, member);
+      attributes.push_back({"members", member_text(member), std::nullopt});
+    }
+    for (const auto& member : to_add) {
+      tx->add_member(tenant, id, member);
+      attributes.push_back({"members", std::nullopt, member_text(member)});
+    }
+    if (attributes.empty()) {
+      return *existing;
+    }
+    const Timestamp now = ports_.clock.now();
+    group.version = existing->version + 1;
+    group.last_modified = now;
+    if (!tx->update_group(group, existing->version)) {
+      return make_error(ErrorCode::version_mismatch, "the group changed concurrently");
+    }
+    tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::updated,
+                                  group.version, now, std::move(attributes)));
+    tx->commit();
+    return group;
+  } catch (const StoreConstraintViolation& violation) {
+    return from_constraint(violation);
+  }
+}
+
+Result<Group> IdentityService::change_members(const Principal& who, const TenantId& tenant,
+                                              const GroupId& id, const MembershipChange& change,
+                                              std::optional<ResourceVersion> if_match) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
+    return *e;
+  }
+  auto tx = ports_.store.write();
+  auto existing = tx->find_group(tenant, id);
+  if (!existing) {
+    return not_found("group", id.str());
+  }
+  if (auto e = check_if_match(if_match, existing->version)) {
+    return *e;
+  }
+  if (auto e = validate_new_members(*tx, tenant, id, change.add)) {
+    return *e;
+  }
+  if (existing->system) {
+    // Every user already belongs to All Users, so adding a user is a no-op; anything else would
+    // change a membership no one may change.
+    if (!change.remove.empty()) {
+      return system_group_error("no one can be removed from it");
+    }
+    for (const auto& member : change.add) {
+      if (member.type == MemberType::group) {
+        return system_group_error("its members are exactly the tenant's users");
+      }
+    }
+    return *existing;
+  }
+  std::vector<AttributeChange> attributes;
+  for (const auto& member : change.remove) {
+    if (tx->remove_member(tenant, id, member)) {
+      attributes.push_back({"members", member_text(member), std::nullopt});
+    }
+  }
+  for (const auto& member : change.add) {
+    if (tx->add_member(tenant, id, member)) {
+      attributes.push_back({"members", std::nullopt, member_text(member)});
+    }
+  }
+  if (attributes.empty()) {
+    return *existing;
+  }
+  const Timestamp now = ports_.clock.now();
+  Group group = *existing;
+  group.version = existing->version + 1;
+  group.last_modified = now;
+  if (!tx->update_group(group, existing->version)) {
+    return make_error(ErrorCode::version_mismatch, "the group changed concurrently");
+  }
+  tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::updated,
+                                group.version, now, std::move(attributes)));
+  tx->commit();
+  return group;
+}
+
+Result<void> IdentityService::delete_group(const Principal& who, const TenantId& tenant,
+                                           const GroupId& id,
+                                           std::optional<ResourceVersion> if_match) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
+    return *e;
+  }
+  auto tx = ports_.store.write();
+  auto existing = tx->find_group(tenant, id);
+  if (!existing) {
+    return not_found("group", id.str());
+  }
+  if (auto e = check_if_match(if_match, existing->version)) {
+    return *e;
+  }
+  if (existing->system) {
+    return system_group_error("it cannot be deleted");
+  }
+  auto attributes = diff_groups(&*existing, nullptr);
+  for (const auto& member : all_stored_members(*tx, tenant, id)) {
+    attributes.push_back({"members", member_text(member), std::nullopt});
+  }
+  tx->delete_group(tenant, id);
+  tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::deleted,
+                                existing->version + 1, ports_.clock.now(),
+                                std::move(attributes)));
+  tx->commit();
+  return {};
+}
+
+Result<Page<MemberRef>> IdentityService::list_members(const Principal& who,
+                                                      const TenantId& tenant, const GroupId& id,
+                                                      const PageRequest& page) {
+  if (auto e = check_access(who, tenant, this->tenant(tenant), Access::read)) {
+    return *e;
+  }
+  auto reader = ports_.store.read();
+  auto group = reader->find_group(tenant, id);
+  if (!group) {
+    return not_found("group", id.str());
+  }
+  if (!group->system) {
+    return reader->list_members(tenant, id, page);
+  }
+  auto users = reader->list_users(tenant, page);
+  Page<MemberRef> members;
+  members.total = users.total;
+  for (const auto& user : users.items) {
+    members.items.push_back({MemberType::user, user.id.str()});
+  }
+  return members;
+}
+
+TenantHealth IdentityService::health(const TenantId& tenant) {
+  auto reader = ports_.store.read();
+  TenantHealth health;
+  health.tenant = tenant;
+  health.users = reader->count_users(tenant);
+  health.has_account_owner = reader->find_account_owner(tenant).has_value();
+  return health;
+}
+
+}  // namespace idbridge::core

@@ -1,0 +1,147 @@
+// Text forms of the model's enumerations (the spellings SCIM, the config file and the stores
+// use), and the system principal.
+#include "idbridge/core/model.hpp"
+
+#include "idbridge/core/change.hpp"
+#include "idbridge/core/principal.hpp"
+
+#include <array>
+#include <utility>
+
+namespace idbridge::core {
+namespace {
+
+template <class Enum, std::size_t N>
+std::optional<Enum> parse_from(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                               std::string_view text) {
+  for (const auto& [value, name] : table) {
+    if (name == text) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+template <class Enum, std::size_t N>
+std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                         Enum value) {
+  for (const auto& [candidate, name] : table) {
+    if (candidate == value) {
+      return name;
+    }
+  }
+  return "unknown";
+}
+
+constexpr std::array<std::pair<Role, std::string_view>, 4> role_names{{
+    {Role::limited_access_user, "limitedAccessUser"},
+    {Role::standard_user, "standardUser"},
+    {Role::administrator, "administrator"},
+    {Role::account_owner, "accountOwner"},
+}};
+
+constexpr std::array<std::pair<GroupKind, std::string_view>, 4> group_kind_names{{
+    {GroupKind::access, "access"},
+    {GroupKind::team, "team"},
+    {GroupKind::contact_type, "contactType"},
+    {GroupKind::distribution, "distribution"},
+}};
+
+constexpr std::array<std::pair<MfaMethod, std::string_view>, 5> mfa_method_names{{
+    {MfaMethod::none, "none"},
+    {MfaMethod::email, "email"},
+    {MfaMethod::sms, "sms"},
+    {MfaMethod::totp, "totp"},
+    {MfaMethod::webauthn, "webauthn"},
+}};
+
+constexpr std::array<std::pair<MemberType, std::string_view>, 2> member_type_names{{
+    {MemberType::user, "user"},
+    {MemberType::group, "group"},
+}};
+
+constexpr std::array<std::pair<ActorKind, std::string_view>, 4> actor_kind_names{{
+    {ActorKind::credential, "credential"},
+    {ActorKind::sync_run, "syncRun"},
+    {ActorKind::cli, "cli"},
+    {ActorKind::system, "system"},
+}};
+
+constexpr std::array<std::pair<OriginKind, std::string_view>, 4> origin_kind_names{{
+    {OriginKind::scim, "scim"},
+    {OriginKind::directory_sync, "directorySync"},
+    {OriginKind::cli, "cli"},
+    {OriginKind::system, "system"},
+}};
+
+constexpr std::array<std::pair<ResourceType, std::string_view>, 2> resource_type_names{{
+    {ResourceType::user, "user"},
+    {ResourceType::group, "group"},
+}};
+
+constexpr std::array<std::pair<ChangeKind, std::string_view>, 3> change_kind_names{{
+    {ChangeKind::created, "created"},
+    {ChangeKind::updated, "updated"},
+    {ChangeKind::deleted, "deleted"},
+}};
+
+}  // namespace
+
+std::string_view to_string(Role role) { return name_of(role_names, role); }
+std::optional<Role> parse_role(std::string_view text) { return parse_from(role_names, text); }
+
+std::string default_profile_name(Role role) { return "default:" + std::string(to_string(role)); }
+
+std::string_view to_string(GroupKind kind) { return name_of(group_kind_names, kind); }
+std::optional<GroupKind> parse_group_kind(std::string_view text) {
+  return parse_from(group_kind_names, text);
+}
+
+std::string_view to_string(MfaMethod method) { return name_of(mfa_method_names, method); }
+std::optional<MfaMethod> parse_mfa_method(std::string_view text) {
+  return parse_from(mfa_method_names, text);
+}
+
+const ContactValue* primary_email(const User& user) {
+  for (const auto& email : user.emails) {
+    if (email.primary) {
+      return &email;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view to_string(MemberType type) { return name_of(member_type_names, type); }
+std::optional<MemberType> parse_member_type(std::string_view text) {
+  return parse_from(member_type_names, text);
+}
+
+std::string_view to_string(ActorKind kind) { return name_of(actor_kind_names, kind); }
+std::optional<ActorKind> parse_actor_kind(std::string_view text) {
+  return parse_from(actor_kind_names, text);
+}
+
+std::string_view to_string(OriginKind kind) { return name_of(origin_kind_names, kind); }
+std::optional<OriginKind> parse_origin_kind(std::string_view text) {
+  return parse_from(origin_kind_names, text);
+}
+
+std::string_view to_string(ResourceType type) { return name_of(resource_type_names, type); }
+std::optional<ResourceType> parse_resource_type(std::string_view text) {
+  return parse_from(resource_type_names, text);
+}
+
+std::string_view to_string(ChangeKind kind) { return name_of(change_kind_names, kind); }
+std::optional<ChangeKind> parse_change_kind(std::string_view text) {
+  return parse_from(change_kind_names, text);
+}
+
+Principal system_principal() {
+  Principal principal;
+  principal.actor = Actor{ActorKind::system, "idbridged"};
+  principal.origin = Origin{OriginKind::system, ""};
+  principal.ceiling = Role::account_owner;
+  return principal;
+}
+
+}  // namespace idbridge::core
