@@ -1,0 +1,2 @@
+// Placeholder replaced by the identity service tests.
+#include <gtest/gtest.h>
