@@ -1,2 +1,519 @@
-// Placeholder replaced by the identity service tests.
+// The identity service against a real SQLite file: every store-dependent rule of DOMAIN.md,
+// change records in the same transaction, and "a rejected change changes nothing".
+#include "idbridge/core/identity_service.hpp"
+
+#include "idbridge/crypto/crypto.hpp"
+#include "idbridge/store/sqlite_store.hpp"
+#include "idbridge/testing/temp_dir.hpp"
+
 #include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace idbridge::core {
+namespace {
+
+class SteppingClock final : public Clock {
+ public:
+  Timestamp now() const override { return Timestamp(std::chrono::milliseconds(++ticks_)); }
+
+ private:
+  mutable std::int64_t ticks_ = 1'700'000'000'000;
+};
+
+// A hasher that can be told to fail, to interrupt a transaction after its first writes.
+class SwitchableHasher final : public PasswordHasher {
+ public:
+  std::string hash(std::string_view password) override {
+    if (fail) {
+      throw StoreFailure("injected failure");
+    }
+    return real_.hash(password);
+  }
+  bool fail = false;
+
+ private:
+  crypto::ScryptPasswordHasher real_{10};
+};
+
+Principal credential(const std::string& tenant, Role ceiling, bool read_only = false) {
+  Principal p;
+  p.actor = {ActorKind::credential, tenant + "-okta"};
+  p.origin = {OriginKind::scim, ""};
+  p.ceiling = ceiling;
+  p.tenant_scope = TenantId(tenant);
+  p.read_only = read_only;
+  return p;
+}
+
+UserWrite user_write(const std::string& user_name, const std::string& email = "") {
+  UserWrite write;
+  write.user.user_name = user_name;
+  write.user.name.given_name = "Given";
+  write.user.name.family_name = "Family";
+  if (!email.empty()) {
+    write.user.emails = {{email, "work", true}};
+  }
+  return write;
+}
+
+class IdentityServiceTest : public ::testing::Test {
+ protected:
+  IdentityServiceTest()
+      : store_(store::open_sqlite_store({.path = dir_.file("idbridge.db")})),
+        service_({*store_, clock_, ids_, hasher_, zones_}, ProviderSettings{"Provider"},
+                 tenants()) {
+    EXPECT_TRUE(service_.ensure_tenant(acme_));
+    EXPECT_TRUE(service_.ensure_tenant(globex_));
+  }
+
+  static std::vector<TenantSettings> tenants() {
+    TenantSettings acme;
+    acme.id = TenantId("acme");
+    acme.profiles = {{"helpdesk", {"manageUsers"}}};
+    TenantSettings globex;
+    globex.id = TenantId("globex");
+    return {acme, globex};
+  }
+
+  User create(const std::string& user_name, Role role = Role::standard_user,
+              const std::string& email = "") {
+    UserWrite write = user_write(user_name, email);
+    write.user.role = role;
+    auto result = service_.create_user(owner_, acme_, std::move(write));
+    EXPECT_TRUE(result.has_value()) << (result ? "" : result.error().detail);
+    return result ? *result : User{};
+  }
+
+  ChangeSequence last_change() { return store_->read()->last_change_sequence(); }
+
+  // Asserts the refused call left the store exactly as it was.
+  template <class Call>
+  Error expect_refused(ErrorCode code, Call&& call) {
+    const ChangeSequence before = last_change();
+    const auto users_before = store_->read()->list_users(acme_, {0, 1000}).items;
+    auto result = call();
+    EXPECT_FALSE(result.has_value());
+    if (result.has_value()) {
+      return {};
+    }
+    EXPECT_EQ(result.error().code, code)
+        << to_string(result.error().code) << ": " << result.error().detail;
+    EXPECT_EQ(last_change(), before) << "a refused change must not write a change record";
+    EXPECT_EQ(store_->read()->list_users(acme_, {0, 1000}).items, users_before)
+        << "a refused change must not change any user";
+    return result.error();
+  }
+
+  testing::TempDir dir_;
+  SteppingClock clock_;
+  RandomUuidGenerator ids_;
+  SwitchableHasher hasher_;
+  TzdataZoneCatalog zones_;
+  std::unique_ptr<Store> store_;
+  IdentityService service_;
+  TenantId acme_{"acme"};
+  TenantId globex_{"globex"};
+  Principal owner_ = credential("acme", Role::account_owner);
+  Principal admin_ = credential("acme", Role::administrator);
+};
+
+TEST_F(IdentityServiceTest, CreateAssignsIdVersionDefaultRoleProfileAndDisplayName) {
+  const User user = create("alice");
+  EXPECT_FALSE(user.id.empty());
+  EXPECT_EQ(user.version, 1);
+  EXPECT_EQ(user.role, Role::standard_user);
+  EXPECT_EQ(user.profiles, std::vector<std::string>{"default:standardUser"});
+  EXPECT_EQ(user.display_name, "Given Family");
+  EXPECT_EQ(service_.get_user(owner_, acme_, user.id).value(), user);
+}
+
+TEST_F(IdentityServiceTest, UserNameIsUniqueAcrossTenantsCaseInsensitivelyAndKeepsItsSpelling) {
+  const User alice = create("Alice.Smith");
+  EXPECT_EQ(alice.user_name, "Alice.Smith");
+  const auto globex_owner = credential("globex", Role::account_owner);
+  const ChangeSequence before = last_change();
+  auto result = service_.create_user(globex_owner, globex_, user_write("alice.SMITH"));
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::user_name_taken);
+  EXPECT_EQ(result.error().detail.find("acme"), std::string::npos)
+      << "the error must not reveal the other tenant";
+  EXPECT_EQ(last_change(), before);
+}
+
+TEST_F(IdentityServiceTest, UserNameCharactersAreChecked) {
+  expect_refused(ErrorCode::user_name_characters,
+                 [&] { return service_.create_user(owner_, acme_, user_write("bad name")); });
+}
+
+TEST_F(IdentityServiceTest, PrimaryEmailIsUniquePerTenantOnly) {
+  create("a1", Role::standard_user, "shared@example.com");
+  expect_refused(ErrorCode::email_taken, [&] {
+    return service_.create_user(owner_, acme_, user_write("a2", "SHARED@example.com"));
+  });
+  auto other_tenant = service_.create_user(credential("globex", Role::account_owner), globex_,
+                                           user_write("g1", "shared@example.com"));
+  EXPECT_TRUE(other_tenant.has_value()) << "another tenant may use the same email";
+}
+
+TEST_F(IdentityServiceTest, BackupEmailIsNotSubjectToUniqueness) {
+  create("a1", Role::standard_user, "one@example.com");
+  UserWrite write = user_write("a2", "two@example.com");
+  write.user.emails.push_back({"one@example.com", "home", false});
+  EXPECT_TRUE(service_.create_user(owner_, acme_, write).has_value());
+}
+
+TEST_F(IdentityServiceTest, PersonNameEmailTimeZoneMfaAndProfileRulesApply) {
+  UserWrite bad_name = user_write("n1");
+  bad_name.user.name.family_name = "Smith!";
+  expect_refused(ErrorCode::person_name_characters,
+                 [&] { return service_.create_user(owner_, acme_, bad_name); });
+  UserWrite bad_zone = user_write("n2");
+  bad_zone.user.timezone = "Moon/Tranquility";
+  expect_refused(ErrorCode::time_zone_unknown,
+                 [&] { return service_.create_user(owner_, acme_, bad_zone); });
+  UserWrite good_zone = user_write("n3");
+  good_zone.user.timezone = "Australia/Sydney";
+  EXPECT_TRUE(service_.create_user(owner_, acme_, good_zone).has_value());
+  UserWrite sms = user_write("n4");
+  sms.user.mfa.method = MfaMethod::sms;
+  expect_refused(ErrorCode::mfa_rules, [&] { return service_.create_user(owner_, acme_, sms); });
+  UserWrite profile = user_write("n5");
+  profile.user.profiles = {"nonexistent"};
+  expect_refused(ErrorCode::profile_unknown,
+                 [&] { return service_.create_user(owner_, acme_, profile); });
+  UserWrite emails = user_write("n6", "x@example.com");
+  emails.user.emails.push_back({"y@example.com", "home", true});
+  expect_refused(ErrorCode::email_rules, [&] { return service_.create_user(owner_, acme_, emails); });
+}
+
+TEST_F(IdentityServiceTest, ExtensionsAreUniquePerTenantWithOnePrimary) {
+  UserWrite first = user_write("e1");
+  first.user.extensions = {{"1001", "HQ", false}};
+  const auto created = service_.create_user(owner_, acme_, first);
+  ASSERT_TRUE(created.has_value());
+  EXPECT_TRUE(created->extensions[0].primary) << "a lone extension is the primary one";
+  UserWrite second = user_write("e2");
+  second.user.extensions = {{"1001", "HQ", true}};
+  expect_refused(ErrorCode::extension_taken,
+                 [&] { return service_.create_user(owner_, acme_, second); });
+  UserWrite two_primaries = user_write("e3");
+  two_primaries.user.extensions = {{"2001", "HQ", true}, {"2002", "HQ", true}};
+  expect_refused(ErrorCode::extension_rules,
+                 [&] { return service_.create_user(owner_, acme_, two_primaries); });
+}
+
+TEST_F(IdentityServiceTest, PasswordIsPolicyCheckedHashedAndRedactedInTheChangeLog) {
+  UserWrite weak = user_write("p1");
+  weak.password = "short";
+  expect_refused(ErrorCode::password_policy,
+                 [&] { return service_.create_user(owner_, acme_, weak); });
+  UserWrite same = user_write("p2");
+  same.password = "P2";
+  same.user.user_name = "Pp2345678";
+  same.password = "pP2345678";
+  expect_refused(ErrorCode::password_policy,
+                 [&] { return service_.create_user(owner_, acme_, same); });
+  UserWrite good = user_write("p3");
+  good.password = "Secr3t-Passw0rd";
+  const auto user = service_.create_user(owner_, acme_, good);
+  ASSERT_TRUE(user.has_value());
+  EXPECT_TRUE(user->password_set);
+  const auto hash = store_->read()->password_hash(acme_, user->id);
+  ASSERT_TRUE(hash.has_value());
+  EXPECT_TRUE(crypto::verify_password("Secr3t-Passw0rd", *hash));
+  for (const auto& record : store_->read()->changes_after(0, 1000)) {
+    for (const auto& attribute : record.attributes) {
+      EXPECT_EQ(attribute.after.value_or("").find("Secr3t"), std::string::npos);
+      if (attribute.path == "password") {
+        EXPECT_EQ(attribute.after, std::string(redacted_value));
+      }
+    }
+  }
+}
+
+TEST_F(IdentityServiceTest, AtMostOneAccountOwner) {
+  create("owner", Role::account_owner);
+  expect_refused(ErrorCode::account_owner_exists, [&] {
+    UserWrite write = user_write("second-owner");
+    write.user.role = Role::account_owner;
+    return service_.create_user(owner_, acme_, write);
+  });
+}
+
+TEST_F(IdentityServiceTest, AssigningAccountOwnerTransfersItAtomically) {
+  const User old_owner = create("owner", Role::account_owner);
+  const User admin = create("admin", Role::administrator);
+  const ChangeSequence before = last_change();
+  UserWrite write{admin, std::nullopt};
+  write.user.role = Role::account_owner;
+  const auto new_owner = service_.replace_user(owner_, acme_, admin.id, write, admin.version);
+  ASSERT_TRUE(new_owner.has_value()) << new_owner.error().detail;
+  EXPECT_EQ(new_owner->role, Role::account_owner);
+  EXPECT_EQ(new_owner->profiles, std::vector<std::string>{"default:accountOwner"});
+  const User demoted = service_.get_user(owner_, acme_, old_owner.id).value();
+  EXPECT_EQ(demoted.role, Role::administrator);
+  EXPECT_EQ(demoted.profiles, std::vector<std::string>{"default:administrator"});
+  EXPECT_EQ(demoted.version, old_owner.version + 1);
+  EXPECT_EQ(store_->read()->find_account_owner(acme_)->id, admin.id);
+  const auto records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 2U) << "one record per user, in the same transaction";
+  EXPECT_EQ(records[0].resource_id, old_owner.id.str());
+  EXPECT_EQ(records[1].resource_id, admin.id.str());
+}
+
+TEST_F(IdentityServiceTest, TransferAccountOwnershipCall) {
+  const User old_owner = create("owner", Role::account_owner);
+  const User user = create("user");
+  const auto result = service_.transfer_account_ownership(owner_, acme_, user.id);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->role, Role::account_owner);
+  EXPECT_EQ(service_.get_user(owner_, acme_, old_owner.id)->role, Role::administrator);
+  expect_refused(ErrorCode::role_change_not_allowed, [&] {
+    return service_.transfer_account_ownership(admin_, acme_, old_owner.id);
+  });
+}
+
+TEST_F(IdentityServiceTest, TheOwnerCannotSimplyDropTheRole) {
+  const User owner = create("owner", Role::account_owner);
+  expect_refused(ErrorCode::account_owner_required, [&] {
+    UserWrite write{owner, std::nullopt};
+    write.user.role = Role::administrator;
+    return service_.replace_user(owner_, acme_, owner.id, write, std::nullopt);
+  });
+}
+
+TEST_F(IdentityServiceTest, RoleCeilingLimitsWhatACredentialCreatesAndTouches) {
+  expect_refused(ErrorCode::role_ceiling, [&] {
+    UserWrite write = user_write("wants-owner");
+    write.user.role = Role::account_owner;
+    return service_.create_user(admin_, acme_, write);
+  });
+  const User admin = create("admin", Role::administrator);
+  EXPECT_TRUE(service_.create_user(admin_, acme_, [] {
+                UserWrite w = user_write("std");
+                w.user.role = Role::administrator;
+                return w;
+              }()).has_value())
+      << "at the ceiling is allowed";
+  const User owner = create("owner", Role::account_owner);
+  expect_refused(ErrorCode::role_ceiling, [&] {
+    return service_.replace_user(admin_, acme_, owner.id, {owner, std::nullopt}, std::nullopt);
+  });
+  expect_refused(ErrorCode::role_ceiling,
+                 [&] { return service_.delete_user(admin_, acme_, owner.id, std::nullopt); });
+  (void)admin;
+}
+
+TEST_F(IdentityServiceTest, OnlyAnOwnerCapableCredentialChangesRoles) {
+  const User user = create("user");
+  expect_refused(ErrorCode::role_change_not_allowed, [&] {
+    UserWrite write{user, std::nullopt};
+    write.user.role = Role::limited_access_user;
+    return service_.replace_user(admin_, acme_, user.id, write, std::nullopt);
+  });
+}
+
+TEST_F(IdentityServiceTest, ChangingTheRoleSwapsTheDefaultProfileAndKeepsOthers) {
+  UserWrite write = user_write("swap");
+  write.user.profiles = {"helpdesk"};
+  const User user = service_.create_user(owner_, acme_, write).value();
+  EXPECT_EQ(user.profiles, (std::vector<std::string>{"default:standardUser", "helpdesk"}));
+  UserWrite change{user, std::nullopt};
+  change.user.role = Role::limited_access_user;
+  const User changed = service_.replace_user(owner_, acme_, user.id, change, user.version).value();
+  EXPECT_EQ(changed.profiles, (std::vector<std::string>{"default:limitedAccessUser", "helpdesk"}));
+  expect_refused(ErrorCode::profile_unknown, [&] {
+    UserWrite other{changed, std::nullopt};
+    other.user.profiles.push_back("default:administrator");
+    return service_.replace_user(owner_, acme_, user.id, other, std::nullopt);
+  });
+}
+
+TEST_F(IdentityServiceTest, TenantScopeAndReadOnlyCredentials) {
+  const User user = create("scoped");
+  const auto globex = credential("globex", Role::account_owner);
+  const auto read = service_.get_user(globex, acme_, user.id);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code, ErrorCode::forbidden);
+  expect_refused(ErrorCode::forbidden,
+                 [&] { return service_.create_user(globex, acme_, user_write("x")); });
+  expect_refused(ErrorCode::forbidden,
+                 [&] { return service_.delete_user(globex, acme_, user.id, std::nullopt); });
+  expect_refused(ErrorCode::read_only, [&] {
+    return service_.create_user(credential("acme", Role::account_owner, true), acme_,
+                                user_write("y"));
+  });
+  Principal provider = credential("acme", Role::account_owner);
+  provider.tenant_scope.reset();
+  EXPECT_TRUE(service_.get_user(provider, acme_, user.id).has_value())
+      << "a provider credential reaches every tenant";
+  const auto unknown = service_.get_user(provider, TenantId("nope"), user.id);
+  EXPECT_EQ(unknown.error().code, ErrorCode::not_found);
+}
+
+TEST_F(IdentityServiceTest, StaleVersionIsRefused) {
+  const User user = create("versioned");
+  UserWrite write{user, std::nullopt};
+  write.user.title = "Engineer";
+  const User updated = service_.replace_user(owner_, acme_, user.id, write, user.version).value();
+  EXPECT_EQ(updated.version, 2);
+  write.user.title = "Manager";
+  expect_refused(ErrorCode::version_mismatch, [&] {
+    return service_.replace_user(owner_, acme_, user.id, write, user.version);
+  });
+  expect_refused(ErrorCode::version_mismatch,
+                 [&] { return service_.delete_user(owner_, acme_, user.id, 1); });
+}
+
+TEST_F(IdentityServiceTest, ChangeRecordsCarryWhoWhatAndOriginAndOnlyRealChanges) {
+  const User user = create("audited");
+  const ChangeSequence before = last_change();
+  UserWrite write{user, std::nullopt};
+  write.user.title = "CTO";
+  const User updated = service_.replace_user(owner_, acme_, user.id, write, std::nullopt).value();
+  auto records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].kind, ChangeKind::updated);
+  EXPECT_EQ(records[0].resource_type, ResourceType::user);
+  EXPECT_EQ(records[0].resource_id, user.id.str());
+  EXPECT_EQ(records[0].version, 2);
+  EXPECT_EQ(records[0].actor, owner_.actor);
+  EXPECT_EQ(records[0].origin, owner_.origin);
+  EXPECT_EQ(records[0].attributes,
+            (std::vector<AttributeChange>{{"title", std::nullopt, "CTO"}}));
+  // Replacing with identical content writes nothing and keeps the version (no echo churn).
+  const User again =
+      service_.replace_user(owner_, acme_, user.id, {updated, std::nullopt}, std::nullopt).value();
+  EXPECT_EQ(again.version, 2);
+  EXPECT_EQ(last_change(), records[0].sequence);
+  ASSERT_TRUE(service_.delete_user(owner_, acme_, user.id, std::nullopt));
+  records = store_->read()->changes_after(records[0].sequence, 10);
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].kind, ChangeKind::deleted);
+}
+
+TEST_F(IdentityServiceTest, FailureInsideTheTransactionLeavesNothingBehind) {
+  hasher_.fail = true;
+  UserWrite write = user_write("interrupted", "i@example.com");
+  write.password = "Passw0rd-ok";
+  const ChangeSequence before = last_change();
+  EXPECT_THROW((void)service_.create_user(owner_, acme_, write), StoreFailure);
+  EXPECT_EQ(last_change(), before);
+  EXPECT_FALSE(store_->read()->find_user_by_user_name("interrupted"));
+  hasher_.fail = false;
+  EXPECT_TRUE(service_.create_user(owner_, acme_, write).has_value())
+      << "the interrupted insert left no half-written row behind";
+}
+
+TEST_F(IdentityServiceTest, AllUsersExistsContainsEveryoneAndCannotBeChanged) {
+  const auto all_users = store_->read()->find_system_group(acme_);
+  ASSERT_TRUE(all_users.has_value());
+  EXPECT_EQ(all_users->display_name, "All Users");
+  EXPECT_EQ(all_users->kind, GroupKind::access);
+  const User a = create("member-a");
+  const User b = create("member-b");
+  const auto members = service_.list_members(owner_, acme_, all_users->id, {0, 10}).value();
+  EXPECT_EQ(members.total, 2);
+  EXPECT_EQ(members.items[0].id, a.id.str());
+  EXPECT_EQ(members.items[1].id, b.id.str());
+
+  const ChangeSequence before = last_change();
+  auto removed = service_.change_members(owner_, acme_, all_users->id,
+                                         {{}, {{MemberType::user, a.id.str()}}}, std::nullopt);
+  ASSERT_FALSE(removed.has_value());
+  EXPECT_EQ(removed.error().code, ErrorCode::system_group_immutable);
+  auto renamed = service_.replace_group(owner_, acme_, all_users->id,
+                                        {"Everyone", std::nullopt, GroupKind::access, {}},
+                                        std::nullopt);
+  ASSERT_FALSE(renamed.has_value());
+  EXPECT_EQ(renamed.error().code, ErrorCode::system_group_immutable);
+  auto deleted = service_.delete_group(owner_, acme_, all_users->id, std::nullopt);
+  ASSERT_FALSE(deleted.has_value());
+  EXPECT_EQ(deleted.error().code, ErrorCode::system_group_immutable);
+  auto added = service_.change_members(owner_, acme_, all_users->id,
+                                       {{{MemberType::user, a.id.str()}}, {}}, std::nullopt);
+  EXPECT_TRUE(added.has_value()) << "adding an existing user is a harmless no-op";
+  EXPECT_EQ(last_change(), before);
+  EXPECT_EQ(store_->read()->find_system_group(acme_), all_users);
+}
+
+TEST_F(IdentityServiceTest, GroupsHaveKindsUniqueNamesKnownMembersAndNoCycles) {
+  const User a = create("ga");
+  auto team = service_.create_group(
+      owner_, acme_, {"Support", std::nullopt, GroupKind::team, {{MemberType::user, a.id.str()}}});
+  ASSERT_TRUE(team.has_value());
+  EXPECT_EQ(team->kind, GroupKind::team);
+  auto duplicate =
+      service_.create_group(owner_, acme_, {"SUPPORT", std::nullopt, GroupKind::access, {}});
+  EXPECT_EQ(duplicate.error().code, ErrorCode::group_name_taken);
+  auto all_users_name =
+      service_.create_group(owner_, acme_, {"all users", std::nullopt, GroupKind::access, {}});
+  EXPECT_EQ(all_users_name.error().code, ErrorCode::group_name_taken);
+  auto unknown = service_.create_group(
+      owner_, acme_, {"Ghosts", std::nullopt, GroupKind::distribution, {{MemberType::user, "nope"}}});
+  EXPECT_EQ(unknown.error().code, ErrorCode::member_unknown);
+  EXPECT_FALSE(store_->read()->find_group_by_display_name(acme_, "Ghosts"));
+
+  auto parent = service_.create_group(owner_, acme_,
+                                      {"Parent", std::nullopt, GroupKind::contact_type,
+                                       {{MemberType::group, team->id.str()}}});
+  ASSERT_TRUE(parent.has_value());
+  auto cycle = service_.change_members(owner_, acme_, team->id,
+                                       {{{MemberType::group, parent->id.str()}}, {}}, std::nullopt);
+  ASSERT_FALSE(cycle.has_value());
+  EXPECT_EQ(cycle.error().code, ErrorCode::group_cycle);
+  auto self = service_.change_members(owner_, acme_, team->id,
+                                      {{{MemberType::group, team->id.str()}}, {}}, std::nullopt);
+  EXPECT_EQ(self.error().code, ErrorCode::group_cycle);
+}
+
+TEST_F(IdentityServiceTest, MembershipChangesAreRecordedPerMemberAndBumpTheVersion) {
+  const User a = create("ma");
+  const User b = create("mb");
+  const Group group =
+      service_.create_group(owner_, acme_, {"Sales", std::nullopt, GroupKind::access, {}}).value();
+  const ChangeSequence before = last_change();
+  const Group changed =
+      service_
+          .change_members(owner_, acme_, group.id,
+                          {{{MemberType::user, a.id.str()}, {MemberType::user, b.id.str()}}, {}},
+                          group.version)
+          .value();
+  EXPECT_EQ(changed.version, group.version + 1);
+  auto records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].attributes,
+            (std::vector<AttributeChange>{{"members", std::nullopt, "user:" + a.id.str()},
+                                          {"members", std::nullopt, "user:" + b.id.str()}}));
+  const Group renamed = service_
+                            .replace_group(owner_, acme_, group.id,
+                                           {"Sales EMEA", std::nullopt, GroupKind::access,
+                                            {{MemberType::user, b.id.str()}}},
+                                           changed.version)
+                            .value();
+  EXPECT_EQ(renamed.display_name, "Sales EMEA");
+  const auto members = service_.list_members(owner_, acme_, group.id, {0, 10}).value();
+  ASSERT_EQ(members.total, 1);
+  EXPECT_EQ(members.items[0].id, b.id.str());
+}
+
+TEST_F(IdentityServiceTest, TenantWithUsersAndNoOwnerIsUnhealthy) {
+  EXPECT_TRUE(service_.health(acme_).healthy()) << "an empty tenant is healthy";
+  create("lonely");
+  EXPECT_FALSE(service_.health(acme_).healthy());
+  create("boss", Role::account_owner);
+  EXPECT_TRUE(service_.health(acme_).healthy());
+}
+
+TEST_F(IdentityServiceTest, EnsureTenantIsIdempotent) {
+  const auto group = store_->read()->find_system_group(acme_);
+  const ChangeSequence before = last_change();
+  ASSERT_TRUE(service_.ensure_tenant(acme_));
+  EXPECT_EQ(store_->read()->find_system_group(acme_), group);
+  EXPECT_EQ(last_change(), before);
+  EXPECT_FALSE(service_.ensure_tenant(TenantId("unconfigured")).has_value());
+}
+
+}  // namespace
+}  // namespace idbridge::core
