@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  g++ cmake ninja-build make pkg-config ccache git ca-certificates curl tzdata
+  g++ cmake ninja-build make pkg-config ccache git ca-certificates curl tzdata clang-format
   libboost1.81-dev libboost-url1.81-dev   # Asio/Beast/URL; the 1.74 default lacks what we use
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libssl-dev libldap-dev libsystemd-dev
   libgtest-dev libgmock-dev

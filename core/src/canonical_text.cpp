@@ -88,6 +88,8 @@ JsonWriter& JsonWriter::field(std::string_view name, std::string_view text) {
   return *this;
 }
 
-JsonWriter& JsonWriter::field(std::string_view name, bool flag) { return key(name).value(flag); }
+JsonWriter& JsonWriter::field(std::string_view name, bool flag) {
+  return key(name).value(flag);
+}
 
 }  // namespace idbridge::core::detail

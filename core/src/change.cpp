@@ -93,7 +93,9 @@ std::string mfa_text(const MfaSettings& mfa) {
   return json.end_array().end_object().take();
 }
 
-std::string bool_text(bool flag) { return flag ? "true" : "false"; }
+std::string bool_text(bool flag) {
+  return flag ? "true" : "false";
+}
 
 Flat flatten(const User& u) {
   return {
@@ -127,9 +129,9 @@ Flat flatten(const User& u) {
       {"enterprise.organization", text_or_absent(u.enterprise.organization)},
       {"enterprise.division", text_or_absent(u.enterprise.division)},
       {"enterprise.department", text_or_absent(u.enterprise.department)},
-      {"enterprise.manager",
-       u.enterprise.manager ? std::optional<std::string>(u.enterprise.manager->str())
-                            : std::nullopt},
+      {"enterprise.manager", u.enterprise.manager
+                                 ? std::optional<std::string>(u.enterprise.manager->str())
+                                 : std::nullopt},
   };
 }
 

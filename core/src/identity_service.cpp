@@ -16,14 +16,16 @@ std::string member_text(const MemberRef& member) {
   return std::string(to_string(member.type)) + ":" + member.id;
 }
 
-bool is_role_default(const std::string& profile) { return profile.rfind("default:", 0) == 0; }
+bool is_role_default(const std::string& profile) {
+  return profile.rfind("default:", 0) == 0;
+}
 
 std::optional<Error> check_if_match(std::optional<ResourceVersion> if_match,
                                     ResourceVersion current) {
   if (if_match && *if_match != current) {
-    return make_error(ErrorCode::version_mismatch,
-                      "the resource was modified (version " + std::to_string(current) +
-                          ", expected " + std::to_string(*if_match) + ")");
+    return make_error(ErrorCode::version_mismatch, "the resource was modified (version " +
+                                                       std::to_string(current) + ", expected " +
+                                                       std::to_string(*if_match) + ")");
   }
   return std::nullopt;
 }
@@ -61,8 +63,7 @@ void normalise(User& user, std::optional<Role> previous_role) {
   }
   user.profiles.push_back(default_profile_name(user.role));
   std::sort(user.profiles.begin(), user.profiles.end());
-  user.profiles.erase(std::unique(user.profiles.begin(), user.profiles.end()),
-                      user.profiles.end());
+  user.profiles.erase(std::unique(user.profiles.begin(), user.profiles.end()), user.profiles.end());
 }
 
 // Value rules that need only the user and the tenant's settings.
@@ -114,10 +115,10 @@ std::optional<Error> validate_against_store(StoreReader& tx, const User& user) {
   if (const ContactValue* email = primary_email(user)) {
     if (auto other = tx.find_user_by_primary_email(user.tenant, email->value);
         other && other->id != user.id) {
-      return make_error(ErrorCode::email_taken,
-                        "primary email \"" + email->value +
-                            "\" is already used by another user of this tenant",
-                        "emails");
+      return make_error(
+          ErrorCode::email_taken,
+          "primary email \"" + email->value + "\" is already used by another user of this tenant",
+          "emails");
     }
   }
   for (const auto& extension : user.extensions) {
@@ -129,11 +130,12 @@ std::optional<Error> validate_against_store(StoreReader& tx, const User& user) {
     }
   }
   if (user.enterprise.manager) {
-    if (*user.enterprise.manager == user.id || !tx.find_user(user.tenant, *user.enterprise.manager)) {
-      return make_error(ErrorCode::invalid_value,
-                        "manager " + user.enterprise.manager->str() +
-                            " is not another user of this tenant",
-                        "manager");
+    if (*user.enterprise.manager == user.id ||
+        !tx.find_user(user.tenant, *user.enterprise.manager)) {
+      return make_error(
+          ErrorCode::invalid_value,
+          "manager " + user.enterprise.manager->str() + " is not another user of this tenant",
+          "manager");
     }
   }
   return std::nullopt;
@@ -144,16 +146,13 @@ Error from_constraint(const StoreConstraintViolation& violation) {
     case ErrorCode::user_name_taken:
       return make_error(violation.rule(), "userName is already taken", "userName");
     case ErrorCode::email_taken:
-      return make_error(violation.rule(), "primary email is already used in this tenant",
-                        "emails");
+      return make_error(violation.rule(), "primary email is already used in this tenant", "emails");
     case ErrorCode::extension_taken:
-      return make_error(violation.rule(), "extension is already used in this tenant",
-                        "extensions");
+      return make_error(violation.rule(), "extension is already used in this tenant", "extensions");
     case ErrorCode::group_name_taken:
       return make_error(violation.rule(), "group displayName is already used in this tenant",
                         "displayName");
-    default:
-      return make_error(violation.rule(), "conflicts with an existing resource");
+    default: return make_error(violation.rule(), "conflicts with an existing resource");
   }
 }
 
@@ -394,10 +393,10 @@ Result<User> IdentityService::replace_user(const Principal& who, const TenantId&
 
     auto attributes = diff_users(&*existing, &user);
     if (write.password) {
-      attributes.push_back({"password",
-                            existing->password_set ? std::optional<std::string>(redacted_value)
-                                                   : std::nullopt,
-                            std::string(redacted_value)});
+      attributes.push_back(
+          {"password",
+           existing->password_set ? std::optional<std::string>(redacted_value) : std::nullopt,
+           std::string(redacted_value)});
     }
     if (attributes.empty()) {
       return *existing;  // nothing changed: no new version, no change record
@@ -474,8 +473,7 @@ Result<User> IdentityService::transfer_account_ownership(const Principal& who,
   }
   if (who.ceiling != Role::account_owner) {
     return make_error(ErrorCode::role_change_not_allowed,
-                      "only a credential allowed to act as Account Owner may change roles",
-                      "role");
+                      "only a credential allowed to act as Account Owner may change roles", "role");
   }
   auto current = get_user(who, tenant, new_owner);
   if (!current) {
@@ -516,8 +514,8 @@ std::optional<Error> validate_new_members(StoreReader& tx, const TenantId& tenan
       GroupId current = std::move(frontier.back());
       frontier.pop_back();
       if (current.str() == member.id) {
-        return make_error(ErrorCode::group_cycle,
-                          "group " + member.id + " would contain itself", "members");
+        return make_error(ErrorCode::group_cycle, "group " + member.id + " would contain itself",
+                          "members");
       }
       if (!seen.insert(current.str()).second) {
         continue;
@@ -599,8 +597,7 @@ Result<Group> IdentityService::create_group(const Principal& who, const TenantId
       }
     }
     tx->append_change(make_record(who, tenant, ResourceType::group, group.id.str(),
-                                  ChangeKind::created, group.version, now,
-                                  std::move(attributes)));
+                                  ChangeKind::created, group.version, now, std::move(attributes)));
     tx->commit();
     return group;
   } catch (const StoreConstraintViolation& violation) {
@@ -755,15 +752,13 @@ Result<void> IdentityService::delete_group(const Principal& who, const TenantId&
   }
   tx->delete_group(tenant, id);
   tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::deleted,
-                                existing->version + 1, ports_.clock.now(),
-                                std::move(attributes)));
+                                existing->version + 1, ports_.clock.now(), std::move(attributes)));
   tx->commit();
   return {};
 }
 
-Result<Page<MemberRef>> IdentityService::list_members(const Principal& who,
-                                                      const TenantId& tenant, const GroupId& id,
-                                                      const PageRequest& page) {
+Result<Page<MemberRef>> IdentityService::list_members(const Principal& who, const TenantId& tenant,
+                                                      const GroupId& id, const PageRequest& page) {
   if (auto e = check_access(who, tenant, this->tenant(tenant), Access::read)) {
     return *e;
   }

@@ -87,17 +87,27 @@ constexpr std::array<std::pair<ChangeKind, std::string_view>, 3> change_kind_nam
 
 }  // namespace
 
-std::string_view to_string(Role role) { return name_of(role_names, role); }
-std::optional<Role> parse_role(std::string_view text) { return parse_from(role_names, text); }
+std::string_view to_string(Role role) {
+  return name_of(role_names, role);
+}
+std::optional<Role> parse_role(std::string_view text) {
+  return parse_from(role_names, text);
+}
 
-std::string default_profile_name(Role role) { return "default:" + std::string(to_string(role)); }
+std::string default_profile_name(Role role) {
+  return "default:" + std::string(to_string(role));
+}
 
-std::string_view to_string(GroupKind kind) { return name_of(group_kind_names, kind); }
+std::string_view to_string(GroupKind kind) {
+  return name_of(group_kind_names, kind);
+}
 std::optional<GroupKind> parse_group_kind(std::string_view text) {
   return parse_from(group_kind_names, text);
 }
 
-std::string_view to_string(MfaMethod method) { return name_of(mfa_method_names, method); }
+std::string_view to_string(MfaMethod method) {
+  return name_of(mfa_method_names, method);
+}
 std::optional<MfaMethod> parse_mfa_method(std::string_view text) {
   return parse_from(mfa_method_names, text);
 }
@@ -111,27 +121,37 @@ const ContactValue* primary_email(const User& user) {
   return nullptr;
 }
 
-std::string_view to_string(MemberType type) { return name_of(member_type_names, type); }
+std::string_view to_string(MemberType type) {
+  return name_of(member_type_names, type);
+}
 std::optional<MemberType> parse_member_type(std::string_view text) {
   return parse_from(member_type_names, text);
 }
 
-std::string_view to_string(ActorKind kind) { return name_of(actor_kind_names, kind); }
+std::string_view to_string(ActorKind kind) {
+  return name_of(actor_kind_names, kind);
+}
 std::optional<ActorKind> parse_actor_kind(std::string_view text) {
   return parse_from(actor_kind_names, text);
 }
 
-std::string_view to_string(OriginKind kind) { return name_of(origin_kind_names, kind); }
+std::string_view to_string(OriginKind kind) {
+  return name_of(origin_kind_names, kind);
+}
 std::optional<OriginKind> parse_origin_kind(std::string_view text) {
   return parse_from(origin_kind_names, text);
 }
 
-std::string_view to_string(ResourceType type) { return name_of(resource_type_names, type); }
+std::string_view to_string(ResourceType type) {
+  return name_of(resource_type_names, type);
+}
 std::optional<ResourceType> parse_resource_type(std::string_view text) {
   return parse_from(resource_type_names, text);
 }
 
-std::string_view to_string(ChangeKind kind) { return name_of(change_kind_names, kind); }
+std::string_view to_string(ChangeKind kind) {
+  return name_of(change_kind_names, kind);
+}
 std::optional<ChangeKind> parse_change_kind(std::string_view text) {
   return parse_from(change_kind_names, text);
 }

@@ -2,12 +2,12 @@
 // extensions, MFA and profiles. Pure functions; the identity service composes them.
 #include "idbridge/core/rules.hpp"
 
+#include <locale.h>  // newlocale/iswalpha_l (POSIX 2008)
+#include <wctype.h>
 #include <algorithm>
 #include <clocale>
 #include <cwctype>
-#include <locale.h>  // newlocale/iswalpha_l (POSIX 2008)
 #include <set>
-#include <wctype.h>
 
 namespace idbridge::core {
 namespace {
@@ -70,7 +70,9 @@ bool is_letter(char32_t cp) {
   return iswalpha_l(static_cast<wint_t>(cp), utf8) != 0;
 }
 
-bool is_ascii_digit(char32_t cp) { return cp >= '0' && cp <= '9'; }
+bool is_ascii_digit(char32_t cp) {
+  return cp >= '0' && cp <= '9';
+}
 
 std::string describe(char32_t cp) {
   if (cp >= 0x20 && cp < 0x7F) {
@@ -81,7 +83,9 @@ std::string describe(char32_t cp) {
   return buffer;
 }
 
-bool equals_folded(std::string_view a, std::string_view b) { return fold_case(a) == fold_case(b); }
+bool equals_folded(std::string_view a, std::string_view b) {
+  return fold_case(a) == fold_case(b);
+}
 
 bool is_plausible_phone(std::string_view number) {
   int digits = 0;
@@ -117,16 +121,14 @@ std::optional<Error> check_user_name(std::string_view user_name, const TenantSet
   while (pos < user_name.size()) {
     const auto cp = decode_utf8(user_name, pos);
     if (!cp) {
-      return make_error(ErrorCode::user_name_characters, "userName is not valid UTF-8",
-                        "userName");
+      return make_error(ErrorCode::user_name_characters, "userName is not valid UTF-8", "userName");
     }
-    const bool special = *cp < 0x80 && tenant.user_name_specials.find(static_cast<char>(*cp)) !=
-                                           std::string::npos;
+    const bool special =
+        *cp < 0x80 && tenant.user_name_specials.find(static_cast<char>(*cp)) != std::string::npos;
     if (!is_letter(*cp) && !is_ascii_digit(*cp) && !special) {
       return make_error(ErrorCode::user_name_characters,
                         "userName may contain letters, digits and the characters \"" +
-                            tenant.user_name_specials + "\"; " + describe(*cp) +
-                            " is not allowed",
+                            tenant.user_name_specials + "\"; " + describe(*cp) + " is not allowed",
                         "userName");
     }
   }
@@ -156,7 +158,8 @@ std::optional<Error> check_person_name(std::string_view value, std::string_view 
 
 bool is_plausible_email(std::string_view email) {
   const auto at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) {
+  if (at == std::string_view::npos || at == 0 ||
+      email.find('@', at + 1) != std::string_view::npos) {
     return false;
   }
   const std::string_view domain = email.substr(at + 1);
@@ -264,10 +267,9 @@ std::optional<Error> check_extensions(const User& user) {
   std::set<std::string> numbers;
   int primaries = 0;
   for (const auto& extension : user.extensions) {
-    const bool digits_only =
-        !extension.number.empty() && extension.number.size() <= 15 &&
-        std::all_of(extension.number.begin(), extension.number.end(),
-                    [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits_only = !extension.number.empty() && extension.number.size() <= 15 &&
+                             std::all_of(extension.number.begin(), extension.number.end(),
+                                         [](char c) { return c >= '0' && c <= '9'; });
     if (!digits_only) {
       return fail("extension \"" + extension.number + "\" must be 1 to 15 digits");
     }
@@ -344,8 +346,8 @@ std::vector<std::string> effective_rights(const User& user, const TenantSettings
 }
 
 TenantSettings with_default_profiles(TenantSettings tenant) {
-  for (const Role role : {Role::limited_access_user, Role::standard_user, Role::administrator,
-                          Role::account_owner}) {
+  for (const Role role :
+       {Role::limited_access_user, Role::standard_user, Role::administrator, Role::account_owner}) {
     const std::string name = default_profile_name(role);
     const bool present = std::any_of(tenant.profiles.begin(), tenant.profiles.end(),
                                      [&](const ProfileDefinition& p) { return p.name == name; });

@@ -96,8 +96,7 @@ bool verify_password(std::string_view password, std::string_view encoded_hash) {
   std::uint64_t r = 0;
   std::uint64_t p = 0;
   if (parts.size() != 6 || parts[0] != "scrypt" || !parse_number(parts[1], log2_n) ||
-      !parse_number(parts[2], r) || !parse_number(parts[3], p) || log2_n > 24 || r == 0 ||
-      p == 0) {
+      !parse_number(parts[2], r) || !parse_number(parts[3], p) || log2_n > 24 || r == 0 || p == 0) {
     return false;
   }
   const std::string raw = scrypt_raw(password, parts[4], std::uint64_t{1} << log2_n, r, p);

@@ -35,8 +35,7 @@ TEST(ChangeDiff, ReportsOnlyChangedAttributesWithBeforeAndAfter) {
   EXPECT_EQ(changes[1], (AttributeChange{"active", "true", "false"}));
   EXPECT_EQ(changes[2].path, "emails");
   EXPECT_EQ(*changes[2].before, R"([{"value":"alice@example.com","type":"work","primary":true}])");
-  EXPECT_EQ(*changes[2].after,
-            R"([{"value":"alicia@example.com","type":"work","primary":true}])");
+  EXPECT_EQ(*changes[2].after, R"([{"value":"alicia@example.com","type":"work","primary":true}])");
 }
 
 TEST(ChangeDiff, CreateAndDeleteListEveryPresentAttribute) {

@@ -184,7 +184,8 @@ TEST_F(IdentityServiceTest, PersonNameEmailTimeZoneMfaAndProfileRulesApply) {
                  [&] { return service_.create_user(owner_, acme_, profile); });
   UserWrite emails = user_write("n6", "x@example.com");
   emails.user.emails.push_back({"y@example.com", "home", true});
-  expect_refused(ErrorCode::email_rules, [&] { return service_.create_user(owner_, acme_, emails); });
+  expect_refused(ErrorCode::email_rules,
+                 [&] { return service_.create_user(owner_, acme_, emails); });
 }
 
 TEST_F(IdentityServiceTest, ExtensionsAreUniquePerTenantWithOnePrimary) {
@@ -269,9 +270,8 @@ TEST_F(IdentityServiceTest, TransferAccountOwnershipCall) {
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->role, Role::account_owner);
   EXPECT_EQ(service_.get_user(owner_, acme_, old_owner.id)->role, Role::administrator);
-  expect_refused(ErrorCode::role_change_not_allowed, [&] {
-    return service_.transfer_account_ownership(admin_, acme_, old_owner.id);
-  });
+  expect_refused(ErrorCode::role_change_not_allowed,
+                 [&] { return service_.transfer_account_ownership(admin_, acme_, old_owner.id); });
 }
 
 TEST_F(IdentityServiceTest, TheOwnerCannotSimplyDropTheRole) {
@@ -290,11 +290,14 @@ TEST_F(IdentityServiceTest, RoleCeilingLimitsWhatACredentialCreatesAndTouches) {
     return service_.create_user(admin_, acme_, write);
   });
   const User admin = create("admin", Role::administrator);
-  EXPECT_TRUE(service_.create_user(admin_, acme_, [] {
-                UserWrite w = user_write("std");
-                w.user.role = Role::administrator;
-                return w;
-              }()).has_value())
+  EXPECT_TRUE(service_
+                  .create_user(admin_, acme_,
+                               [] {
+                                 UserWrite w = user_write("std");
+                                 w.user.role = Role::administrator;
+                                 return w;
+                               }())
+                  .has_value())
       << "at the ceiling is allowed";
   const User owner = create("owner", Role::account_owner);
   expect_refused(ErrorCode::role_ceiling, [&] {
@@ -380,8 +383,7 @@ TEST_F(IdentityServiceTest, ChangeRecordsCarryWhoWhatAndOriginAndOnlyRealChanges
   EXPECT_EQ(records[0].version, 2);
   EXPECT_EQ(records[0].actor, owner_.actor);
   EXPECT_EQ(records[0].origin, owner_.origin);
-  EXPECT_EQ(records[0].attributes,
-            (std::vector<AttributeChange>{{"title", std::nullopt, "CTO"}}));
+  EXPECT_EQ(records[0].attributes, (std::vector<AttributeChange>{{"title", std::nullopt, "CTO"}}));
   // Replacing with identical content writes nothing and keeps the version (no echo churn).
   const User again =
       service_.replace_user(owner_, acme_, user.id, {updated, std::nullopt}, std::nullopt).value();
@@ -423,9 +425,9 @@ TEST_F(IdentityServiceTest, AllUsersExistsContainsEveryoneAndCannotBeChanged) {
                                          {{}, {{MemberType::user, a.id.str()}}}, std::nullopt);
   ASSERT_FALSE(removed.has_value());
   EXPECT_EQ(removed.error().code, ErrorCode::system_group_immutable);
-  auto renamed = service_.replace_group(owner_, acme_, all_users->id,
-                                        {"Everyone", std::nullopt, GroupKind::access, {}},
-                                        std::nullopt);
+  auto renamed =
+      service_.replace_group(owner_, acme_, all_users->id,
+                             {"Everyone", std::nullopt, GroupKind::access, {}}, std::nullopt);
   ASSERT_FALSE(renamed.has_value());
   EXPECT_EQ(renamed.error().code, ErrorCode::system_group_immutable);
   auto deleted = service_.delete_group(owner_, acme_, all_users->id, std::nullopt);
@@ -451,13 +453,14 @@ TEST_F(IdentityServiceTest, GroupsHaveKindsUniqueNamesKnownMembersAndNoCycles) {
       service_.create_group(owner_, acme_, {"all users", std::nullopt, GroupKind::access, {}});
   EXPECT_EQ(all_users_name.error().code, ErrorCode::group_name_taken);
   auto unknown = service_.create_group(
-      owner_, acme_, {"Ghosts", std::nullopt, GroupKind::distribution, {{MemberType::user, "nope"}}});
+      owner_, acme_,
+      {"Ghosts", std::nullopt, GroupKind::distribution, {{MemberType::user, "nope"}}});
   EXPECT_EQ(unknown.error().code, ErrorCode::member_unknown);
   EXPECT_FALSE(store_->read()->find_group_by_display_name(acme_, "Ghosts"));
 
-  auto parent = service_.create_group(owner_, acme_,
-                                      {"Parent", std::nullopt, GroupKind::contact_type,
-                                       {{MemberType::group, team->id.str()}}});
+  auto parent = service_.create_group(
+      owner_, acme_,
+      {"Parent", std::nullopt, GroupKind::contact_type, {{MemberType::group, team->id.str()}}});
   ASSERT_TRUE(parent.has_value());
   auto cycle = service_.change_members(owner_, acme_, team->id,
                                        {{{MemberType::group, parent->id.str()}}, {}}, std::nullopt);
@@ -486,12 +489,13 @@ TEST_F(IdentityServiceTest, MembershipChangesAreRecordedPerMemberAndBumpTheVersi
   EXPECT_EQ(records[0].attributes,
             (std::vector<AttributeChange>{{"members", std::nullopt, "user:" + a.id.str()},
                                           {"members", std::nullopt, "user:" + b.id.str()}}));
-  const Group renamed = service_
-                            .replace_group(owner_, acme_, group.id,
-                                           {"Sales EMEA", std::nullopt, GroupKind::access,
-                                            {{MemberType::user, b.id.str()}}},
-                                           changed.version)
-                            .value();
+  const Group renamed =
+      service_
+          .replace_group(
+              owner_, acme_, group.id,
+              {"Sales EMEA", std::nullopt, GroupKind::access, {{MemberType::user, b.id.str()}}},
+              changed.version)
+          .value();
   EXPECT_EQ(renamed.display_name, "Sales EMEA");
   const auto members = service_.list_members(owner_, acme_, group.id, {0, 10}).value();
   ASSERT_EQ(members.total, 1);

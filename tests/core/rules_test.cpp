@@ -46,10 +46,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(NameCase{"alice@example.com", true}, NameCase{"Bob.Smith-2+x", true},
                       NameCase{"a!b#c$d%e^f&g_h", true}, NameCase{"back\\slash", true},
                       NameCase{"José", true}, NameCase{"Дмитрий", true}, NameCase{"王小明", true},
-                      NameCase{"", false}, NameCase{"with space", false},
-                      NameCase{"star*", false}, NameCase{"slash/", false},
-                      NameCase{"quote\"", false}, NameCase{"colon:", false},
-                      NameCase{"bad\xC3(utf8", false}, NameCase{"emoji\xF0\x9F\x98\x80", false}));
+                      NameCase{"", false}, NameCase{"with space", false}, NameCase{"star*", false},
+                      NameCase{"slash/", false}, NameCase{"quote\"", false},
+                      NameCase{"colon:", false}, NameCase{"bad\xC3(utf8", false},
+                      NameCase{"emoji\xF0\x9F\x98\x80", false}));
 
 TEST(UserNameRule, TenantSettingChangesTheAllowedSpecials) {
   TenantSettings tenant = default_tenant();
@@ -75,11 +75,10 @@ INSTANTIATE_TEST_SUITE_P(
     Table, PersonNameRule,
     ::testing::Values(NameCase{"Anne Marie", true}, NameCase{"O'Brien", true},
                       NameCase{"O\u2019Brien", true}, NameCase{"Jean-Luc", true},
-                      NameCase{"José", true}, NameCase{"Jose\u0301", true},
-                      NameCase{"Zoë 3", true}, NameCase{"Дмитрий", true},
-                      NameCase{"محمد", true}, NameCase{"王", true}, NameCase{"", true},
-                      NameCase{"Bob!", false}, NameCase{"a@b", false}, NameCase{"Jr.", false},
-                      NameCase{"x_y", false}, NameCase{"tab\there", false},
+                      NameCase{"José", true}, NameCase{"Jose\u0301", true}, NameCase{"Zoë 3", true},
+                      NameCase{"Дмитрий", true}, NameCase{"محمد", true}, NameCase{"王", true},
+                      NameCase{"", true}, NameCase{"Bob!", false}, NameCase{"a@b", false},
+                      NameCase{"Jr.", false}, NameCase{"x_y", false}, NameCase{"tab\there", false},
                       NameCase{"\xF0\x9F\x98\x80", false}));
 
 TEST(EmailRule, OnePrimaryAtMostOneBackupWellFormed) {
@@ -100,8 +99,8 @@ TEST(EmailRule, OnePrimaryAtMostOneBackupWellFormed) {
 }
 
 TEST(EmailRule, RejectsMalformedAddresses) {
-  for (const char* bad : {"plain", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com",
-                          "a@.com", "a@b.com."}) {
+  for (const char* bad :
+       {"plain", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com", "a@.com", "a@b.com."}) {
     User user;
     user.emails = {{bad, "work", true}};
     const auto error = check_emails(user);
@@ -232,8 +231,8 @@ TEST(ProfileRule, OnlyTenantDefinedProfiles) {
 
 TEST(ProfileRule, FourRoleDefaultsAlwaysExist) {
   const TenantSettings tenant = default_tenant();
-  for (const Role role : {Role::limited_access_user, Role::standard_user, Role::administrator,
-                          Role::account_owner}) {
+  for (const Role role :
+       {Role::limited_access_user, Role::standard_user, Role::administrator, Role::account_owner}) {
     User user;
     user.profiles = {default_profile_name(role)};
     EXPECT_FALSE(check_profiles(user, tenant)) << default_profile_name(role);
@@ -258,8 +257,8 @@ TEST(Roles, RankOrderAndSpelling) {
   EXPECT_LT(Role::limited_access_user, Role::standard_user);
   EXPECT_LT(Role::standard_user, Role::administrator);
   EXPECT_LT(Role::administrator, Role::account_owner);
-  for (const Role role : {Role::limited_access_user, Role::standard_user, Role::administrator,
-                          Role::account_owner}) {
+  for (const Role role :
+       {Role::limited_access_user, Role::standard_user, Role::administrator, Role::account_owner}) {
     EXPECT_EQ(parse_role(to_string(role)), role);
   }
   EXPECT_FALSE(parse_role("root"));
@@ -268,7 +267,11 @@ TEST(Roles, RankOrderAndSpelling) {
 
 TEST(CaseFolding, FoldsAsciiOnly) {
   EXPECT_EQ(fold_case("Alice@Example.COM"), "alice@example.com");
-  EXPECT_EQ(fold_case("\xC3\x89" "COLE"), "\xC3\x89" "cole") << "non-ASCII bytes are kept as they are";
+  EXPECT_EQ(fold_case("\xC3\x89"
+                      "COLE"),
+            "\xC3\x89"
+            "cole")
+      << "non-ASCII bytes are kept as they are";
 }
 
 }  // namespace

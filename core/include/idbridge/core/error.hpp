@@ -14,34 +14,34 @@ namespace idbridge::core {
 // One enumerator per rule of DOMAIN.md, plus the generic outcomes every store-backed call has.
 enum class ErrorCode {
   // generic
-  not_found,          // the resource does not exist in this tenant
-  version_mismatch,   // the caller's expected version is not the stored one (If-Match, CAS)
-  forbidden,          // the principal may not act on this tenant or resource
-  read_only,          // the principal is read-only
-  invalid_value,      // a value is malformed (type, format, range)
-  required,           // a required attribute is missing
+  not_found,         // the resource does not exist in this tenant
+  version_mismatch,  // the caller's expected version is not the stored one (If-Match, CAS)
+  forbidden,         // the principal may not act on this tenant or resource
+  read_only,         // the principal is read-only
+  invalid_value,     // a value is malformed (type, format, range)
+  required,          // a required attribute is missing
   // users
-  user_name_taken,             // userName unique across all tenants, case-insensitive
-  user_name_characters,        // userName uses characters outside the tenant's allowed set
-  person_name_characters,      // givenName/familyName/middleName character rule
-  email_taken,                 // primary email unique within the tenant
-  email_rules,                 // one primary, at most one backup, well-formed
-  time_zone_unknown,           // not an IANA zone name
-  password_policy,             // password does not meet the tenant's policy
-  extension_taken,             // extension number unique within the tenant
-  extension_rules,             // exactly one primary extension, E911 location present
-  mfa_rules,                   // method values, 1 email / 3 SMS numbers, phone needed for SMS
-  profile_unknown,             // a profile the tenant does not define
+  user_name_taken,         // userName unique across all tenants, case-insensitive
+  user_name_characters,    // userName uses characters outside the tenant's allowed set
+  person_name_characters,  // givenName/familyName/middleName character rule
+  email_taken,             // primary email unique within the tenant
+  email_rules,             // one primary, at most one backup, well-formed
+  time_zone_unknown,       // not an IANA zone name
+  password_policy,         // password does not meet the tenant's policy
+  extension_taken,         // extension number unique within the tenant
+  extension_rules,         // exactly one primary extension, E911 location present
+  mfa_rules,               // method values, 1 email / 3 SMS numbers, phone needed for SMS
+  profile_unknown,         // a profile the tenant does not define
   // roles
-  role_ceiling,                // role above the principal's ceiling
-  role_change_not_allowed,     // only an Account-Owner-capable principal changes roles
-  account_owner_exists,        // a second Account Owner would exist
-  account_owner_required,      // the Account Owner can only lose the role by a transfer
+  role_ceiling,             // role above the principal's ceiling
+  role_change_not_allowed,  // only an Account-Owner-capable principal changes roles
+  account_owner_exists,     // a second Account Owner would exist
+  account_owner_required,   // the Account Owner can only lose the role by a transfer
   // groups
-  system_group_immutable,      // All Users cannot be renamed, deleted or have members removed
-  group_name_taken,            // group displayName unique within the tenant
-  member_unknown,              // a member reference names no user or group of this tenant
-  group_cycle,                 // a group would (transitively) contain itself
+  system_group_immutable,  // All Users cannot be renamed, deleted or have members removed
+  group_name_taken,        // group displayName unique within the tenant
+  member_unknown,          // a member reference names no user or group of this tenant
+  group_cycle,             // a group would (transitively) contain itself
 };
 
 // Stable text for logs, reports and the SCIM detail prefix, e.g. "user_name_taken".

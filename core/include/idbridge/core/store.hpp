@@ -111,7 +111,8 @@ class StoreWriter : public StoreReader {
   virtual bool delete_group(const TenantId& tenant, const GroupId& id) = 0;
   // Returns whether membership changed (adding an existing member or removing an absent one is
   // a no-op that returns false). O(log n) in the group's size.
-  virtual bool add_member(const TenantId& tenant, const GroupId& group, const MemberRef& member) = 0;
+  virtual bool add_member(const TenantId& tenant, const GroupId& group,
+                          const MemberRef& member) = 0;
   virtual bool remove_member(const TenantId& tenant, const GroupId& group,
                              const MemberRef& member) = 0;
 

@@ -10,8 +10,8 @@
 namespace idbridge::store {
 
 struct SqliteOptions {
-  std::string path;              // the database file; created (with its directory) if absent
-  int busy_timeout_ms = 5000;    // how long a writer waits for the write lock
+  std::string path;                 // the database file; created (with its directory) if absent
+  int busy_timeout_ms = 5000;       // how long a writer waits for the write lock
   unsigned reader_connections = 4;  // pooled read-only connections (WAL readers never block)
 };
 
