@@ -1,0 +1,53 @@
+// The storage encoding of the tenant model, shared by every SQL backend: users and groups as JSON
+// documents, change-record attributes as a JSON array, enums and timestamps as stable text and
+// integers. Decoding failures throw core::StoreFailure naming only the resource id.
+#pragma once
+
+#include "idbridge/core/change.hpp"
+#include "idbridge/core/model.hpp"
+#include "idbridge/core/principal.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace idbridge::store::codec {
+
+// The stored spelling of each enum. It is part of the schema, deliberately independent of the
+// SCIM/config spellings in core so that a display rename never invalidates stored rows.
+std::string_view to_text(core::Role value);
+std::string_view to_text(core::GroupKind value);
+std::string_view to_text(core::MfaMethod value);
+std::string_view to_text(core::MemberType value);
+std::string_view to_text(core::ResourceType value);
+std::string_view to_text(core::ChangeKind value);
+std::string_view to_text(core::ActorKind value);
+std::string_view to_text(core::OriginKind value);
+
+// Parses a stored spelling; throws core::StoreFailure on an unknown one.
+core::Role role_from_text(std::string_view text);
+core::GroupKind group_kind_from_text(std::string_view text);
+core::MfaMethod mfa_method_from_text(std::string_view text);
+core::MemberType member_type_from_text(std::string_view text);
+core::ResourceType resource_type_from_text(std::string_view text);
+core::ChangeKind change_kind_from_text(std::string_view text);
+core::ActorKind actor_kind_from_text(std::string_view text);
+core::OriginKind origin_kind_from_text(std::string_view text);
+
+// Milliseconds since the Unix epoch.
+std::int64_t to_millis(core::Timestamp at);
+core::Timestamp from_millis(std::int64_t millis);
+
+// Every field of the user, including id, tenant and version (the indexed columns are copies).
+std::string encode_user(const core::User& user);
+// Throws core::StoreFailure when the document is not a well-formed user.
+core::User decode_user(std::string_view doc);
+
+std::string encode_group(const core::Group& group);
+core::Group decode_group(std::string_view doc);
+
+std::string encode_attributes(const std::vector<core::AttributeChange>& attributes);
+std::vector<core::AttributeChange> decode_attributes(std::string_view doc);
+
+}  // namespace idbridge::store::codec

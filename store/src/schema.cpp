@@ -1,0 +1,198 @@
+// Schema migrations. PRAGMA user_version is the authoritative version (readable without any
+// table); schema_migrations records when each step ran. Never edit a released migration: append
+// a new one.
+#include "schema.hpp"
+
+#include "idbridge/core/error.hpp"
+
+#include <chrono>
+#include <span>
+#include <string>
+
+namespace idbridge::store::sqlite {
+namespace {
+
+// Lookup keys (*_key) hold core::fold_case of the value, so case-insensitive uniqueness and
+// matching are plain indexed equality. `doc` holds the whole resource as JSON (codec.hpp); the
+// other columns are copies kept for indexes, constraints and humans reading the file.
+constexpr const char* migration_1 = R"sql(
+CREATE TABLE schema_migrations (
+  version INTEGER PRIMARY KEY,
+  applied_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE tenants (
+  id TEXT NOT NULL PRIMARY KEY,
+  created INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  tenant TEXT NOT NULL REFERENCES tenants (id),
+  user_name TEXT NOT NULL,
+  user_name_key TEXT NOT NULL,
+  external_id TEXT,
+  primary_email_key TEXT,
+  role TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  last_modified INTEGER NOT NULL,
+  doc TEXT NOT NULL CHECK (json_valid(doc))
+) STRICT;
+CREATE UNIQUE INDEX users_by_id ON users (tenant, id);
+CREATE UNIQUE INDEX users_by_user_name ON users (user_name_key);
+CREATE UNIQUE INDEX users_by_primary_email ON users (tenant, primary_email_key)
+  WHERE primary_email_key IS NOT NULL;
+CREATE INDEX users_by_external_id ON users (tenant, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX users_by_role ON users (tenant, role);
+
+CREATE TABLE user_extensions (
+  tenant TEXT NOT NULL,
+  number TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (tenant, number),
+  FOREIGN KEY (tenant, user_id) REFERENCES users (tenant, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX user_extensions_by_user ON user_extensions (tenant, user_id);
+
+CREATE TABLE passwords (
+  tenant TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  PRIMARY KEY (tenant, user_id),
+  FOREIGN KEY (tenant, user_id) REFERENCES users (tenant, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE groups (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  tenant TEXT NOT NULL REFERENCES tenants (id),
+  display_name TEXT NOT NULL,
+  display_name_key TEXT NOT NULL,
+  external_id TEXT,
+  kind TEXT NOT NULL,
+  system INTEGER NOT NULL CHECK (system IN (0, 1)),
+  version INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  last_modified INTEGER NOT NULL,
+  doc TEXT NOT NULL CHECK (json_valid(doc))
+) STRICT;
+CREATE UNIQUE INDEX groups_by_id ON groups (tenant, id);
+CREATE UNIQUE INDEX groups_by_display_name ON groups (tenant, display_name_key);
+CREATE INDEX groups_by_external_id ON groups (tenant, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX groups_system ON groups (tenant) WHERE system = 1;
+
+-- A rowid table so members list in the order they were added; the primary key makes add and
+-- remove one O(log n) probe, the second index serves groups_containing.
+CREATE TABLE group_members (
+  tenant TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  member_type TEXT NOT NULL CHECK (member_type IN ('user', 'group')),
+  member_id TEXT NOT NULL,
+  UNIQUE (tenant, group_id, member_type, member_id),
+  FOREIGN KEY (tenant, group_id) REFERENCES groups (tenant, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX group_members_in_order ON group_members (tenant, group_id);
+CREATE INDEX group_members_by_member ON group_members (tenant, member_type, member_id);
+
+-- All Users' membership is implicit; a stored row for it would be a bug in the caller.
+CREATE TRIGGER group_members_not_system BEFORE INSERT ON group_members
+WHEN (SELECT system FROM groups WHERE tenant = NEW.tenant AND id = NEW.group_id) = 1
+BEGIN
+  SELECT RAISE(ABORT, 'the system group never has stored members');
+END;
+
+-- AUTOINCREMENT: a sequence is never reused, even after the newest record is gone.
+CREATE TABLE changes (
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  actor_kind TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  origin_kind TEXT NOT NULL,
+  origin_source TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  attributes TEXT NOT NULL CHECK (json_valid(attributes))
+) STRICT;
+)sql";
+
+constexpr const char* migrations[] = {migration_1};
+
+[[noreturn]] void refuse(const std::string& why) { throw core::StoreFailure("sqlite: " + why); }
+
+std::int64_t now_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void check_identity(Connection& connection) {
+  // Reading the header fails with SQLITE_NOTADB for a file that is not SQLite at all; nothing
+  // is written before these checks pass, so a foreign file is left as it was.
+  std::int64_t app_id = 0;
+  std::int64_t version = 0;
+  std::int64_t objects = 0;
+  try {
+    app_id = connection.scalar("PRAGMA application_id");
+    version = connection.scalar("PRAGMA user_version");
+    objects = connection.scalar("SELECT count(*) FROM sqlite_schema");
+  } catch (const core::StoreFailure& failure) {
+    refuse(std::string("the file is not an idbridge database: ") + failure.what());
+  }
+  const bool empty = app_id == 0 && version == 0 && objects == 0;
+  if (!empty && app_id != application_id) {
+    refuse("the file is an SQLite database but not an idbridge one (application_id " +
+           std::to_string(app_id) + ")");
+  }
+  if (version > latest_schema_version()) {
+    refuse("the database has schema version " + std::to_string(version) +
+           ", newer than this binary's " + std::to_string(latest_schema_version()));
+  }
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(std::size(migrations)); }
+
+int migrate(Connection& connection) {
+  check_identity(connection);
+  {
+    auto mode = connection.query("PRAGMA journal_mode=WAL");
+    if (!mode.step() || mode.text(0) != "wal") {
+      refuse("cannot switch the database to WAL mode");
+    }
+  }
+  const std::span<const char* const> steps(migrations);
+  for (std::size_t index = 0; index < steps.size(); ++index) {
+    const auto target = static_cast<std::int64_t>(index + 1);
+    // A cheap check outside the transaction, repeated inside it because another process may
+    // have migrated in between.
+    if (connection.scalar("PRAGMA user_version") >= target) {
+      continue;
+    }
+    connection.exec("BEGIN IMMEDIATE");
+    try {
+      if (connection.scalar("PRAGMA user_version") < target) {
+        connection.exec(steps[index]);
+        connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                         target, now_millis())
+            .run();
+        // PRAGMAs take no parameters; both values are integers this code formats.
+        const std::string header = "PRAGMA application_id = " + std::to_string(application_id) +
+                                   "; PRAGMA user_version = " + std::to_string(target) + ";";
+        connection.exec(header.c_str());
+      }
+      connection.exec("COMMIT");
+    } catch (...) {
+      connection.exec_noexcept("ROLLBACK");
+      throw;
+    }
+  }
+  return static_cast<int>(connection.scalar("PRAGMA user_version"));
+}
+
+}  // namespace idbridge::store::sqlite

@@ -1,0 +1,655 @@
+// core::Store on SQLite: one writer connection behind a write slot, a pool of read-only
+// connections each holding a read transaction (a WAL snapshot) for a reader's whole life.
+#include "idbridge/store/sqlite_store.hpp"
+
+#include "codec.hpp"
+#include "idbridge/core/error.hpp"
+#include "idbridge/core/rules.hpp"
+#include "schema.hpp"
+#include "sqlite_db.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <utility>
+
+namespace idbridge::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::OpenMode;
+
+// State shared by the store and every reader and writer it handed out, so a reader that
+// outlives the Store object still returns its connection safely.
+class Shared {
+ public:
+  Shared(SqliteOptions options, std::unique_ptr<Connection> writer, int version)
+      : options_(std::move(options)), writer_(std::move(writer)), version_(version) {}
+
+  int version() const { return version_; }
+
+  std::unique_ptr<Connection> acquire_reader() {
+    {
+      std::lock_guard lock(pool_mutex_);
+      if (!idle_readers_.empty()) {
+        auto connection = std::move(idle_readers_.back());
+        idle_readers_.pop_back();
+        return connection;
+      }
+    }
+    // An exhausted pool opens another connection rather than blocking: a thread holding one
+    // reader and asking for a second must not deadlock.
+    auto connection =
+        std::make_unique<Connection>(options_.path, OpenMode::read_only, options_.busy_timeout_ms);
+    return connection;
+  }
+
+  void release_reader(std::unique_ptr<Connection> connection) {
+    std::lock_guard lock(pool_mutex_);
+    if (idle_readers_.size() < options_.reader_connections) {
+      idle_readers_.push_back(std::move(connection));
+    }
+  }
+
+  // The write slot is a flag and a condition variable rather than a held std::mutex: a writer
+  // may be created on one pool thread and destroyed on another, which a mutex forbids.
+  Connection& acquire_writer() {
+    std::unique_lock lock(slot_mutex_);
+    slot_free_.wait(lock, [this] { return !writer_busy_; });
+    writer_busy_ = true;
+    return *writer_;
+  }
+
+  void release_writer() {
+    {
+      std::lock_guard lock(slot_mutex_);
+      writer_busy_ = false;
+    }
+    slot_free_.notify_one();
+  }
+
+ private:
+  SqliteOptions options_;
+  std::unique_ptr<Connection> writer_;
+  int version_;
+
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+
+  std::mutex slot_mutex_;
+  std::condition_variable slot_free_;
+  bool writer_busy_ = false;
+};
+
+std::int64_t clamp_nonnegative(std::int64_t value) { return std::max<std::int64_t>(value, 0); }
+
+std::optional<std::string> primary_email_key(const core::User& user) {
+  if (const auto* email = core::primary_email(user)) {
+    return core::fold_case(email->value);
+  }
+  return std::nullopt;
+}
+
+// The read half of the port over one connection; shared by readers and the writer (which reads
+// its own uncommitted writes).
+template <class Base>
+class Queries : public Base {
+ public:
+  std::optional<core::TenantRecord> find_tenant(const core::TenantId& tenant) override {
+    auto row = db().query("SELECT id, created FROM tenants WHERE id = ?", tenant.str());
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return core::TenantRecord{core::TenantId(row.text(0)), codec::from_millis(row.integer(1))};
+  }
+
+  std::vector<core::TenantRecord> list_tenants() override {
+    std::vector<core::TenantRecord> out;
+    auto rows = db().query("SELECT id, created FROM tenants ORDER BY rowid");
+    while (rows.step()) {
+      out.push_back({core::TenantId(rows.text(0)), codec::from_millis(rows.integer(1))});
+    }
+    return out;
+  }
+
+  std::optional<core::User> find_user(const core::TenantId& tenant,
+                                      const core::UserId& id) override {
+    return one_user(db().query("SELECT doc FROM users WHERE tenant = ? AND id = ?", tenant.str(),
+                               id.str()));
+  }
+
+  std::optional<core::User> find_user_by_user_name(std::string_view user_name) override {
+    return one_user(
+        db().query("SELECT doc FROM users WHERE user_name_key = ?", core::fold_case(user_name)));
+  }
+
+  std::optional<core::User> find_user_by_external_id(const core::TenantId& tenant,
+                                                     std::string_view external_id) override {
+    return one_user(
+        db().query("SELECT doc FROM users WHERE tenant = ? AND external_id = ? ORDER BY seq "
+                   "LIMIT 1",
+                   tenant.str(), external_id));
+  }
+
+  std::optional<core::User> find_user_by_primary_email(const core::TenantId& tenant,
+                                                       std::string_view email) override {
+    return one_user(db().query("SELECT doc FROM users WHERE tenant = ? AND primary_email_key = ?",
+                               tenant.str(), core::fold_case(email)));
+  }
+
+  std::optional<core::User> find_account_owner(const core::TenantId& tenant) override {
+    return one_user(
+        db().query("SELECT doc FROM users WHERE tenant = ? AND role = ? ORDER BY seq LIMIT 1",
+                   tenant.str(), codec::to_text(core::Role::account_owner)));
+  }
+
+  std::optional<core::UserId> find_extension_owner(const core::TenantId& tenant,
+                                                   std::string_view number) override {
+    auto row = db().query("SELECT user_id FROM user_extensions WHERE tenant = ? AND number = ?",
+                          tenant.str(), number);
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return core::UserId(row.text(0));
+  }
+
+  core::Page<core::User> list_users(const core::TenantId& tenant,
+                                    const core::PageRequest& page) override {
+    core::Page<core::User> out;
+    out.total = count_users(tenant);
+    auto rows =
+        db().query("SELECT doc FROM users WHERE tenant = ? ORDER BY seq LIMIT ? OFFSET ?",
+                   tenant.str(), clamp_nonnegative(page.limit), clamp_nonnegative(page.offset));
+    while (rows.step()) {
+      out.items.push_back(codec::decode_user(rows.text(0)));
+    }
+    return out;
+  }
+
+  std::int64_t count_users(const core::TenantId& tenant) override {
+    auto row = db().query("SELECT count(*) FROM users WHERE tenant = ?", tenant.str());
+    row.step();
+    return row.integer(0);
+  }
+
+  std::optional<std::string> password_hash(const core::TenantId& tenant,
+                                           const core::UserId& id) override {
+    auto row = db().query("SELECT hash FROM passwords WHERE tenant = ? AND user_id = ?",
+                          tenant.str(), id.str());
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return row.text(0);
+  }
+
+  std::optional<core::Group> find_group(const core::TenantId& tenant,
+                                        const core::GroupId& id) override {
+    return one_group(db().query("SELECT doc FROM groups WHERE tenant = ? AND id = ?",
+                                tenant.str(), id.str()));
+  }
+
+  std::optional<core::Group> find_group_by_display_name(const core::TenantId& tenant,
+                                                        std::string_view display_name) override {
+    return one_group(db().query("SELECT doc FROM groups WHERE tenant = ? AND display_name_key = ?",
+                                tenant.str(), core::fold_case(display_name)));
+  }
+
+  std::optional<core::Group> find_group_by_external_id(const core::TenantId& tenant,
+                                                       std::string_view external_id) override {
+    return one_group(
+        db().query("SELECT doc FROM groups WHERE tenant = ? AND external_id = ? ORDER BY seq "
+                   "LIMIT 1",
+                   tenant.str(), external_id));
+  }
+
+  std::optional<core::Group> find_system_group(const core::TenantId& tenant) override {
+    return one_group(
+        db().query("SELECT doc FROM groups WHERE tenant = ? AND system = 1 ORDER BY seq LIMIT 1",
+                   tenant.str()));
+  }
+
+  core::Page<core::Group> list_groups(const core::TenantId& tenant,
+                                      const core::PageRequest& page) override {
+    core::Page<core::Group> out;
+    {
+      auto row = db().query("SELECT count(*) FROM groups WHERE tenant = ?", tenant.str());
+      row.step();
+      out.total = row.integer(0);
+    }
+    auto rows =
+        db().query("SELECT doc FROM groups WHERE tenant = ? ORDER BY seq LIMIT ? OFFSET ?",
+                   tenant.str(), clamp_nonnegative(page.limit), clamp_nonnegative(page.offset));
+    while (rows.step()) {
+      out.items.push_back(codec::decode_group(rows.text(0)));
+    }
+    return out;
+  }
+
+  bool is_member(const core::TenantId& tenant, const core::GroupId& group,
+                 const core::MemberRef& member) override {
+    return db()
+        .query("SELECT 1 FROM group_members WHERE tenant = ? AND group_id = ? AND member_type = ? "
+               "AND member_id = ?",
+               tenant.str(), group.str(), codec::to_text(member.type), member.id)
+        .step();
+  }
+
+  core::Page<core::MemberRef> list_members(const core::TenantId& tenant,
+                                           const core::GroupId& group,
+                                           const core::PageRequest& page) override {
+    core::Page<core::MemberRef> out;
+    {
+      auto row = db().query("SELECT count(*) FROM group_members WHERE tenant = ? AND group_id = ?",
+                            tenant.str(), group.str());
+      row.step();
+      out.total = row.integer(0);
+    }
+    auto rows = db().query(
+        "SELECT member_type, member_id FROM group_members WHERE tenant = ? AND group_id = ? "
+        "ORDER BY rowid LIMIT ? OFFSET ?",
+        tenant.str(), group.str(), clamp_nonnegative(page.limit), clamp_nonnegative(page.offset));
+    while (rows.step()) {
+      out.items.push_back({codec::member_type_from_text(rows.text(0)), rows.text(1)});
+    }
+    return out;
+  }
+
+  std::vector<core::GroupId> groups_containing(const core::TenantId& tenant,
+                                               const core::MemberRef& member) override {
+    std::vector<core::GroupId> out;
+    auto rows = db().query(
+        "SELECT group_id FROM group_members WHERE tenant = ? AND member_type = ? AND member_id = ? "
+        "ORDER BY rowid",
+        tenant.str(), codec::to_text(member.type), member.id);
+    while (rows.step()) {
+      out.emplace_back(rows.text(0));
+    }
+    return out;
+  }
+
+  std::vector<core::ChangeRecord> changes_after(core::ChangeSequence after,
+                                                std::size_t limit) override {
+    const auto bounded = static_cast<std::int64_t>(
+        std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+    std::vector<core::ChangeRecord> out;
+    auto rows = db().query(
+        "SELECT sequence, tenant, resource_type, resource_id, kind, version, actor_kind, "
+        "actor_id, origin_kind, origin_source, at, attributes FROM changes WHERE sequence > ? "
+        "ORDER BY sequence LIMIT ?",
+        after, bounded);
+    while (rows.step()) {
+      core::ChangeRecord record;
+      record.sequence = rows.integer(0);
+      record.tenant = core::TenantId(rows.text(1));
+      record.resource_type = codec::resource_type_from_text(rows.text(2));
+      record.resource_id = rows.text(3);
+      record.kind = codec::change_kind_from_text(rows.text(4));
+      record.version = rows.integer(5);
+      record.actor = {codec::actor_kind_from_text(rows.text(6)), rows.text(7)};
+      record.origin = {codec::origin_kind_from_text(rows.text(8)), rows.text(9)};
+      record.at = codec::from_millis(rows.integer(10));
+      record.attributes = codec::decode_attributes(rows.text(11));
+      out.push_back(std::move(record));
+    }
+    return out;
+  }
+
+  core::ChangeSequence last_change_sequence() override {
+    return db().scalar("SELECT coalesce(max(sequence), 0) FROM changes");
+  }
+
+ protected:
+  explicit Queries(Connection& connection) : connection_(&connection) {}
+
+  Connection& db() { return *connection_; }
+
+ private:
+  static std::optional<core::User> one_user(sqlite::Statement&& row) {
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return codec::decode_user(row.text(0));
+  }
+
+  static std::optional<core::Group> one_group(sqlite::Statement&& row) {
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return codec::decode_group(row.text(0));
+  }
+
+  Connection* connection_;
+};
+
+class SqliteReader final : public Queries<core::StoreReader> {
+ public:
+  SqliteReader(std::shared_ptr<Shared> shared, std::unique_ptr<Connection> connection)
+      : Queries(*connection), shared_(std::move(shared)), connection_(std::move(connection)) {
+    connection_->exec("BEGIN");
+    try {
+      // A deferred transaction takes its WAL snapshot at the first read; reading now pins the
+      // snapshot to the moment the reader was opened.
+      connection_->scalar("SELECT count(*) FROM schema_migrations");
+    } catch (...) {
+      connection_->exec_noexcept("ROLLBACK");
+      throw;
+    }
+  }
+
+  ~SqliteReader() override {
+    connection_->exec_noexcept("ROLLBACK");
+    if (!connection_->in_transaction()) {
+      shared_->release_reader(std::move(connection_));
+    }
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Connection> connection_;
+};
+
+class SqliteWriter final : public Queries<core::StoreWriter> {
+ public:
+  SqliteWriter(std::shared_ptr<Shared> shared, Connection& connection)
+      : Queries(connection), shared_(std::move(shared)) {
+    try {
+      // IMMEDIATE takes the write lock now, so a second process cannot make this transaction
+      // fail with SQLITE_BUSY halfway through.
+      db().exec("BEGIN IMMEDIATE");
+    } catch (...) {
+      shared_->release_writer();
+      throw;
+    }
+  }
+
+  ~SqliteWriter() override {
+    if (open_) {
+      db().exec_noexcept("ROLLBACK");
+    }
+    shared_->release_writer();
+  }
+
+  bool ensure_tenant(const core::TenantId& tenant, core::Timestamp now) override {
+    require_open();
+    db().query("INSERT OR IGNORE INTO tenants (id, created) VALUES (?, ?)", tenant.str(),
+               codec::to_millis(now))
+        .run();
+    return db().changes() > 0;
+  }
+
+  void insert_user(const core::User& user) override {
+    require_open();
+    atomically([&] {
+      db().query(
+              "INSERT INTO users (id, tenant, user_name, user_name_key, external_id, "
+              "primary_email_key, role, version, created, last_modified, doc) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              user.id.str(), user.tenant.str(), user.user_name, core::fold_case(user.user_name),
+              user.external_id, primary_email_key(user), codec::to_text(user.role), user.version,
+              codec::to_millis(user.created), codec::to_millis(user.last_modified),
+              codec::encode_user(user))
+          .run();
+      insert_extensions(user);
+    });
+  }
+
+  bool update_user(const core::User& user, core::ResourceVersion expected_version) override {
+    require_open();
+    return atomically([&] {
+      db().query(
+              "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, "
+              "primary_email_key = ?, role = ?, version = ?, created = ?, last_modified = ?, "
+              "doc = ? WHERE tenant = ? AND id = ? AND version = ?",
+              user.user_name, core::fold_case(user.user_name), user.external_id,
+              primary_email_key(user), codec::to_text(user.role), user.version,
+              codec::to_millis(user.created), codec::to_millis(user.last_modified),
+              codec::encode_user(user), user.tenant.str(), user.id.str(), expected_version)
+          .run();
+      if (db().changes() == 0) {
+        return false;
+      }
+      db().query("DELETE FROM user_extensions WHERE tenant = ? AND user_id = ?",
+                 user.tenant.str(), user.id.str())
+          .run();
+      insert_extensions(user);
+      return true;
+    });
+  }
+
+  bool delete_user(const core::TenantId& tenant, const core::UserId& id) override {
+    require_open();
+    return atomically([&] {
+      // Explicit rather than relying on ON DELETE CASCADE alone: memberships reference users
+      // polymorphically, and the PostgreSQL backend will spell the same steps.
+      db().query(
+              "DELETE FROM group_members WHERE tenant = ? AND member_type = 'user' AND "
+              "member_id = ?",
+              tenant.str(), id.str())
+          .run();
+      db().query("DELETE FROM user_extensions WHERE tenant = ? AND user_id = ?", tenant.str(),
+                 id.str())
+          .run();
+      db().query("DELETE FROM passwords WHERE tenant = ? AND user_id = ?", tenant.str(), id.str())
+          .run();
+      db().query("DELETE FROM users WHERE tenant = ? AND id = ?", tenant.str(), id.str()).run();
+      return db().changes() > 0;
+    });
+  }
+
+  void set_password_hash(const core::TenantId& tenant, const core::UserId& id,
+                         const std::string& hash) override {
+    require_open();
+    db().query(
+            "INSERT INTO passwords (tenant, user_id, hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (tenant, user_id) DO UPDATE SET hash = excluded.hash",
+            tenant.str(), id.str(), hash)
+        .run();
+  }
+
+  void insert_group(const core::Group& group) override {
+    require_open();
+    db().query(
+            "INSERT INTO groups (id, tenant, display_name, display_name_key, external_id, kind, "
+            "system, version, created, last_modified, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            group.id.str(), group.tenant.str(), group.display_name,
+            core::fold_case(group.display_name), group.external_id, codec::to_text(group.kind),
+            group.system, group.version, codec::to_millis(group.created),
+            codec::to_millis(group.last_modified), codec::encode_group(group))
+        .run();
+  }
+
+  bool update_group(const core::Group& group, core::ResourceVersion expected_version) override {
+    require_open();
+    db().query(
+            "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, kind = ?, "
+            "system = ?, version = ?, created = ?, last_modified = ?, doc = ? "
+            "WHERE tenant = ? AND id = ? AND version = ?",
+            group.display_name, core::fold_case(group.display_name), group.external_id,
+            codec::to_text(group.kind), group.system, group.version,
+            codec::to_millis(group.created), codec::to_millis(group.last_modified),
+            codec::encode_group(group), group.tenant.str(), group.id.str(), expected_version)
+        .run();
+    return db().changes() > 0;
+  }
+
+  bool delete_group(const core::TenantId& tenant, const core::GroupId& id) override {
+    require_open();
+    return atomically([&] {
+      db().query(
+              "DELETE FROM group_members WHERE tenant = ? AND member_type = 'group' AND "
+              "member_id = ?",
+              tenant.str(), id.str())
+          .run();
+      db().query("DELETE FROM group_members WHERE tenant = ? AND group_id = ?", tenant.str(),
+                 id.str())
+          .run();
+      db().query("DELETE FROM groups WHERE tenant = ? AND id = ?", tenant.str(), id.str()).run();
+      return db().changes() > 0;
+    });
+  }
+
+  bool add_member(const core::TenantId& tenant, const core::GroupId& group,
+                  const core::MemberRef& member) override {
+    require_open();
+    db().query(
+            "INSERT OR IGNORE INTO group_members (tenant, group_id, member_type, member_id) "
+            "VALUES (?, ?, ?, ?)",
+            tenant.str(), group.str(), codec::to_text(member.type), member.id)
+        .run();
+    return db().changes() > 0;
+  }
+
+  bool remove_member(const core::TenantId& tenant, const core::GroupId& group,
+                     const core::MemberRef& member) override {
+    require_open();
+    db().query(
+            "DELETE FROM group_members WHERE tenant = ? AND group_id = ? AND member_type = ? AND "
+            "member_id = ?",
+            tenant.str(), group.str(), codec::to_text(member.type), member.id)
+        .run();
+    return db().changes() > 0;
+  }
+
+  core::ChangeSequence append_change(const core::ChangeRecord& record) override {
+    require_open();
+    db().query(
+            "INSERT INTO changes (tenant, resource_type, resource_id, kind, version, actor_kind, "
+            "actor_id, origin_kind, origin_source, at, attributes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            record.tenant.str(), codec::to_text(record.resource_type), record.resource_id,
+            codec::to_text(record.kind), record.version, codec::to_text(record.actor.kind),
+            record.actor.id, codec::to_text(record.origin.kind), record.origin.source,
+            codec::to_millis(record.at), codec::encode_attributes(record.attributes))
+        .run();
+    return db().last_insert_rowid();
+  }
+
+  void commit() override {
+    require_open();
+    open_ = false;
+    try {
+      // With journal_mode=WAL and synchronous=FULL, COMMIT returns after the WAL is fsynced.
+      db().exec("COMMIT");
+    } catch (...) {
+      // A failed COMMIT (SQLITE_BUSY, I/O error) may leave the transaction open.
+      db().exec_noexcept("ROLLBACK");
+      throw;
+    }
+  }
+
+ private:
+  void require_open() const {
+    if (!open_) {
+      throw core::StoreFailure("sqlite: the write transaction is already finished");
+    }
+  }
+
+  void insert_extensions(const core::User& user) {
+    for (const auto& extension : user.extensions) {
+      db().query("INSERT INTO user_extensions (tenant, number, user_id) VALUES (?, ?, ?)",
+                 user.tenant.str(), extension.number, user.id.str())
+          .run();
+    }
+  }
+
+  // Runs a multi-statement operation so that it either happens whole or, when it throws (a
+  // uniqueness violation), leaves the transaction as it was: the caller may go on and commit.
+  template <class F>
+  auto atomically(F&& operation) -> decltype(operation()) {
+    db().exec("SAVEPOINT operation");
+    try {
+      if constexpr (std::is_void_v<decltype(operation())>) {
+        operation();
+        db().exec("RELEASE operation");
+      } else {
+        auto result = operation();
+        db().exec("RELEASE operation");
+        return result;
+      }
+    } catch (...) {
+      db().exec_noexcept("ROLLBACK TO operation");
+      db().exec_noexcept("RELEASE operation");
+      throw;
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
+  bool open_ = true;
+};
+
+class SqliteStore final : public core::Store {
+ public:
+  explicit SqliteStore(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+  std::unique_ptr<core::StoreReader> read() override {
+    auto connection = shared_->acquire_reader();
+    return std::make_unique<SqliteReader>(shared_, std::move(connection));
+  }
+
+  std::unique_ptr<core::StoreWriter> write() override {
+    Connection& connection = shared_->acquire_writer();
+    return std::make_unique<SqliteWriter>(shared_, connection);
+  }
+
+  void check() override { read()->last_change_sequence(); }
+
+  int schema_version() override { return shared_->version(); }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+void configure_writer(Connection& connection) {
+  // FULL: every commit fsyncs the WAL, so an acknowledged commit survives power loss, not only
+  // a crash of this process (NORMAL would only guarantee the latter in WAL mode).
+  connection.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+}
+
+// A new file's directory entry is durable only once the directory itself is fsynced.
+void sync_directory(const std::filesystem::path& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    throw core::StoreFailure("sqlite: cannot open the database directory to sync it");
+  }
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) {
+    throw core::StoreFailure("sqlite: cannot sync the database directory");
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<core::Store> open_sqlite_store(const SqliteOptions& options) {
+  const std::filesystem::path path = std::filesystem::absolute(options.path);
+  std::error_code error;
+  std::filesystem::create_directories(path.parent_path(), error);
+  if (error) {
+    throw core::StoreFailure("sqlite: cannot create the database directory: " + error.message());
+  }
+  const bool created = !std::filesystem::exists(path, error);
+
+  auto writer = std::make_unique<Connection>(path.string(), OpenMode::read_write_create,
+                                             options.busy_timeout_ms);
+  // Connection settings only: nothing is written before migrate() has checked the file.
+  configure_writer(*writer);
+  const int version = sqlite::migrate(*writer);
+  if (created) {
+    sync_directory(path.parent_path());
+  }
+
+  SqliteOptions normalised = options;
+  normalised.path = path.string();
+  auto shared = std::make_shared<Shared>(std::move(normalised), std::move(writer), version);
+  return std::make_unique<SqliteStore>(std::move(shared));
+}
+
+int sqlite_schema_version() { return sqlite::latest_schema_version(); }
+
+}  // namespace idbridge::store

@@ -1,0 +1,218 @@
+// The SQLite backend: its conformance instantiation, and what only SQLite has (the file, its
+// migrations, pragmas and what it refuses to open), checked with sqlite3 directly.
+#include "conformance.hpp"
+#include "idbridge/store/sqlite_store.hpp"
+
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace idbridge::store_test {
+namespace {
+
+std::unique_ptr<core::Store> open_sqlite(const std::string& dir, unsigned readers = 4) {
+  store::SqliteOptions options;
+  options.path = dir + "/idbridge.db";
+  options.reader_connections = readers;
+  return store::open_sqlite_store(options);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+                         ::testing::Values(StoreBackend{
+                             "sqlite", [](const std::string& dir) { return open_sqlite(dir); }}),
+                         backend_name);
+
+// A raw connection to inspect or tamper with the file behind the store's back.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open " << path;
+    }
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << (error != nullptr ? error : "?");
+    }
+    sqlite3_free(error);
+  }
+
+  // The first column of the first row as text ("" when there is none).
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return out;
+    }
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class SqliteStore : public ::testing::Test {
+ protected:
+  std::string db_path() const { return dir_.file("idbridge.db"); }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(SqliteStore, NewFileIsMigratedToTheLatestVersionInWalMode) {
+  open_sqlite(dir_.path().string())->check();
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(store::sqlite_schema_version()));
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.text("PRAGMA application_id"), std::to_string(0x49444252));
+  EXPECT_EQ(raw.text("SELECT count(*) FROM schema_migrations"),
+            std::to_string(store::sqlite_schema_version()));
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE "
+                     "'sqlite_%' AND sql NOT LIKE '%STRICT%'"),
+            "0");
+}
+
+TEST_F(SqliteStore, CreatesTheDatabaseDirectory) {
+  store::SqliteOptions options;
+  options.path = dir_.file("a/b/idbridge.db");
+  store::open_sqlite_store(options)->check();
+  EXPECT_TRUE(std::filesystem::exists(options.path));
+}
+
+TEST_F(SqliteStore, OpeningAMigratedFileIsANoOp) {
+  open_sqlite(dir_.path().string());
+  std::string schema_before;
+  std::string history_before;
+  {
+    RawDb raw(db_path());
+    schema_before = raw.text("SELECT group_concat(sql, ';') FROM sqlite_schema");
+    history_before = raw.text("SELECT group_concat(version || ':' || applied_at) FROM "
+                              "schema_migrations");
+  }
+  auto store = open_sqlite(dir_.path().string());
+  EXPECT_EQ(store->schema_version(), store::sqlite_schema_version());
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.text("SELECT group_concat(sql, ';') FROM sqlite_schema"), schema_before);
+  EXPECT_EQ(raw.text("SELECT group_concat(version || ':' || applied_at) FROM schema_migrations"),
+            history_before);
+}
+
+TEST_F(SqliteStore, RefusesADatabaseNewerThanTheBinary) {
+  open_sqlite(dir_.path().string());
+  RawDb(db_path()).exec("PRAGMA user_version = " +
+                        std::to_string(store::sqlite_schema_version() + 1));
+  try {
+    open_sqlite(dir_.path().string());
+    ADD_FAILURE() << "opened a newer database";
+  } catch (const core::StoreFailure& failure) {
+    EXPECT_NE(std::string(failure.what()).find("newer"), std::string::npos) << failure.what();
+  }
+}
+
+TEST_F(SqliteStore, RefusesAFileThatIsNotADatabaseAndLeavesItAlone) {
+  const std::string content(8192, 'x');
+  const auto path = dir_.write("idbridge.db", content);
+  EXPECT_THROW(open_sqlite(dir_.path().string()), core::StoreFailure);
+  EXPECT_EQ(read_file(path), content);
+}
+
+TEST_F(SqliteStore, RefusesAnotherApplicationsDatabaseAndLeavesItAlone) {
+  RawDb(db_path()).exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT)");
+  EXPECT_THROW(open_sqlite(dir_.path().string()), core::StoreFailure);
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "0");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema"), "1");
+}
+
+TEST_F(SqliteStore, CorruptDocumentIsAStoreFailure) {
+  auto store = open_sqlite(dir_.path().string());
+  {
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    writer->insert_user(make_user("acme", "u1", "alice"));
+    writer->commit();
+  }
+  RawDb(db_path()).exec(R"(UPDATE users SET doc = '{"id": "u1", "userName": 5}')");
+  EXPECT_THROW(store->read()->find_user(core::TenantId("acme"), core::UserId("u1")),
+               core::StoreFailure);
+}
+
+TEST_F(SqliteStore, ViolationMessagesCarryNoUserValues) {
+  auto store = open_sqlite(dir_.path().string());
+  auto alice = make_user("acme", "u1", "Secret.Alice");
+  alice.emails = {{"secret.mail@example.com", "work", true}};
+  alice.extensions = {{"987654", "HQ", true}};
+  {
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    writer->insert_user(alice);
+    writer->commit();
+  }
+  auto writer = store->write();
+  auto clash = alice;
+  clash.id = core::UserId("u2");
+  try {
+    writer->insert_user(clash);
+    ADD_FAILURE() << "no violation";
+  } catch (const core::StoreConstraintViolation& violation) {
+    const std::string what = violation.what();
+    for (const auto* value : {"Secret.Alice", "secret.alice", "secret.mail", "987654"}) {
+      EXPECT_EQ(what.find(value), std::string::npos) << what;
+    }
+  }
+}
+
+TEST_F(SqliteStore, ReadersBeyondThePoolSizeAndReadersOutlivingTheStore) {
+  auto store = open_sqlite(dir_.path().string(), 1);
+  std::vector<std::unique_ptr<core::StoreReader>> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.push_back(store->read());
+  }
+  auto writer = store->write();
+  writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+  writer->commit();
+  writer.reset();
+  store.reset();
+  for (auto& reader : readers) {
+    EXPECT_TRUE(reader->list_tenants().empty());
+  }
+  readers.clear();
+  EXPECT_EQ(open_sqlite(dir_.path().string())->read()->list_tenants().size(), 1u);
+}
+
+TEST_F(SqliteStore, ForeignKeysAreEnforced) {
+  auto store = open_sqlite(dir_.path().string());
+  auto writer = store->write();
+  // The tenant row must exist before its users (ensure_tenant first).
+  EXPECT_THROW(writer->insert_user(make_user("nobody", "u1", "alice")), core::StoreFailure);
+  writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+  EXPECT_THROW(writer->add_member(core::TenantId("acme"), core::GroupId("g404"),
+                                  {core::MemberType::user, "u1"}),
+               core::StoreFailure);
+  EXPECT_THROW(writer->set_password_hash(core::TenantId("acme"), core::UserId("u404"), "hash"),
+               core::StoreFailure);
+}
+
+}  // namespace
+}  // namespace idbridge::store_test
