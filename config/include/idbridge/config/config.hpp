@@ -27,6 +27,7 @@ struct SecretRef {
   std::string name;  // absolute file path (relative ones are resolved against the config's
                      // directory when loading), variable name, or credential name
   SourceLocation where;
+  std::string key_path;  // "tenants.acme.credentials[0].token", for error messages
 };
 
 // Reads the secret now. Errors name the reference (path / variable / credential) but never the
@@ -38,6 +39,9 @@ struct SecretValue {
 };
 SecretValue resolve_secret(const SecretRef& ref);
 
+// "file /etc/idbridge/okta.token", "environment variable OKTA_TOKEN", "credential okta".
+std::string describe(const SecretRef& ref);
+
 struct ListenAddress {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8443;
@@ -47,8 +51,9 @@ struct ListenAddress {
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
 struct TlsSettings {
-  std::string certificate_file;  // PEM chain; not a secret
+  std::string certificate_file;  // PEM chain; not a secret. Absolute after loading.
   SecretRef private_key;         // PEM key; a secret, so only by reference
+  SourceLocation certificate_where;
 };
 
 struct ServerSettings {
@@ -59,6 +64,11 @@ struct ServerSettings {
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds request_timeout{30};
   std::chrono::seconds shutdown_grace{20};
+  // Where the settings were written, for validate_effective. line 0 when defaulted; an override
+  // from the command line sets file to "command line".
+  SourceLocation where;  // the [server] table
+  SourceLocation listen_where;
+  SourceLocation plain_http_where;
 };
 
 enum class LogLevel { debug, info, warning, error };
@@ -70,6 +80,7 @@ enum class StoreBackend { sqlite, postgresql };
 struct StoreSettings {
   StoreBackend backend = StoreBackend::sqlite;
   std::string sqlite_path;  // resolved: absolute, or state_dir/idbridge.db by default
+  std::string sqlite_path_as_written = "idbridge.db";  // re-resolved when state_dir changes
 };
 
 struct CredentialConfig {
@@ -116,8 +127,21 @@ struct LoadResult {
 LoadResult load_config_file(const std::string& path);
 LoadResult parse_config(std::string_view toml_text, const std::string& source_name);
 
+// Command-line values that replace the file's. Applied by apply_overrides, which keeps derived
+// values consistent (store.path relative to a new state_dir) and reports malformed values with
+// file "command line" and the option as key_path.
+struct Overrides {
+  std::optional<std::string> listen;     // --listen HOST:PORT
+  std::optional<std::string> state_dir;  // --state-dir DIR (absolute)
+};
+std::vector<ConfigError> apply_overrides(Config& config, const Overrides& overrides);
+
 // Validation that depends on command-line overrides (plain HTTP only on loopback, TLS present
 // when not plain). Call after applying --listen/--state-dir.
 std::vector<ConfigError> validate_effective(const Config& config);
+
+// Resolves every secret reference of the config (TLS key, every credential token) and reports
+// the ones that cannot be read or are empty, at the reference's location. Values are discarded.
+std::vector<ConfigError> check_secrets(const Config& config);
 
 }  // namespace idbridge::config

@@ -1,0 +1,559 @@
+// The config file's schema: maps a TOML document onto Config, reporting every problem at once
+// with its location and dotted key path. Reading the file and parsing TOML live here too.
+#include "idbridge/config/config.hpp"
+#include "toml_reader.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+
+namespace idbridge::config {
+namespace {
+
+using detail::Diagnostics;
+using detail::join_path;
+using detail::TableReader;
+
+constexpr std::string_view inline_secret_message =
+    "inline secret not allowed; use { file = ... }, { env = ... } or { credential = ... }";
+
+struct Context {
+  std::filesystem::path config_dir;
+  Diagnostics& diagnostics;
+  // Credential names are the actor in logs and change records, so they are unique file-wide.
+  std::map<std::string, SourceLocation, std::less<>> credential_names;
+};
+
+std::filesystem::path config_directory(const std::string& source_name) {
+  std::error_code ignored;
+  auto absolute = std::filesystem::absolute(source_name, ignored);
+  if (absolute.empty()) {
+    absolute = source_name;
+  }
+  return absolute.parent_path();
+}
+
+std::string resolve_path(const std::filesystem::path& base, const std::string& path) {
+  const std::filesystem::path given(path);
+  if (given.is_absolute()) {
+    return given.lexically_normal().string();
+  }
+  return (base / given).lexically_normal().string();
+}
+
+std::string at(const SourceLocation& where) {
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+}
+
+bool is_ascii_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// [a-z0-9][a-z0-9-]{0,62}: usable in URLs, file names and DNS labels without escaping.
+bool is_valid_tenant_id(std::string_view id) {
+  if (id.empty() || id.size() > 63 || id.front() == '-') {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool is_valid_credential_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return is_ascii_alnum(c) || c == '.' || c == '_' || c == '@' || c == ':' || c == '-';
+  });
+}
+
+bool is_valid_env_name(std::string_view name) {
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_ascii_alnum(c) || c == '_'; });
+}
+
+// A systemd credential name is a file name inside $CREDENTIALS_DIRECTORY.
+bool is_valid_systemd_credential_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+}
+
+// Specials are punctuation the tenant allows in userNames; letters and digits are always allowed
+// and whitespace or control characters never.
+bool is_valid_specials(std::string_view specials) {
+  return std::all_of(specials.begin(), specials.end(),
+                     [](char c) { return c > ' ' && c < 0x7f && !is_ascii_alnum(c); });
+}
+
+bool has_space_or_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
+}
+
+std::optional<std::string> required_string(TableReader& reader, std::string_view key) {
+  if (reader.get(key) == nullptr) {
+    reader.report_missing(key);
+    return std::nullopt;
+  }
+  return reader.string(key);
+}
+
+std::optional<SecretRef> read_secret_ref(TableReader& parent, std::string_view key,
+                                         Context& context) {
+  const toml::node* node = parent.get(key);
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  const std::string path = parent.path_of(key);
+  if (node->is_string()) {
+    context.diagnostics.add(node->source(), path, std::string(inline_secret_message));
+    return std::nullopt;
+  }
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    parent.report_type(key, *node, "table such as { file = ... }");
+    return std::nullopt;
+  }
+
+  struct Form {
+    std::string_view key;
+    SecretRef::Kind kind;
+  };
+  constexpr Form forms[] = {{"file", SecretRef::Kind::file},
+                            {"env", SecretRef::Kind::env},
+                            {"credential", SecretRef::Kind::systemd_credential}};
+  TableReader reader(*table, path, context.diagnostics);
+  std::optional<SecretRef> ref;
+  int given = 0;
+  bool valid = true;
+  for (const Form& form : forms) {
+    if (reader.get(form.key) == nullptr) {
+      continue;
+    }
+    ++given;
+    auto name = reader.string(form.key);
+    if (!name) {
+      valid = false;
+      continue;
+    }
+    // Messages below do not repeat the name: a misplaced secret could sit in its place.
+    switch (form.kind) {
+      case SecretRef::Kind::file:
+        if (name->empty()) {
+          reader.report_value(form.key, "file path is empty");
+          valid = false;
+        } else {
+          *name = resolve_path(context.config_dir, *name);
+        }
+        break;
+      case SecretRef::Kind::env:
+        if (!is_valid_env_name(*name)) {
+          reader.report_value(form.key,
+                              "not a valid environment variable name (letters, digits and _, "
+                              "not starting with a digit)");
+          valid = false;
+        }
+        break;
+      case SecretRef::Kind::systemd_credential:
+        if (!is_valid_systemd_credential_name(*name)) {
+          reader.report_value(form.key,
+                              "not a valid credential name (a file name: no '/', not . or ..)");
+          valid = false;
+        }
+        break;
+    }
+    ref = SecretRef{form.kind, std::move(*name), context.diagnostics.location(node->source()),
+                    path};
+  }
+  if (given == 0) {
+    context.diagnostics.add(table->source(), path,
+                            "needs one of { file = ... }, { env = ... } or { credential = ... }");
+  } else if (given > 1) {
+    context.diagnostics.add(table->source(), path,
+                            "give only one of file, env or credential");
+  }
+  reader.finish();
+  if (!valid || given != 1) {
+    return std::nullopt;
+  }
+  return ref;
+}
+
+std::optional<core::Role> read_role(TableReader& reader, std::string_view key) {
+  const auto text = reader.string(key);
+  if (!text) {
+    return std::nullopt;
+  }
+  auto role = core::parse_role(*text);
+  if (!role) {
+    reader.report_value(key, "unknown role \"" + *text +
+                                 "\"; expected accountOwner, administrator, standardUser or "
+                                 "limitedAccessUser");
+  }
+  return role;
+}
+
+std::vector<CredentialConfig> read_credentials(TableReader& parent, Context& context) {
+  std::vector<CredentialConfig> credentials;
+  const auto tables = parent.array_of_tables("credentials");
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    if (tables[i] == nullptr) {
+      continue;
+    }
+    TableReader reader(*tables[i], parent.path_of("credentials") + "[" + std::to_string(i) + "]",
+                       context.diagnostics);
+    CredentialConfig credential;
+    credential.where = reader.location();
+    if (auto name = required_string(reader, "name")) {
+      if (!is_valid_credential_name(*name)) {
+        reader.report_value("name",
+                            "credential name must be 1 to 128 letters, digits or . _ @ : -");
+      } else if (auto [it, inserted] = context.credential_names.try_emplace(
+                     *name, context.diagnostics.location(reader.get("name")->source()));
+                 !inserted) {
+        reader.report_value("name", "credential name \"" + *name + "\" is already used at " +
+                                        at(it->second));
+      }
+      credential.name = std::move(*name);
+    }
+    if (auto token = read_secret_ref(reader, "token", context)) {
+      credential.token = std::move(*token);
+    } else if (reader.get("token") == nullptr) {
+      reader.report_missing("token");
+    }
+    if (auto role = read_role(reader, "role_ceiling")) {
+      credential.role_ceiling = *role;
+    }
+    if (auto read_only = reader.boolean("read_only")) {
+      credential.read_only = *read_only;
+    }
+    reader.finish();
+    credentials.push_back(std::move(credential));
+  }
+  return credentials;
+}
+
+core::PasswordPolicy read_password_policy(const toml::table& table, std::string path,
+                                          Context& context) {
+  TableReader reader(table, std::move(path), context.diagnostics);
+  core::PasswordPolicy policy;
+  constexpr std::int64_t longest = 4096;
+  const auto min_length = reader.integer("min_length", 1, longest);
+  const auto max_length = reader.integer("max_length", 1, longest);
+  if (min_length) {
+    policy.min_length = static_cast<int>(*min_length);
+  }
+  if (max_length) {
+    policy.max_length = static_cast<int>(*max_length);
+  }
+  if ((min_length || max_length) && policy.min_length > policy.max_length) {
+    reader.report_value(min_length ? "min_length" : "max_length",
+                        "min_length (" + std::to_string(policy.min_length) +
+                            ") is greater than max_length (" +
+                            std::to_string(policy.max_length) + ")");
+  }
+  const std::pair<std::string_view, bool core::PasswordPolicy::*> flags[] = {
+      {"require_lower", &core::PasswordPolicy::require_lower},
+      {"require_upper", &core::PasswordPolicy::require_upper},
+      {"require_digit", &core::PasswordPolicy::require_digit},
+      {"require_special", &core::PasswordPolicy::require_special},
+      {"forbid_user_name", &core::PasswordPolicy::forbid_user_name},
+  };
+  for (const auto& [key, member] : flags) {
+    if (auto value = reader.boolean(key)) {
+      policy.*member = *value;
+    }
+  }
+  reader.finish();
+  return policy;
+}
+
+std::vector<core::ProfileDefinition> read_profiles(TableReader& parent, Context& context) {
+  std::vector<core::ProfileDefinition> profiles;
+  std::map<std::string, SourceLocation, std::less<>> seen;
+  const auto tables = parent.array_of_tables("profiles");
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    if (tables[i] == nullptr) {
+      continue;
+    }
+    TableReader reader(*tables[i], parent.path_of("profiles") + "[" + std::to_string(i) + "]",
+                       context.diagnostics);
+    core::ProfileDefinition profile;
+    if (auto name = required_string(reader, "name")) {
+      constexpr std::string_view default_prefix = "default:";
+      if (name->empty()) {
+        reader.report_value("name", "profile name is empty");
+      } else if (name->starts_with(default_prefix) &&
+                 !core::parse_role(std::string_view(*name).substr(default_prefix.size()))) {
+        reader.report_value("name",
+                            "profiles named default:* redefine a role's default profile and must "
+                            "name a role (default:accountOwner, default:administrator, "
+                            "default:standardUser, default:limitedAccessUser)");
+      } else if (auto [it, inserted] = seen.try_emplace(
+                     *name, context.diagnostics.location(reader.get("name")->source()));
+                 !inserted) {
+        reader.report_value("name",
+                            "profile \"" + *name + "\" is already defined at " + at(it->second));
+      }
+      profile.name = std::move(*name);
+    }
+    if (const toml::node* node = reader.get("rights")) {
+      const std::string rights_path = reader.path_of("rights");
+      if (const auto* array = node->as_array()) {
+        for (std::size_t j = 0; j < array->size(); ++j) {
+          const toml::node& element = *array->get(j);
+          const std::string element_path = rights_path + "[" + std::to_string(j) + "]";
+          const auto* right = element.as_string();
+          if (right == nullptr) {
+            context.diagnostics.add(
+                element.source(), element_path,
+                "expected string, found " + std::string(detail::type_name(element.type())));
+          } else if (right->get().empty() || has_space_or_control(right->get())) {
+            context.diagnostics.add(element.source(), element_path,
+                                    "a right is a non-empty name without spaces");
+          } else {
+            profile.rights.push_back(right->get());
+          }
+        }
+      } else {
+        reader.report_type("rights", *node, "array of strings");
+      }
+    }
+    reader.finish();
+    profiles.push_back(std::move(profile));
+  }
+  return profiles;
+}
+
+void read_tenants(const toml::table& tenants, Context& context, Config& config) {
+  for (auto&& [key, node] : tenants) {
+    const std::string id(key.str());
+    const std::string path = join_path("tenants", id);
+    if (!is_valid_tenant_id(id)) {
+      context.diagnostics.add(key.source(), path,
+                              "tenant id must match [a-z0-9][a-z0-9-]{0,62}");
+    }
+    const auto* table = node.as_table();
+    if (table == nullptr) {
+      context.diagnostics.add(node.source(), path,
+                              "expected table, found " + std::string(detail::type_name(node.type())));
+      continue;
+    }
+    TableReader reader(*table, path, context.diagnostics);
+    TenantConfig tenant;
+    tenant.where = reader.location();
+    tenant.settings.id = core::TenantId(id);
+    tenant.settings.display_name = id;
+    if (auto display_name = reader.string("display_name")) {
+      if (display_name->empty()) {
+        reader.report_value("display_name", "display_name is empty");
+      }
+      tenant.settings.display_name = std::move(*display_name);
+    }
+    if (auto specials = reader.string("user_name_specials")) {
+      if (!is_valid_specials(*specials)) {
+        reader.report_value("user_name_specials",
+                            "only ASCII punctuation is allowed (letters and digits are always "
+                            "allowed; spaces never)");
+      }
+      tenant.settings.user_name_specials = std::move(*specials);
+    }
+    if (auto threshold = reader.integer("lockout_threshold", 0, 1000)) {
+      tenant.settings.lockout_threshold = static_cast<int>(*threshold);
+    }
+    if (const auto* policy = reader.table("password_policy")) {
+      tenant.settings.password_policy =
+          read_password_policy(*policy, reader.path_of("password_policy"), context);
+    }
+    tenant.settings.profiles = read_profiles(reader, context);
+    tenant.credentials = read_credentials(reader, context);
+    reader.finish();
+    config.tenants.push_back(std::move(tenant));
+  }
+}
+
+void read_server(const toml::table& table, Context& context, ServerSettings& server) {
+  TableReader reader(table, "server", context.diagnostics);
+  server.where = reader.location();
+  if (auto listen = reader.string("listen")) {
+    if (auto address = parse_listen_address(*listen)) {
+      server.listen = std::move(*address);
+    } else {
+      reader.report_value("listen",
+                          "expected HOST:PORT or [IPV6]:PORT with a port from 0 to 65535");
+    }
+    server.listen_where = context.diagnostics.location(reader.get("listen")->source());
+  }
+
+  std::optional<std::string> certificate = reader.string("tls_certificate");
+  if (certificate) {
+    if (certificate->empty()) {
+      reader.report_value("tls_certificate", "file path is empty");
+    } else {
+      *certificate = resolve_path(context.config_dir, *certificate);
+    }
+  }
+  std::optional<SecretRef> private_key = read_secret_ref(reader, "tls_private_key", context);
+  const bool has_certificate = reader.get("tls_certificate") != nullptr;
+  const bool has_private_key = reader.get("tls_private_key") != nullptr;
+  if (has_certificate && !has_private_key) {
+    reader.report_value("tls_certificate", "tls_certificate needs tls_private_key as well");
+  } else if (has_private_key && !has_certificate) {
+    reader.report_value("tls_private_key", "tls_private_key needs tls_certificate as well");
+  }
+  if (certificate && private_key) {
+    server.tls = TlsSettings{
+        std::move(*certificate), std::move(*private_key),
+        context.diagnostics.location(reader.get("tls_certificate")->source())};
+  }
+
+  if (auto plain_http = reader.boolean("plain_http")) {
+    server.plain_http = *plain_http;
+    server.plain_http_where = context.diagnostics.location(reader.get("plain_http")->source());
+  }
+  if (auto threads = reader.integer("threads", 0, 1024)) {
+    server.threads = static_cast<unsigned>(*threads);
+  }
+  if (auto bytes = reader.integer("max_body_bytes", 1, std::int64_t{1} << 30)) {
+    server.max_body_bytes = static_cast<std::size_t>(*bytes);
+  }
+  if (auto seconds = reader.integer("request_timeout_seconds", 1, 3600)) {
+    server.request_timeout = std::chrono::seconds(*seconds);
+  }
+  if (auto seconds = reader.integer("shutdown_grace_seconds", 0, 3600)) {
+    server.shutdown_grace = std::chrono::seconds(*seconds);
+  }
+  reader.finish();
+}
+
+void read_logging(const toml::table& table, Context& context, LoggingSettings& logging) {
+  TableReader reader(table, "logging", context.diagnostics);
+  if (auto level = reader.string("level")) {
+    constexpr std::pair<std::string_view, LogLevel> levels[] = {{"debug", LogLevel::debug},
+                                                                {"info", LogLevel::info},
+                                                                {"warning", LogLevel::warning},
+                                                                {"error", LogLevel::error}};
+    const auto* match = std::find_if(std::begin(levels), std::end(levels),
+                                     [&](const auto& entry) { return entry.first == *level; });
+    if (match == std::end(levels)) {
+      reader.report_value("level", "unknown level \"" + *level +
+                                       "\"; expected debug, info, warning or error");
+    } else {
+      logging.level = match->second;
+    }
+  }
+  reader.finish();
+}
+
+void read_store(const toml::table& table, Context& context, StoreSettings& store) {
+  TableReader reader(table, "store", context.diagnostics);
+  if (auto backend = reader.string("backend")) {
+    if (*backend == "sqlite") {
+      store.backend = StoreBackend::sqlite;
+    } else if (*backend == "postgresql") {
+      reader.report_value("backend", "backend \"postgresql\" is not available yet; use \"sqlite\"");
+    } else {
+      reader.report_value("backend", "unknown backend \"" + *backend + "\"; expected \"sqlite\"");
+    }
+  }
+  if (auto path = reader.string("path")) {
+    if (path->empty()) {
+      reader.report_value("path", "file path is empty");
+    } else {
+      store.sqlite_path_as_written = std::move(*path);
+    }
+  }
+  reader.finish();
+}
+
+void read_provider(const toml::table& table, Context& context, Config& config) {
+  TableReader reader(table, "provider", context.diagnostics);
+  if (auto name = reader.string("name")) {
+    config.provider.name = std::move(*name);
+  }
+  config.provider_credentials = read_credentials(reader, context);
+  reader.finish();
+}
+
+Config read_config(const toml::table& root, Context& context, const std::string& source_name) {
+  Config config;
+  config.source_file = source_name;
+  TableReader reader(root, "", context.diagnostics);
+  if (auto state_dir = reader.string("state_dir")) {
+    if (!std::filesystem::path(*state_dir).is_absolute()) {
+      reader.report_value("state_dir", "state_dir must be an absolute path");
+    } else {
+      config.state_dir = std::filesystem::path(*state_dir).lexically_normal().string();
+    }
+  }
+  if (const auto* server = reader.table("server")) {
+    read_server(*server, context, config.server);
+  }
+  if (const auto* logging = reader.table("logging")) {
+    read_logging(*logging, context, config.logging);
+  }
+  if (const auto* store = reader.table("store")) {
+    read_store(*store, context, config.store);
+  }
+  config.store.sqlite_path = resolve_path(config.state_dir, config.store.sqlite_path_as_written);
+  if (const auto* provider = reader.table("provider")) {
+    read_provider(*provider, context, config);
+  }
+  if (const auto* tenants = reader.table("tenants")) {
+    read_tenants(*tenants, context, config);
+  }
+  reader.finish();
+  return config;
+}
+
+}  // namespace
+
+LoadResult parse_config(std::string_view toml_text, const std::string& source_name) {
+  Diagnostics diagnostics(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, std::string_view(source_name));
+  } catch (const toml::parse_error& error) {
+    // toml++ stops at the first syntax error, so this is the only error for the file.
+    diagnostics.add(error.source(), "", std::string(error.description()));
+    return LoadResult{std::nullopt, diagnostics.take()};
+  }
+  Context context{config_directory(source_name), diagnostics, {}};
+  Config config = read_config(root, context, source_name);
+  if (!diagnostics.empty()) {
+    return LoadResult{std::nullopt, diagnostics.take()};
+  }
+  return LoadResult{std::move(config), {}};
+}
+
+LoadResult load_config_file(const std::string& path) {
+  const auto unreadable = [&](std::string reason) {
+    return LoadResult{std::nullopt, {ConfigError{path, 0, 0, "", "cannot read config file: " +
+                                                                     std::move(reason)}}};
+  };
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return unreadable("is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return unreadable(std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return unreadable(std::strerror(errno));
+  }
+  return parse_config(text.str(), path);
+}
+
+}  // namespace idbridge::config

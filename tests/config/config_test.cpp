@@ -1,0 +1,672 @@
+// Tests of the config module: the schema and its error reports, secret references, listen
+// addresses, overrides, effective validation and the shipped example.
+#include "idbridge/config/config.hpp"
+#include "idbridge/testing/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace idbridge::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string all_errors(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& error : errors) {
+    out += error.to_string() + "\n";
+  }
+  return out;
+}
+
+// Sets an environment variable for the lifetime of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old != nullptr) {
+      old_ = old;
+    }
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+constexpr const char* full_config = R"(state_dir = "/srv/idbridge"
+
+[server]
+listen = "[::1]:9443"
+tls_certificate = "tls/cert.pem"
+tls_private_key = { credential = "tls-key" }
+threads = 4
+max_body_bytes = 65536
+request_timeout_seconds = 10
+shutdown_grace_seconds = 5
+
+[logging]
+level = "debug"
+
+[store]
+backend = "sqlite"
+path = "db/bridge.db"
+
+[provider]
+name = "Provider One"
+
+[[provider.credentials]]
+name = "provider-admin"
+token = { env = "IDBRIDGE_PROVIDER_TOKEN" }
+role_ceiling = "accountOwner"
+
+[tenants.acme]
+display_name = "Acme"
+user_name_specials = "._-"
+lockout_threshold = 3
+
+[tenants.acme.password_policy]
+min_length = 10
+max_length = 64
+require_lower = false
+require_upper = false
+require_digit = false
+require_special = true
+forbid_user_name = false
+
+[[tenants.acme.profiles]]
+name = "helpdesk"
+rights = ["manageUsers", "manageE911"]
+
+[[tenants.acme.credentials]]
+name = "acme-okta"
+token = { file = "/etc/idbridge/acme.token" }
+role_ceiling = "administrator"
+read_only = true
+
+[tenants.globex-2]
+)";
+
+TEST(ParseConfig, ReadsEveryKey) {
+  const LoadResult result = parse_config(full_config, "/etc/idbridge/idbridge.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  const Config& config = *result.config;
+  EXPECT_EQ(config.source_file, "/etc/idbridge/idbridge.toml");
+  EXPECT_EQ(config.state_dir, "/srv/idbridge");
+
+  EXPECT_EQ(config.server.listen.host, "::1");
+  EXPECT_EQ(config.server.listen.port, 9443);
+  ASSERT_TRUE(config.server.tls);
+  EXPECT_EQ(config.server.tls->certificate_file, "/etc/idbridge/tls/cert.pem");
+  EXPECT_EQ(config.server.tls->private_key.kind, SecretRef::Kind::systemd_credential);
+  EXPECT_EQ(config.server.tls->private_key.name, "tls-key");
+  EXPECT_EQ(config.server.tls->private_key.key_path, "server.tls_private_key");
+  EXPECT_EQ(config.server.tls->private_key.where.line, 6);
+  EXPECT_FALSE(config.server.plain_http);
+  EXPECT_EQ(config.server.threads, 4u);
+  EXPECT_EQ(config.server.max_body_bytes, 65536u);
+  EXPECT_EQ(config.server.request_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(config.server.shutdown_grace, std::chrono::seconds(5));
+
+  EXPECT_EQ(config.logging.level, LogLevel::debug);
+  EXPECT_EQ(config.store.backend, StoreBackend::sqlite);
+  EXPECT_EQ(config.store.sqlite_path, "/srv/idbridge/db/bridge.db");
+
+  EXPECT_EQ(config.provider.name, "Provider One");
+  ASSERT_EQ(config.provider_credentials.size(), 1u);
+  EXPECT_EQ(config.provider_credentials[0].name, "provider-admin");
+  EXPECT_EQ(config.provider_credentials[0].token.kind, SecretRef::Kind::env);
+  EXPECT_EQ(config.provider_credentials[0].token.name, "IDBRIDGE_PROVIDER_TOKEN");
+  EXPECT_EQ(config.provider_credentials[0].role_ceiling, core::Role::account_owner);
+  EXPECT_FALSE(config.provider_credentials[0].read_only);
+
+  ASSERT_EQ(config.tenants.size(), 2u);
+  const TenantConfig& acme = config.tenants[0];
+  EXPECT_EQ(acme.settings.id.str(), "acme");
+  EXPECT_EQ(acme.settings.display_name, "Acme");
+  EXPECT_EQ(acme.settings.user_name_specials, "._-");
+  EXPECT_EQ(acme.settings.lockout_threshold, 3);
+  const core::PasswordPolicy expected_policy{10, 64, false, false, false, true, false};
+  EXPECT_EQ(acme.settings.password_policy, expected_policy);
+  ASSERT_EQ(acme.settings.profiles.size(), 1u);
+  EXPECT_EQ(acme.settings.profiles[0],
+            (core::ProfileDefinition{"helpdesk", {"manageUsers", "manageE911"}}));
+  ASSERT_EQ(acme.credentials.size(), 1u);
+  EXPECT_EQ(acme.credentials[0].name, "acme-okta");
+  EXPECT_EQ(acme.credentials[0].token.kind, SecretRef::Kind::file);
+  EXPECT_EQ(acme.credentials[0].token.name, "/etc/idbridge/acme.token");
+  EXPECT_EQ(acme.credentials[0].token.key_path, "tenants.acme.credentials[0].token");
+  EXPECT_EQ(acme.credentials[0].role_ceiling, core::Role::administrator);
+  EXPECT_TRUE(acme.credentials[0].read_only);
+
+  const TenantConfig& globex = config.tenants[1];
+  EXPECT_EQ(globex.settings.id.str(), "globex-2");
+  EXPECT_EQ(globex.settings.display_name, "globex-2");
+  EXPECT_EQ(globex.settings.password_policy, core::PasswordPolicy{});
+  EXPECT_EQ(globex.settings.user_name_specials, core::TenantSettings{}.user_name_specials);
+  EXPECT_TRUE(globex.credentials.empty());
+}
+
+TEST(ParseConfig, EmptyFileGivesDefaults) {
+  const LoadResult result = parse_config("", "/etc/idbridge/idbridge.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  EXPECT_EQ(result.config->state_dir, "/var/lib/idbridge");
+  EXPECT_EQ(result.config->store.sqlite_path, "/var/lib/idbridge/idbridge.db");
+  EXPECT_EQ(result.config->server.listen.host, "127.0.0.1");
+  EXPECT_EQ(result.config->server.listen.port, 8443);
+  EXPECT_EQ(result.config->logging.level, LogLevel::info);
+  EXPECT_FALSE(result.config->server.tls);
+}
+
+TEST(ParseConfig, RelativeSecretFileResolvesAgainstConfigDirectory) {
+  const LoadResult result = parse_config(R"(
+[[provider.credentials]]
+name = "p"
+token = { file = "secrets/../p.token" }
+)",
+                                         "/etc/idbridge/conf.d/main.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  EXPECT_EQ(result.config->provider_credentials[0].token.name, "/etc/idbridge/conf.d/p.token");
+}
+
+TEST(ParseConfig, UnknownKeyWrongTypeAndInlineSecretAreThreeLocatedErrors) {
+  const std::string text = R"(state_dir = "/var/lib/idbridge"
+[server]
+listn = "127.0.0.1:8080"
+threads = "four"
+
+[[tenants.acme.credentials]]
+name = "acme-okta"
+token = "s3cr3t-t0ken-value"
+)";
+  const LoadResult result = parse_config(text, "/etc/idbridge/idbridge.toml");
+  EXPECT_FALSE(result.config);
+  ASSERT_EQ(result.errors.size(), 3u) << all_errors(result.errors);
+
+  EXPECT_EQ(result.errors[0].line, 3);
+  EXPECT_EQ(result.errors[0].column, 1);
+  EXPECT_EQ(result.errors[0].key_path, "server.listn");
+  EXPECT_THAT(result.errors[0].message, HasSubstr("unknown key"));
+  EXPECT_THAT(result.errors[0].message, HasSubstr("did you mean \"listen\""));
+
+  EXPECT_EQ(result.errors[1].line, 4);
+  EXPECT_EQ(result.errors[1].key_path, "server.threads");
+  EXPECT_EQ(result.errors[1].message, "expected integer, found string");
+
+  EXPECT_EQ(result.errors[2].line, 8);
+  EXPECT_EQ(result.errors[2].key_path, "tenants.acme.credentials[0].token");
+  EXPECT_EQ(result.errors[2].message,
+            "inline secret not allowed; use { file = ... }, { env = ... } or { credential = ... }");
+
+  for (const auto& error : result.errors) {
+    EXPECT_EQ(error.file, "/etc/idbridge/idbridge.toml");
+  }
+  EXPECT_EQ(result.errors[1].to_string(),
+            "/etc/idbridge/idbridge.toml:4:11: server.threads: expected integer, found string");
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* toml;
+  int line;
+  const char* key_path;
+  const char* message_part;
+};
+
+class ConfigErrorClass : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConfigErrorClass, IsReportedAlone) {
+  const ErrorCase& c = GetParam();
+  const LoadResult result = parse_config(c.toml, "/etc/idbridge/test.toml");
+  EXPECT_FALSE(result.config);
+  ASSERT_EQ(result.errors.size(), 1u) << all_errors(result.errors);
+  const ConfigError& error = result.errors[0];
+  EXPECT_EQ(error.file, "/etc/idbridge/test.toml");
+  EXPECT_EQ(error.line, c.line) << error.to_string();
+  EXPECT_GT(error.column, 0) << error.to_string();
+  EXPECT_EQ(error.key_path, c.key_path) << error.to_string();
+  EXPECT_THAT(error.message, HasSubstr(c.message_part));
+}
+
+// Each entry holds exactly one problem.
+const ErrorCase error_cases[] = {
+    {"syntax", "a = 1\nb = \n", 2, "", "parsing"},
+    {"duplicate_key", "state_dir = \"/a\"\nstate_dir = \"/b\"\n", 2, "", "redefine"},
+    {"unknown_root_key", "\nbogus = 1\n", 2, "bogus", "unknown key"},
+    {"unknown_nested_key", "[tenants.acme.password_policy]\nmin_len = 3\n", 2,
+     "tenants.acme.password_policy.min_len", "did you mean \"min_length\""},
+    {"quoted_unknown_key", "[server]\n\"a.b\" = 1\n", 2, "server.\"a.b\"", "unknown key"},
+    {"wrong_type_table", "server = 5\n", 1, "server", "expected table, found integer"},
+    {"wrong_type_bool", "[server]\nplain_http = \"yes\"\n", 2, "server.plain_http",
+     "expected boolean, found string"},
+    {"wrong_type_array", "[provider]\ncredentials = 1\n", 2, "provider.credentials",
+     "expected array of tables, found integer"},
+    {"array_element_not_table", "[tenants.a]\nprofiles = [1]\n", 2, "tenants.a.profiles[0]",
+     "expected table, found integer"},
+    {"relative_state_dir", "state_dir = \"var/lib\"\n", 1, "state_dir", "absolute"},
+    {"bad_listen", "[server]\nlisten = \"127.0.0.1\"\n", 2, "server.listen", "HOST:PORT"},
+    {"bad_port", "[server]\nlisten = \"127.0.0.1:65536\"\n", 2, "server.listen", "HOST:PORT"},
+    {"threads_range", "[server]\nthreads = -1\n", 2, "server.threads", "between 0 and 1024"},
+    {"body_zero", "[server]\nmax_body_bytes = 0\n", 2, "server.max_body_bytes", "between 1"},
+    {"timeout_zero", "[server]\nrequest_timeout_seconds = 0\n", 2,
+     "server.request_timeout_seconds", "between 1 and 3600"},
+    {"grace_range", "[server]\nshutdown_grace_seconds = 7200\n", 2,
+     "server.shutdown_grace_seconds", "between 0 and 3600"},
+    {"cert_without_key", "[server]\ntls_certificate = \"c.pem\"\n", 2, "server.tls_certificate",
+     "needs tls_private_key"},
+    {"key_without_cert", "[server]\ntls_private_key = { file = \"k.pem\" }\n", 2,
+     "server.tls_private_key", "needs tls_certificate"},
+    {"inline_tls_key", "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = \"KEY\"\n", 3,
+     "server.tls_private_key", "inline secret not allowed"},
+    {"secret_wrong_type", "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = 7\n", 3,
+     "server.tls_private_key", "expected table such as { file = ... }, found integer"},
+    {"secret_no_form", "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = {}\n", 3,
+     "server.tls_private_key", "needs one of"},
+    {"secret_two_forms",
+     "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = { file = \"k\", env = \"K\" }\n", 3,
+     "server.tls_private_key", "only one of"},
+    {"secret_unknown_form",
+     "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = { file = \"k\", value = \"x\" }\n",
+     3, "server.tls_private_key.value", "unknown key"},
+    {"secret_bad_env",
+     "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = { env = \"1BAD\" }\n", 3,
+     "server.tls_private_key.env", "environment variable name"},
+    {"secret_bad_credential",
+     "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = { credential = \"../k\" }\n", 3,
+     "server.tls_private_key.credential", "credential name"},
+    {"secret_empty_file",
+     "[server]\ntls_certificate = \"c.pem\"\ntls_private_key = { file = \"\" }\n", 3,
+     "server.tls_private_key.file", "empty"},
+    {"log_level", "[logging]\nlevel = \"verbose\"\n", 2, "logging.level", "unknown level"},
+    {"store_backend", "[store]\nbackend = \"mysql\"\n", 2, "store.backend", "unknown backend"},
+    {"store_postgres", "[store]\nbackend = \"postgresql\"\n", 2, "store.backend",
+     "not available yet"},
+    {"store_empty_path", "[store]\npath = \"\"\n", 2, "store.path", "empty"},
+    {"tenant_id", "[tenants.Acme]\n", 1, "tenants.Acme", "tenant id must match"},
+    {"tenant_id_leading_dash", "[tenants.-acme]\n", 1, "tenants.-acme", "tenant id must match"},
+    {"tenant_not_table", "[tenants]\nacme = 1\n", 2, "tenants.acme", "expected table"},
+    {"specials", "[tenants.a]\nuser_name_specials = \"a b\"\n", 2, "tenants.a.user_name_specials",
+     "ASCII punctuation"},
+    {"lockout_range", "[tenants.a]\nlockout_threshold = -2\n", 2, "tenants.a.lockout_threshold",
+     "between 0 and 1000"},
+    {"min_length_zero", "[tenants.a.password_policy]\nmin_length = 0\n", 2,
+     "tenants.a.password_policy.min_length", "between 1 and 4096"},
+    {"min_above_max", "[tenants.a.password_policy]\nmin_length = 20\nmax_length = 10\n", 2,
+     "tenants.a.password_policy.min_length", "greater than max_length"},
+    {"min_above_default_max", "[tenants.a.password_policy]\nmin_length = 300\n", 2,
+     "tenants.a.password_policy.min_length", "greater than max_length (256)"},
+    {"profile_without_name", "[[tenants.a.profiles]]\nrights = []\n", 1, "tenants.a.profiles[0].name",
+     "required key is missing"},
+    {"profile_duplicate",
+     "[[tenants.a.profiles]]\nname = \"p\"\n[[tenants.a.profiles]]\nname = \"p\"\n", 4,
+     "tenants.a.profiles[1].name", "already defined at /etc/idbridge/test.toml:2"},
+    {"profile_bad_default", "[[tenants.a.profiles]]\nname = \"default:boss\"\n", 2,
+     "tenants.a.profiles[0].name", "must name a role"},
+    {"right_not_string", "[[tenants.a.profiles]]\nname = \"p\"\nrights = [\"ok\", 3]\n", 3,
+     "tenants.a.profiles[0].rights[1]", "expected string, found integer"},
+    {"right_with_space", "[[tenants.a.profiles]]\nname = \"p\"\nrights = [\"manage users\"]\n", 3,
+     "tenants.a.profiles[0].rights[0]", "without spaces"},
+    {"credential_without_token", "[[provider.credentials]]\nname = \"p\"\n", 1,
+     "provider.credentials[0].token", "required key is missing"},
+    {"credential_without_name", "[[provider.credentials]]\ntoken = { env = \"T\" }\n", 1,
+     "provider.credentials[0].name", "required key is missing"},
+    {"credential_bad_name", "[[provider.credentials]]\nname = \"a b\"\ntoken = { env = \"T\" }\n",
+     2, "provider.credentials[0].name", "credential name must be"},
+    {"credential_duplicate_across_file",
+     "[[provider.credentials]]\nname = \"dup\"\ntoken = { env = \"A\" }\n"
+     "[[tenants.a.credentials]]\nname = \"dup\"\ntoken = { env = \"B\" }\n",
+     5, "tenants.a.credentials[0].name", "already used at /etc/idbridge/test.toml:2:8"},
+    {"role_ceiling", "[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"T\" }\n"
+                     "role_ceiling = \"Administrator\"\n",
+     4, "tenants.a.credentials[0].role_ceiling", "unknown role \"Administrator\""},
+    {"read_only_type", "[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"T\" }\n"
+                       "read_only = 1\n",
+     4, "tenants.a.credentials[0].read_only", "expected boolean"},
+};
+
+INSTANTIATE_TEST_SUITE_P(All, ConfigErrorClass, ::testing::ValuesIn(error_cases),
+                         [](const auto& test_param) { return std::string(test_param.param.name); });
+
+TEST(ParseConfig, CollectsEveryProblemInFileOrder) {
+  const LoadResult result = parse_config(R"(
+[tenants.b]
+unknown = 1
+[server]
+threads = 99999
+[tenants.a]
+lockout_threshold = "x"
+[logging]
+level = "loud"
+)",
+                                         "x.toml");
+  ASSERT_EQ(result.errors.size(), 4u) << all_errors(result.errors);
+  EXPECT_EQ(result.errors[0].line, 3);
+  EXPECT_EQ(result.errors[1].line, 5);
+  EXPECT_EQ(result.errors[2].line, 7);
+  EXPECT_EQ(result.errors[3].line, 9);
+}
+
+TEST(ParseConfig, ErrorsNeverContainSecretValues) {
+  constexpr const char* secret = "SUPER-secret-value-123";
+  const std::vector<std::string> texts = {
+      std::string("[[provider.credentials]]\nname = \"p\"\ntoken = \"") + secret + "\"\n",
+      std::string("[server]\ntls_certificate = \"c\"\ntls_private_key = \"") + secret + "\"\n",
+      std::string("[server]\ntls_certificate = \"c\"\ntls_private_key = [\"") + secret + "\"]\n",
+      std::string("[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"") + secret +
+          "\" }\n",
+      std::string("[[tenants.a.credentials]]\nname = \"c\"\ntoken = { credential = \"") + secret +
+          "/x\" }\n",
+      std::string("[[tenants.a.credentials]]\nname = \"c\"\ntoken = { file = \"a\", env = \"") +
+          secret + "\" }\n",
+  };
+  for (const auto& text : texts) {
+    const LoadResult result = parse_config(text, "s.toml");
+    EXPECT_FALSE(result.errors.empty()) << text;
+    for (const auto& error : result.errors) {
+      EXPECT_THAT(error.to_string(), Not(HasSubstr("SUPER"))) << text;
+    }
+  }
+}
+
+TEST(LoadConfigFile, MissingFileIsOneError) {
+  testing::TempDir dir;
+  const LoadResult result = load_config_file(dir.file("absent.toml"));
+  EXPECT_FALSE(result.config);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0].to_string(), HasSubstr("absent.toml: cannot read config file"));
+}
+
+TEST(LoadConfigFile, SyntaxErrorIsOneErrorWithItsLine) {
+  testing::TempDir dir;
+  const std::string path = dir.write("bad.toml", "[server]\nlisten = \"127.0.0.1:1\"\nthreads = [\n");
+  const LoadResult result = load_config_file(path);
+  EXPECT_FALSE(result.config);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].file, path);
+  EXPECT_GE(result.errors[0].line, 3);
+}
+
+TEST(LoadConfigFile, ResolvesRelativePathsAgainstItsDirectory) {
+  testing::TempDir dir;
+  const std::string path = dir.write("etc/idbridge.toml", R"(
+[server]
+tls_certificate = "cert.pem"
+tls_private_key = { file = "key.pem" }
+)");
+  const LoadResult result = load_config_file(path);
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  EXPECT_EQ(result.config->server.tls->certificate_file, (dir.path() / "etc/cert.pem").string());
+  EXPECT_EQ(result.config->server.tls->private_key.name, (dir.path() / "etc/key.pem").string());
+}
+
+TEST(Example, MinimalParsesAndValidates) {
+  const LoadResult result = load_config_file(IDBRIDGE_CONFIG_EXAMPLE);
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  EXPECT_TRUE(validate_effective(*result.config).empty())
+      << all_errors(validate_effective(*result.config));
+  ASSERT_EQ(result.config->tenants.size(), 1u);
+  ASSERT_EQ(result.config->tenants[0].credentials.size(), 1u);
+  const SecretRef& token = result.config->tenants[0].credentials[0].token;
+  EXPECT_EQ(token.kind, SecretRef::Kind::file);
+  EXPECT_THAT(token.name, ::testing::EndsWith("/config/examples/okta.token"));
+}
+
+// Secrets.
+
+TEST(ResolveSecret, FileStripsTrailingNewlines) {
+  testing::TempDir dir;
+  const SecretRef ref{SecretRef::Kind::file, dir.write("t", "tok en\r\n\n"), {}, ""};
+  const SecretValue secret = resolve_secret(ref);
+  ASSERT_TRUE(secret.value) << secret.error;
+  EXPECT_EQ(*secret.value, "tok en");
+}
+
+TEST(ResolveSecret, Env) {
+  const ScopedEnv env("IDBRIDGE_TEST_TOKEN", "from-env");
+  const SecretValue secret = resolve_secret({SecretRef::Kind::env, "IDBRIDGE_TEST_TOKEN", {}, ""});
+  ASSERT_TRUE(secret.value) << secret.error;
+  EXPECT_EQ(*secret.value, "from-env");
+}
+
+TEST(ResolveSecret, SystemdCredential) {
+  testing::TempDir dir;
+  dir.write("okta", "from-credential\n");
+  const ScopedEnv env("CREDENTIALS_DIRECTORY", dir.path().c_str());
+  const SecretValue secret =
+      resolve_secret({SecretRef::Kind::systemd_credential, "okta", {}, ""});
+  ASSERT_TRUE(secret.value) << secret.error;
+  EXPECT_EQ(*secret.value, "from-credential");
+}
+
+struct SecretFailure {
+  const char* name;
+  SecretRef::Kind kind;
+  const char* ref_name;  // relative file names are placed in the test's directory
+  const char* message_part;
+};
+
+class ResolveSecretFailure : public ::testing::TestWithParam<SecretFailure> {};
+
+TEST_P(ResolveSecretFailure, NamesTheReferenceNotTheValue) {
+  const SecretFailure& c = GetParam();
+  testing::TempDir dir;
+  dir.write("empty", "\n");
+  dir.write("creds/blank", "");
+  const ScopedEnv empty_env("IDBRIDGE_TEST_EMPTY", "");
+  const ScopedEnv unset_env("IDBRIDGE_TEST_UNSET", nullptr);
+  const ScopedEnv credentials("CREDENTIALS_DIRECTORY",
+                              std::string(c.name) == "credential_without_directory"
+                                  ? nullptr
+                                  : (dir.path() / "creds").c_str());
+  std::string name = c.ref_name;
+  if (c.kind == SecretRef::Kind::file) {
+    name = dir.file(name);
+  }
+  const SecretValue secret = resolve_secret({c.kind, name, {}, ""});
+  EXPECT_FALSE(secret.value);
+  EXPECT_THAT(secret.error, HasSubstr(c.ref_name));
+  EXPECT_THAT(secret.error, HasSubstr(c.message_part));
+}
+
+const SecretFailure secret_failures[] = {
+    {"missing_file", SecretRef::Kind::file, "absent", "No such file"},
+    {"empty_file", SecretRef::Kind::file, "empty", "is empty"},
+    {"directory", SecretRef::Kind::file, "creds", "is a directory"},
+    {"unset_env", SecretRef::Kind::env, "IDBRIDGE_TEST_UNSET", "is not set"},
+    {"empty_env", SecretRef::Kind::env, "IDBRIDGE_TEST_EMPTY", "is empty"},
+    {"missing_credential", SecretRef::Kind::systemd_credential, "absent", "No such file"},
+    {"empty_credential", SecretRef::Kind::systemd_credential, "blank", "is empty"},
+    {"credential_without_directory", SecretRef::Kind::systemd_credential, "okta",
+     "CREDENTIALS_DIRECTORY"},
+};
+
+INSTANTIATE_TEST_SUITE_P(All, ResolveSecretFailure, ::testing::ValuesIn(secret_failures),
+                         [](const auto& test_param) { return std::string(test_param.param.name); });
+
+TEST(CheckSecrets, ReportsUnreadableReferencesAtTheirLocation) {
+  testing::TempDir dir;
+  dir.write("good.token", "value-of-good-token\n");
+  const ScopedEnv unset_env("IDBRIDGE_TEST_UNSET", nullptr);
+  const std::string path = dir.write("idbridge.toml", R"(
+[[provider.credentials]]
+name = "good"
+token = { file = "good.token" }
+
+[[tenants.a.credentials]]
+name = "bad"
+token = { env = "IDBRIDGE_TEST_UNSET" }
+)");
+  const LoadResult result = load_config_file(path);
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  const auto errors = check_secrets(*result.config);
+  ASSERT_EQ(errors.size(), 1u) << all_errors(errors);
+  EXPECT_EQ(errors[0].to_string(),
+            path + ":8:9: tenants.a.credentials[0].token: environment variable "
+                   "IDBRIDGE_TEST_UNSET is not set");
+  EXPECT_THAT(all_errors(errors), Not(HasSubstr("value-of-good-token")));
+}
+
+// Listen addresses.
+
+struct ListenCase {
+  const char* text;
+  bool valid;
+  const char* host;
+  std::uint16_t port;
+  bool loopback;
+};
+
+class ListenAddressParse : public ::testing::TestWithParam<ListenCase> {};
+
+TEST_P(ListenAddressParse, Parses) {
+  const ListenCase& c = GetParam();
+  const auto address = parse_listen_address(c.text);
+  ASSERT_EQ(address.has_value(), c.valid) << c.text;
+  if (address) {
+    EXPECT_EQ(address->host, c.host);
+    EXPECT_EQ(address->port, c.port);
+    EXPECT_EQ(address->is_loopback(), c.loopback) << c.text;
+  }
+}
+
+const ListenCase listen_cases[] = {
+    {"127.0.0.1:8443", true, "127.0.0.1", 8443, true},
+    {"127.1.2.3:80", true, "127.1.2.3", 80, true},
+    {"127.0.0.1:0", true, "127.0.0.1", 0, true},
+    {"0.0.0.0:8443", true, "0.0.0.0", 8443, false},
+    {"10.0.0.1:65535", true, "10.0.0.1", 65535, false},
+    {"localhost:8080", true, "localhost", 8080, true},
+    {"LocalHost:8080", true, "LocalHost", 8080, true},
+    {"bridge.example.com:443", true, "bridge.example.com", 443, false},
+    {"[::1]:8443", true, "::1", 8443, true},
+    {"[::]:8443", true, "::", 8443, false},
+    {"[::ffff:127.0.0.1]:1", true, "::ffff:127.0.0.1", 1, true},
+    {"[2001:db8::1]:443", true, "2001:db8::1", 443, false},
+    {"::1:8443", false, "", 0, false},
+    {"127.0.0.1", false, "", 0, false},
+    {"127.0.0.1:", false, "", 0, false},
+    {":8443", false, "", 0, false},
+    {"127.0.0.1:65536", false, "", 0, false},
+    {"127.0.0.1:-1", false, "", 0, false},
+    {"127.0.0.1:+80", false, "", 0, false},
+    {"127.0.0.1:80x", false, "", 0, false},
+    {"[::1]8443", false, "", 0, false},
+    {"[::1:8443", false, "", 0, false},
+    {"[nothost]:8443", false, "", 0, false},
+    {"bad host:80", false, "", 0, false},
+    {"", false, "", 0, false},
+};
+
+INSTANTIATE_TEST_SUITE_P(All, ListenAddressParse, ::testing::ValuesIn(listen_cases));
+
+// Effective validation and overrides.
+
+Config parsed(const char* text) {
+  LoadResult result = parse_config(text, "/etc/idbridge/idbridge.toml");
+  EXPECT_TRUE(result.config) << all_errors(result.errors);
+  return result.config ? std::move(*result.config) : Config{};
+}
+
+TEST(ValidateEffective, PlainHttpOnLoopbackIsFine) {
+  EXPECT_TRUE(validate_effective(parsed("[server]\nlisten = \"[::1]:0\"\nplain_http = true\n"))
+                  .empty());
+}
+
+TEST(ValidateEffective, PlainHttpOnRoutableAddressIsAnError) {
+  const auto errors =
+      validate_effective(parsed("[server]\nlisten = \"0.0.0.0:8080\"\nplain_http = true\n"));
+  ASSERT_EQ(errors.size(), 1u) << all_errors(errors);
+  EXPECT_EQ(errors[0].to_string(),
+            "/etc/idbridge/idbridge.toml:3:14: server.plain_http: plain_http is allowed only on "
+            "a loopback address; listen is 0.0.0.0:8080");
+}
+
+TEST(ValidateEffective, TlsIsRequiredWithoutPlainHttp) {
+  const auto errors = validate_effective(parsed("[server]\nlisten = \"127.0.0.1:8443\"\n"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 2);
+  EXPECT_EQ(errors[0].key_path, "server");
+  EXPECT_THAT(errors[0].message, HasSubstr("TLS is required"));
+
+  const auto defaults = validate_effective(parsed(""));
+  ASSERT_EQ(defaults.size(), 1u);
+  EXPECT_EQ(defaults[0].to_string(),
+            "/etc/idbridge/idbridge.toml: server: TLS is required: set tls_certificate and "
+            "tls_private_key (or plain_http = true on a loopback address, for development)");
+}
+
+TEST(ValidateEffective, TlsWithPlainHttpIsAContradiction) {
+  const auto errors = validate_effective(parsed(R"([server]
+listen = "127.0.0.1:8080"
+plain_http = true
+tls_certificate = "c.pem"
+tls_private_key = { file = "k.pem" }
+)"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 4);
+  EXPECT_EQ(errors[0].key_path, "server.tls_certificate");
+}
+
+TEST(ValidateEffective, TlsOnRoutableAddressIsFine) {
+  EXPECT_TRUE(validate_effective(parsed(R"([server]
+listen = "0.0.0.0:8443"
+tls_certificate = "c.pem"
+tls_private_key = { env = "KEY" }
+)"))
+                  .empty());
+}
+
+TEST(ApplyOverrides, ListenFromCommandLineIsCheckedAndBlamed) {
+  Config config = parsed("[server]\nlisten = \"127.0.0.1:8080\"\nplain_http = true\n");
+  ASSERT_TRUE(apply_overrides(config, Overrides{"0.0.0.0:9000", std::nullopt}).empty());
+  EXPECT_EQ(config.server.listen.port, 9000);
+  const auto errors = validate_effective(config);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0].to_string(), HasSubstr("listen is 0.0.0.0:9000"));
+
+  const auto bad = apply_overrides(config, Overrides{"nope", std::nullopt});
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].to_string(),
+            "command line: --listen: expected HOST:PORT or [IPV6]:PORT with a port from 0 to "
+            "65535");
+}
+
+TEST(ApplyOverrides, StateDirMovesRelativeStorePath) {
+  Config config = parsed("[store]\npath = \"db/x.db\"\n");
+  ASSERT_TRUE(apply_overrides(config, Overrides{std::nullopt, "/tmp/state"}).empty());
+  EXPECT_EQ(config.state_dir, "/tmp/state");
+  EXPECT_EQ(config.store.sqlite_path, "/tmp/state/db/x.db");
+
+  Config absolute = parsed("[store]\npath = \"/data/x.db\"\n");
+  ASSERT_TRUE(apply_overrides(absolute, Overrides{std::nullopt, "/tmp/state"}).empty());
+  EXPECT_EQ(absolute.store.sqlite_path, "/data/x.db");
+
+  EXPECT_EQ(apply_overrides(absolute, Overrides{std::nullopt, "relative"}).size(), 1u);
+}
+
+TEST(ConfigError, Formats) {
+  EXPECT_EQ((ConfigError{"f.toml", 3, 7, "a.b", "bad"}).to_string(), "f.toml:3:7: a.b: bad");
+  EXPECT_EQ((ConfigError{"f.toml", 0, 0, "", "bad"}).to_string(), "f.toml: bad");
+}
+
+}  // namespace
+}  // namespace idbridge::config
