@@ -1,0 +1,129 @@
+// Parsing of idbridged's arguments into a CommandLine, or a usage error.
+#include "cli.hpp"
+
+#include <filesystem>
+#include <vector>
+
+namespace idbridge::daemon {
+namespace {
+
+struct Arg {
+  std::string_view flag;
+  std::optional<std::string_view> inline_value;  // from "--flag=value"
+};
+
+Arg split_flag(std::string_view arg) {
+  const auto eq = arg.find('=');
+  if (arg.starts_with("--") && eq != std::string_view::npos) {
+    return {arg.substr(0, eq), arg.substr(eq + 1)};
+  }
+  return {arg, std::nullopt};
+}
+
+ParsedCommandLine usage_error(std::string message) {
+  return {std::nullopt, std::move(message)};
+}
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
+  CommandLine result;
+  std::optional<std::string> config_path;
+  std::optional<std::string> check_path;
+  bool init_demo = false;
+  bool help = false;
+  bool version = false;
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto [flag, inline_value] = split_flag(args[i]);
+    // Takes the flag's value from "=VALUE" or from the next argument.
+    auto value = [&, attached = inline_value]() -> std::optional<std::string> {
+      if (attached) {
+        return std::string(*attached);
+      }
+      if (i + 1 < args.size()) {
+        return std::string(args[++i]);
+      }
+      return std::nullopt;
+    };
+    if (i == 0 && flag == "init-demo") {
+      init_demo = true;
+    } else if (flag == "--help" || flag == "-h") {
+      help = true;
+    } else if (flag == "--version") {
+      version = true;
+    } else if (flag == "--config" || flag == "--check-config" || flag == "--listen" ||
+               flag == "--state-dir") {
+      auto v = value();
+      if (!v || v->empty()) {
+        return usage_error(std::string(flag) + " needs a value");
+      }
+      if (flag == "--config") {
+        config_path = std::move(*v);
+      } else if (flag == "--check-config") {
+        check_path = std::move(*v);
+      } else if (flag == "--listen") {
+        result.overrides.listen = std::move(*v);
+      } else {
+        result.state_dir = std::move(*v);
+      }
+    } else {
+      return usage_error("unknown argument '" + std::string(args[i]) + "'");
+    }
+  }
+
+  if (help) {
+    result.command = Command::help;
+    return {result, {}};
+  }
+  if (version) {
+    result.command = Command::version;
+    return {result, {}};
+  }
+  if (init_demo) {
+    if (!result.state_dir) {
+      return usage_error("init-demo needs --state-dir DIR");
+    }
+    if (config_path || check_path || result.overrides.listen) {
+      return usage_error("init-demo takes only --state-dir");
+    }
+    result.command = Command::init_demo;
+    return {result, {}};
+  }
+  if (check_path) {
+    if (config_path || result.overrides.listen || result.state_dir) {
+      return usage_error("--check-config takes no other option");
+    }
+    result.command = Command::check_config;
+    result.config_path = std::move(*check_path);
+    return {result, {}};
+  }
+  if (!config_path) {
+    return usage_error("--config FILE is required");
+  }
+  result.command = Command::serve;
+  result.config_path = std::move(*config_path);
+  if (result.state_dir) {
+    // config::Overrides wants an absolute directory; relative means relative to the cwd.
+    result.overrides.state_dir =
+        std::filesystem::absolute(*result.state_dir).lexically_normal().string();
+  }
+  return {result, {}};
+}
+
+std::string usage_text() {
+  return "usage: idbridged --config FILE [--listen ADDR:PORT] [--state-dir DIR]\n"
+         "       idbridged --check-config FILE\n"
+         "       idbridged init-demo --state-dir DIR\n"
+         "       idbridged --help | --version\n"
+         "\n"
+         "  --config FILE        serve with the TOML configuration FILE\n"
+         "  --listen ADDR:PORT   override server.listen (port 0 picks a free port)\n"
+         "  --state-dir DIR      override state_dir (the SQLite database lives there)\n"
+         "  --check-config FILE  validate FILE, print every problem, exit 0 when valid\n"
+         "  init-demo            write a demo configuration (plain HTTP on 127.0.0.1:8080,\n"
+         "                       tenant 'demo', a random bearer token) into DIR and print\n"
+         "                       the configuration's path\n";
+}
+
+}  // namespace idbridge::daemon

@@ -1,0 +1,42 @@
+// Command-line parsing for idbridged, separate from acting on it so it is unit-testable.
+#pragma once
+
+#include "idbridge/config/config.hpp"
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace idbridge::daemon {
+
+enum class Command { serve, check_config, init_demo, help, version };
+
+struct CommandLine {
+  Command command = Command::serve;
+  std::string config_path;  // serve, check_config
+  // serve: overrides, checked by config::apply_overrides (reported like config errors).
+  config::Overrides overrides;
+  std::optional<std::string> state_dir;  // init_demo: required
+};
+
+struct ParsedCommandLine {
+  std::optional<CommandLine> command_line;
+  std::string error;  // set when command_line is empty: a usage error (exit 2)
+};
+
+// `args` excludes argv[0]. Accepts "--flag VALUE" and "--flag=VALUE".
+//   idbridged --config FILE [--listen ADDR:PORT] [--state-dir DIR]
+//   idbridged --check-config FILE
+//   idbridged init-demo --state-dir DIR
+//   idbridged --help | --version
+ParsedCommandLine parse_command_line(std::span<const std::string_view> args);
+
+std::string usage_text();
+
+// Exit codes of the process.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+}  // namespace idbridge::daemon

@@ -1,0 +1,338 @@
+// Wiring and the idbridged commands: config -> store -> service -> router -> server, in one
+// function, with every config problem reported before anything is bound.
+#include "wiring.hpp"
+
+#include "debug_routes.hpp"
+#include "health.hpp"
+#include "idbridge/core/error.hpp"
+#include "idbridge/core/identity_service.hpp"
+#include "idbridge/core/ports.hpp"
+#include "idbridge/crypto/crypto.hpp"
+#include "idbridge/store/sqlite_store.hpp"
+#include "logger.hpp"
+#include "server.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <system_error>
+#include <thread>
+
+#ifndef IDBRIDGE_VERSION
+#define IDBRIDGE_VERSION "unknown"
+#endif
+
+namespace idbridge::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+void print_errors(const std::vector<config::ConfigError>& errors, std::ostream& err) {
+  for (const auto& error : errors) {
+    err << error.to_string() << '\n';
+  }
+  err.flush();
+}
+
+// Reads the TLS material; config::check_secrets has already reported unreadable references.
+std::optional<TlsMaterial> load_tls(const config::Config& config,
+                                    std::vector<config::ConfigError>& errors) {
+  if (!config.server.tls) {
+    return std::nullopt;
+  }
+  const auto& tls = *config.server.tls;
+  TlsMaterial material;
+  std::ifstream chain(tls.certificate_file, std::ios::binary);
+  std::ostringstream text;
+  text << chain.rdbuf();
+  if (!chain || text.str().empty()) {
+    const auto& where = tls.certificate_where;
+    errors.push_back({where.file, where.line, where.column, "server.tls.certificate_file",
+                      "cannot read certificate chain file " + tls.certificate_file});
+  }
+  material.certificate_chain_pem = text.str();
+  auto key = config::resolve_secret(tls.private_key);
+  if (!key.value) {
+    return std::nullopt;
+  }
+  material.private_key_pem = std::move(*key.value);
+  return material;
+}
+
+unsigned io_thread_count(unsigned configured) {
+  if (configured != 0) {
+    return configured;
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string toml_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[16];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+bool test_routes_enabled() {
+  const char* value = std::getenv("IDBRIDGE_TEST_ROUTES");
+  return value != nullptr && std::string_view(value) == "1";
+}
+
+// Creates `path` with mode 0600 and writes `content`; fails if it exists.
+bool write_private_file(const fs::path& path, const std::string& content, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = "cannot create " + path.string() + ": " + std::generic_category().message(errno);
+    return false;
+  }
+  bool ok = ::fchmod(fd, 0600) == 0;
+  std::size_t written = 0;
+  while (ok && written < content.size()) {
+    const auto n = ::write(fd, content.data() + written, content.size() - written);
+    ok = n > 0;
+    written += ok ? static_cast<std::size_t>(n) : 0;
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    error = "cannot write " + path.string();
+  }
+  return ok;
+}
+
+int serve_loaded(config::Config config) {
+  Logger logger(config.logging.level);
+  // Every secret must be readable at start, not at the first request.
+  auto errors = config::check_secrets(config);
+  auto tls = load_tls(config, errors);
+  if (!errors.empty()) {
+    print_errors(errors, std::cerr);
+    return kExitFailure;
+  }
+  if (config.store.backend != config::StoreBackend::sqlite) {
+    logger.error("store backend not supported by this build", {{"backend", "postgresql"}});
+    return kExitFailure;
+  }
+
+  std::error_code ec;
+  fs::create_directories(config.state_dir, ec);
+  if (ec) {
+    logger.error("cannot create state directory",
+                 {{"path", config.state_dir}, {"error", ec.message()}});
+    return kExitFailure;
+  }
+
+  // Declaration order is destruction order in reverse: the server (and its threads) goes first,
+  // then the service, then the store.
+  std::unique_ptr<core::Store> store;
+  try {
+    store = store::open_sqlite_store({.path = config.store.sqlite_path});
+  } catch (const std::exception& e) {
+    logger.error("cannot open store", {{"path", config.store.sqlite_path}, {"error", e.what()}});
+    return kExitFailure;
+  }
+  const core::SystemClock clock;
+  core::RandomUuidGenerator ids;
+  crypto::ScryptPasswordHasher passwords;
+  std::optional<core::TzdataZoneCatalog> zones;
+  try {
+    zones.emplace();
+  } catch (const std::exception& e) {
+    logger.error("cannot read the time-zone catalogue", {{"error", e.what()}});
+    return kExitFailure;
+  }
+  std::vector<core::TenantSettings> tenants;
+  for (const auto& tenant : config.tenants) {
+    tenants.push_back(tenant.settings);
+  }
+  core::IdentityService service({*store, clock, ids, passwords, *zones}, config.provider,
+                                std::move(tenants));
+  for (const auto& id : service.tenant_ids()) {
+    const auto ensured = service.ensure_tenant(id);
+    if (!ensured) {
+      logger.error("cannot create tenant",
+                   {{"tenant", id.str()}, {"error", ensured.error().detail}});
+      return kExitFailure;
+    }
+  }
+
+  const bool debug_routes = test_routes_enabled();
+  if (debug_routes) {
+    logger.warning("test routes enabled (IDBRIDGE_TEST_ROUTES=1)");
+  }
+  ServerOptions options;
+  options.listen = config.server.listen;
+  options.tls = std::move(tls);
+  options.io_threads = io_thread_count(config.server.threads);
+  options.blocking_threads = std::max(2U, options.io_threads);
+  options.max_body_bytes = config.server.max_body_bytes;
+  options.request_timeout = config.server.request_timeout;
+  options.shutdown_grace = config.server.shutdown_grace;
+
+  std::optional<Server> server;
+  try {
+    server.emplace(std::move(options), make_router(*store, service, logger, debug_routes),
+                   logger);
+    server->listen();
+  } catch (const std::exception& e) {
+    logger.error("cannot listen", {{"address", config.server.listen.host},
+                                   {"port", config.server.listen.port},
+                                   {"error", e.what()}});
+    return kExitFailure;
+  }
+  server->run();
+  server.reset();
+  logger.info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+Router make_router(core::Store& store, core::IdentityService& service, Logger& logger,
+                   bool test_routes) {
+  Router router({
+      {Method::get, "/healthz", handle_healthz, Execution::io_thread},
+      {Method::get, "/readyz",
+       [&store, &service, &logger](const Request&) {
+         return handle_readyz(probe_readiness(store, service, logger));
+       },
+       Execution::blocking_pool},
+  });
+  if (test_routes) {
+    add_debug_routes(router);
+  }
+  return router;
+}
+
+std::string demo_config_text(const std::string& state_dir, const std::string& token_file) {
+  return "# Demo configuration written by `idbridged init-demo`: plain HTTP, loopback only.\n"
+         "state_dir = " + toml_string(state_dir) + "\n"
+         "\n"
+         "[server]\n"
+         "listen = \"127.0.0.1:8080\"\n"
+         "plain_http = true\n"
+         "\n"
+         "[logging]\n"
+         "level = \"info\"\n"
+         "\n"
+         "[provider]\n"
+         "name = \"demo\"\n"
+         "\n"
+         "[tenants.demo]\n"
+         "display_name = \"Demo\"\n"
+         "\n"
+         "[[tenants.demo.credentials]]\n"
+         "name = \"demo-provisioning\"\n"
+         "token = { file = " + toml_string(token_file) + " }\n"
+         "role_ceiling = \"administrator\"\n";
+}
+
+int check_config(const std::string& path, std::ostream& out, std::ostream& err) {
+  auto loaded = config::load_config_file(path);
+  auto errors = std::move(loaded.errors);
+  if (errors.empty() && loaded.config) {
+    errors = config::validate_effective(*loaded.config);
+  }
+  if (!errors.empty()) {
+    print_errors(errors, err);
+    return kExitFailure;
+  }
+  out << path << ": OK\n";
+  return kExitOk;
+}
+
+int init_demo(const std::string& state_dir, std::ostream& out, std::ostream& err) {
+  std::error_code ec;
+  const fs::path dir = fs::absolute(state_dir, ec).lexically_normal();
+  fs::create_directories(dir, ec);
+  if (ec) {
+    err << "idbridged: cannot create " << dir.string() << ": " << ec.message() << '\n';
+    return kExitFailure;
+  }
+  const fs::path config_path = dir / "idbridged.toml";
+  const fs::path token_path = dir / "demo.token";
+  std::string error;
+  if (!fs::exists(token_path) &&
+      !write_private_file(token_path, crypto::random_token() + "\n", error)) {
+    err << "idbridged: " << error << '\n';
+    return kExitFailure;
+  }
+  if (!fs::exists(config_path) &&
+      !write_private_file(config_path, demo_config_text(dir.string(), token_path.string()),
+                          error)) {
+    err << "idbridged: " << error << '\n';
+    return kExitFailure;
+  }
+  out << config_path.string() << '\n';
+  return kExitOk;
+}
+
+int serve(const CommandLine& command_line) {
+  auto loaded = config::load_config_file(command_line.config_path);
+  if (!loaded.errors.empty() || !loaded.config) {
+    print_errors(loaded.errors, std::cerr);
+    return kExitFailure;
+  }
+  config::Config config = std::move(*loaded.config);
+  auto errors = config::apply_overrides(config, command_line.overrides);
+  if (errors.empty()) {
+    errors = config::validate_effective(config);
+  }
+  if (!errors.empty()) {
+    print_errors(errors, std::cerr);
+    return kExitFailure;
+  }
+  return serve_loaded(std::move(config));
+}
+
+int run_main(std::span<const std::string_view> args) {
+  // A client that goes away must not kill the process through a write to its socket.
+  std::signal(SIGPIPE, SIG_IGN);
+  const auto parsed = parse_command_line(args);
+  if (!parsed.command_line) {
+    std::cerr << "idbridged: " << parsed.error << "\n\n" << usage_text();
+    return kExitUsage;
+  }
+  const auto& command_line = *parsed.command_line;
+  try {
+    switch (command_line.command) {
+      case Command::help:
+        std::cout << usage_text();
+        return kExitOk;
+      case Command::version:
+        std::cout << "idbridged " << IDBRIDGE_VERSION << '\n';
+        return kExitOk;
+      case Command::check_config:
+        return check_config(command_line.config_path, std::cout, std::cerr);
+      case Command::init_demo:
+        return init_demo(*command_line.state_dir, std::cout, std::cerr);
+      case Command::serve:
+        return serve(command_line);
+    }
+  } catch (const std::exception& e) {
+    Logger(config::LogLevel::error).error("fatal error", {{"error", e.what()}});
+  }
+  return kExitFailure;
+}
+
+}  // namespace idbridge::daemon

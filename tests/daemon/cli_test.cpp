@@ -1,0 +1,91 @@
+// idbridged argument parsing: every accepted form and every usage error.
+#include "cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <vector>
+
+namespace idbridge::daemon {
+namespace {
+
+ParsedCommandLine parse(std::vector<std::string_view> args) { return parse_command_line(args); }
+
+TEST(CliTest, Serve) {
+  const auto parsed = parse({"--config", "/etc/idbridge/idbridged.toml"});
+  ASSERT_TRUE(parsed.command_line) << parsed.error;
+  EXPECT_EQ(parsed.command_line->command, Command::serve);
+  EXPECT_EQ(parsed.command_line->config_path, "/etc/idbridge/idbridged.toml");
+  EXPECT_FALSE(parsed.command_line->overrides.listen);
+  EXPECT_FALSE(parsed.command_line->overrides.state_dir);
+}
+
+TEST(CliTest, ServeWithOverridesInBothForms) {
+  const auto parsed =
+      parse({"--config=/c.toml", "--listen", "127.0.0.1:0", "--state-dir=/var/lib/x/"});
+  ASSERT_TRUE(parsed.command_line) << parsed.error;
+  const auto& command = *parsed.command_line;
+  EXPECT_EQ(command.command, Command::serve);
+  EXPECT_EQ(command.config_path, "/c.toml");
+  EXPECT_EQ(command.overrides.listen, "127.0.0.1:0");
+  EXPECT_EQ(command.overrides.state_dir, "/var/lib/x/");
+}
+
+TEST(CliTest, RelativeStateDirBecomesAbsolute) {
+  const auto parsed = parse({"--config", "c.toml", "--state-dir", "state"});
+  ASSERT_TRUE(parsed.command_line) << parsed.error;
+  EXPECT_EQ(parsed.command_line->overrides.state_dir,
+            (std::filesystem::current_path() / "state").string());
+}
+
+TEST(CliTest, CheckConfig) {
+  const auto parsed = parse({"--check-config", "idbridged.toml"});
+  ASSERT_TRUE(parsed.command_line) << parsed.error;
+  EXPECT_EQ(parsed.command_line->command, Command::check_config);
+  EXPECT_EQ(parsed.command_line->config_path, "idbridged.toml");
+}
+
+TEST(CliTest, InitDemo) {
+  const auto parsed = parse({"init-demo", "--state-dir", "/tmp/demo"});
+  ASSERT_TRUE(parsed.command_line) << parsed.error;
+  EXPECT_EQ(parsed.command_line->command, Command::init_demo);
+  EXPECT_EQ(parsed.command_line->state_dir, "/tmp/demo");
+}
+
+TEST(CliTest, HelpAndVersionWin) {
+  EXPECT_EQ(parse({"--help"}).command_line->command, Command::help);
+  EXPECT_EQ(parse({"-h"}).command_line->command, Command::help);
+  EXPECT_EQ(parse({"--config", "x", "--help"}).command_line->command, Command::help);
+  EXPECT_EQ(parse({"--version"}).command_line->command, Command::version);
+}
+
+TEST(CliTest, UsageErrors) {
+  const std::vector<std::vector<std::string_view>> cases = {
+      {},                                          // nothing to do
+      {"--config"},                                // missing value
+      {"--config="},                               // empty value
+      {"--listen", "127.0.0.1:1"},                 // no --config
+      {"--config", "a", "--frobnicate"},           // unknown flag
+      {"--config", "a", "extra"},                  // stray argument
+      {"init-demo"},                               // needs --state-dir
+      {"init-demo", "--state-dir", "d", "--config", "c"},
+      {"--config", "a", "init-demo"},              // a command only comes first
+      {"--check-config", "a", "--listen", "127.0.0.1:1"},
+  };
+  for (const auto& args : cases) {
+    const auto parsed = parse(args);
+    EXPECT_FALSE(parsed.command_line) << ::testing::PrintToString(args);
+    EXPECT_FALSE(parsed.error.empty());
+  }
+}
+
+TEST(CliTest, UsageNamesEveryCommand) {
+  const auto text = usage_text();
+  for (const char* word : {"--config", "--listen", "--state-dir", "--check-config", "init-demo",
+                           "--help", "--version"}) {
+    EXPECT_NE(text.find(word), std::string::npos) << word;
+  }
+}
+
+}  // namespace
+}  // namespace idbridge::daemon
