@@ -171,15 +171,14 @@ std::optional<SecretRef> read_secret_ref(TableReader& parent, std::string_view k
         }
         break;
     }
-    ref = SecretRef{form.kind, std::move(*name), context.diagnostics.location(node->source()),
-                    path};
+    ref =
+        SecretRef{form.kind, std::move(*name), context.diagnostics.location(node->source()), path};
   }
   if (given == 0) {
     context.diagnostics.add(table->source(), path,
                             "needs one of { file = ... }, { env = ... } or { credential = ... }");
   } else if (given > 1) {
-    context.diagnostics.add(table->source(), path,
-                            "give only one of file, env or credential");
+    context.diagnostics.add(table->source(), path, "give only one of file, env or credential");
   }
   reader.finish();
   if (!valid || given != 1) {
@@ -220,8 +219,8 @@ std::vector<CredentialConfig> read_credentials(TableReader& parent, Context& con
       } else if (auto [it, inserted] = context.credential_names.try_emplace(
                      *name, context.diagnostics.location(reader.get("name")->source()));
                  !inserted) {
-        reader.report_value("name", "credential name \"" + *name + "\" is already used at " +
-                                        at(it->second));
+        reader.report_value(
+            "name", "credential name \"" + *name + "\" is already used at " + at(it->second));
       }
       credential.name = std::move(*name);
     }
@@ -258,8 +257,8 @@ core::PasswordPolicy read_password_policy(const toml::table& table, std::string 
   if ((min_length || max_length) && policy.min_length > policy.max_length) {
     reader.report_value(min_length ? "min_length" : "max_length",
                         "min_length (" + std::to_string(policy.min_length) +
-                            ") is greater than max_length (" +
-                            std::to_string(policy.max_length) + ")");
+                            ") is greater than max_length (" + std::to_string(policy.max_length) +
+                            ")");
   }
   const std::pair<std::string_view, bool core::PasswordPolicy::*> flags[] = {
       {"require_lower", &core::PasswordPolicy::require_lower},
@@ -339,13 +338,13 @@ void read_tenants(const toml::table& tenants, Context& context, Config& config) 
     const std::string id(key.str());
     const std::string path = join_path("tenants", id);
     if (!is_valid_tenant_id(id)) {
-      context.diagnostics.add(key.source(), path,
-                              "tenant id must match [a-z0-9][a-z0-9-]{0,62}");
+      context.diagnostics.add(key.source(), path, "tenant id must match [a-z0-9][a-z0-9-]{0,62}");
     }
     const auto* table = node.as_table();
     if (table == nullptr) {
-      context.diagnostics.add(node.source(), path,
-                              "expected table, found " + std::string(detail::type_name(node.type())));
+      context.diagnostics.add(
+          node.source(), path,
+          "expected table, found " + std::string(detail::type_name(node.type())));
       continue;
     }
     TableReader reader(*table, path, context.diagnostics);
@@ -411,9 +410,8 @@ void read_server(const toml::table& table, Context& context, ServerSettings& ser
     reader.report_value("tls_private_key", "tls_private_key needs tls_certificate as well");
   }
   if (certificate && private_key) {
-    server.tls = TlsSettings{
-        std::move(*certificate), std::move(*private_key),
-        context.diagnostics.location(reader.get("tls_certificate")->source())};
+    server.tls = TlsSettings{std::move(*certificate), std::move(*private_key),
+                             context.diagnostics.location(reader.get("tls_certificate")->source())};
   }
 
   if (auto plain_http = reader.boolean("plain_http")) {
@@ -445,8 +443,8 @@ void read_logging(const toml::table& table, Context& context, LoggingSettings& l
     const auto* match = std::find_if(std::begin(levels), std::end(levels),
                                      [&](const auto& entry) { return entry.first == *level; });
     if (match == std::end(levels)) {
-      reader.report_value("level", "unknown level \"" + *level +
-                                       "\"; expected debug, info, warning or error");
+      reader.report_value(
+          "level", "unknown level \"" + *level + "\"; expected debug, info, warning or error");
     } else {
       logging.level = match->second;
     }
@@ -537,8 +535,9 @@ LoadResult parse_config(std::string_view toml_text, const std::string& source_na
 
 LoadResult load_config_file(const std::string& path) {
   const auto unreadable = [&](std::string reason) {
-    return LoadResult{std::nullopt, {ConfigError{path, 0, 0, "", "cannot read config file: " +
-                                                                     std::move(reason)}}};
+    return LoadResult{
+        std::nullopt,
+        {ConfigError{path, 0, 0, "", "cannot read config file: " + std::move(reason)}}};
   };
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {

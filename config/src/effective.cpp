@@ -11,8 +11,8 @@ constexpr std::string_view command_line = "command line";
 
 ConfigError error_at(const Config& config, const SourceLocation& where, std::string key_path,
                      std::string message) {
-  return ConfigError{where.file.empty() ? config.source_file : where.file, where.line,
-                     where.column, std::move(key_path), std::move(message)};
+  return ConfigError{where.file.empty() ? config.source_file : where.file, where.line, where.column,
+                     std::move(key_path), std::move(message)};
 }
 
 std::string to_text(const ListenAddress& address) {
@@ -58,9 +58,8 @@ std::vector<ConfigError> apply_overrides(Config& config, const Overrides& overri
     } else {
       config.state_dir = dir.lexically_normal().string();
       const std::filesystem::path store(config.store.sqlite_path_as_written);
-      config.store.sqlite_path = store.is_absolute()
-                                     ? store.lexically_normal().string()
-                                     : (dir / store).lexically_normal().string();
+      config.store.sqlite_path = store.is_absolute() ? store.lexically_normal().string()
+                                                     : (dir / store).lexically_normal().string();
     }
   }
   return errors;
@@ -71,12 +70,10 @@ std::vector<ConfigError> validate_effective(const Config& config) {
   const ServerSettings& server = config.server;
   if (server.plain_http) {
     if (!server.listen.is_loopback()) {
-      errors.push_back(error_at(config,
-                                server.plain_http_where.line > 0 ? server.plain_http_where
-                                                                 : server.listen_where,
-                                "server.plain_http",
-                                "plain_http is allowed only on a loopback address; listen is " +
-                                    to_text(server.listen)));
+      errors.push_back(error_at(
+          config, server.plain_http_where.line > 0 ? server.plain_http_where : server.listen_where,
+          "server.plain_http",
+          "plain_http is allowed only on a loopback address; listen is " + to_text(server.listen)));
     }
     if (server.tls) {
       // Both set is a contradiction the reader could take for TLS being on.

@@ -75,8 +75,9 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text) {
 
 bool ListenAddress::is_loopback() const {
   std::string lower(host);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
   if (lower == "localhost") {
     return true;
   }

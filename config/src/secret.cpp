@@ -12,7 +12,9 @@
 namespace idbridge::config {
 namespace {
 
-SecretValue failure(std::string error) { return SecretValue{std::nullopt, std::move(error)}; }
+SecretValue failure(std::string error) {
+  return SecretValue{std::nullopt, std::move(error)};
+}
 
 // Secret files are usually written by `echo` or editors, which add a final newline that is no
 // part of the token.
@@ -48,20 +50,16 @@ SecretValue read_secret_file(const std::filesystem::path& path, const std::strin
 
 std::string describe(const SecretRef& ref) {
   switch (ref.kind) {
-    case SecretRef::Kind::file:
-      return "secret file " + ref.name;
-    case SecretRef::Kind::env:
-      return "environment variable " + ref.name;
-    case SecretRef::Kind::systemd_credential:
-      return "credential " + ref.name;
+    case SecretRef::Kind::file: return "secret file " + ref.name;
+    case SecretRef::Kind::env: return "environment variable " + ref.name;
+    case SecretRef::Kind::systemd_credential: return "credential " + ref.name;
   }
   return "secret " + ref.name;
 }
 
 SecretValue resolve_secret(const SecretRef& ref) {
   switch (ref.kind) {
-    case SecretRef::Kind::file:
-      return read_secret_file(ref.name, describe(ref));
+    case SecretRef::Kind::file: return read_secret_file(ref.name, describe(ref));
     case SecretRef::Kind::env: {
       const char* value = std::getenv(ref.name.c_str());
       if (value == nullptr) {

@@ -11,8 +11,8 @@ namespace {
 
 bool is_bare_key(std::string_view key) {
   return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -38,8 +38,7 @@ SourceLocation Diagnostics::location(const toml::source_region& region) const {
                         static_cast<int>(region.begin.column)};
 }
 
-void Diagnostics::add(const toml::source_region& where, std::string key_path,
-                      std::string message) {
+void Diagnostics::add(const toml::source_region& where, std::string key_path, std::string message) {
   add(location(where), std::move(key_path), std::move(message));
 }
 
@@ -60,26 +59,16 @@ std::vector<ConfigError> Diagnostics::take() {
 
 std::string_view type_name(toml::node_type type) {
   switch (type) {
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "integer";
-    case toml::node_type::floating_point:
-      return "float";
-    case toml::node_type::boolean:
-      return "boolean";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    case toml::node_type::none:
-      break;
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: break;
   }
   return "nothing";
 }
@@ -127,9 +116,9 @@ void TableReader::report_value(std::string_view key, std::string message) {
 void TableReader::report_type(std::string_view key, const toml::node& node,
                               std::string_view expected) {
   // Names the types only: the value itself may be a secret written in the wrong place.
-  diagnostics_.add(node.source(), path_of(key),
-                   "expected " + std::string(expected) + ", found " +
-                       std::string(type_name(node.type())));
+  diagnostics_.add(
+      node.source(), path_of(key),
+      "expected " + std::string(expected) + ", found " + std::string(type_name(node.type())));
 }
 
 std::optional<std::string> TableReader::string(std::string_view key) {
@@ -221,9 +210,10 @@ void TableReader::finish() {
     }
     std::string message = "unknown key";
     std::string_view closest;
-    std::size_t best = 3;  // suggest only near misses (a typo or two)
+    std::size_t best = 3;  // suggest only near misses: a typo or two, or a shortened key
     for (const auto& candidate : known_) {
-      const std::size_t distance = edit_distance(name, candidate);
+      const bool shortened = name.size() >= 3 && std::string_view(candidate).starts_with(name);
+      const std::size_t distance = shortened ? 1 : edit_distance(name, candidate);
       if (distance < best) {
         best = distance;
         closest = candidate;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -232,6 +233,10 @@ struct ErrorCase {
   const char* message_part;
 };
 
+void PrintTo(const ErrorCase& c, std::ostream* out) {
+  *out << c.name;
+}
+
 class ConfigErrorClass : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ConfigErrorClass, IsReportedAlone) {
@@ -267,10 +272,10 @@ const ErrorCase error_cases[] = {
     {"bad_port", "[server]\nlisten = \"127.0.0.1:65536\"\n", 2, "server.listen", "HOST:PORT"},
     {"threads_range", "[server]\nthreads = -1\n", 2, "server.threads", "between 0 and 1024"},
     {"body_zero", "[server]\nmax_body_bytes = 0\n", 2, "server.max_body_bytes", "between 1"},
-    {"timeout_zero", "[server]\nrequest_timeout_seconds = 0\n", 2,
-     "server.request_timeout_seconds", "between 1 and 3600"},
-    {"grace_range", "[server]\nshutdown_grace_seconds = 7200\n", 2,
-     "server.shutdown_grace_seconds", "between 0 and 3600"},
+    {"timeout_zero", "[server]\nrequest_timeout_seconds = 0\n", 2, "server.request_timeout_seconds",
+     "between 1 and 3600"},
+    {"grace_range", "[server]\nshutdown_grace_seconds = 7200\n", 2, "server.shutdown_grace_seconds",
+     "between 0 and 3600"},
     {"cert_without_key", "[server]\ntls_certificate = \"c.pem\"\n", 2, "server.tls_certificate",
      "needs tls_private_key"},
     {"key_without_cert", "[server]\ntls_private_key = { file = \"k.pem\" }\n", 2,
@@ -314,8 +319,8 @@ const ErrorCase error_cases[] = {
      "tenants.a.password_policy.min_length", "greater than max_length"},
     {"min_above_default_max", "[tenants.a.password_policy]\nmin_length = 300\n", 2,
      "tenants.a.password_policy.min_length", "greater than max_length (256)"},
-    {"profile_without_name", "[[tenants.a.profiles]]\nrights = []\n", 1, "tenants.a.profiles[0].name",
-     "required key is missing"},
+    {"profile_without_name", "[[tenants.a.profiles]]\nrights = []\n", 1,
+     "tenants.a.profiles[0].name", "required key is missing"},
     {"profile_duplicate",
      "[[tenants.a.profiles]]\nname = \"p\"\n[[tenants.a.profiles]]\nname = \"p\"\n", 4,
      "tenants.a.profiles[1].name", "already defined at /etc/idbridge/test.toml:2"},
@@ -335,11 +340,13 @@ const ErrorCase error_cases[] = {
      "[[provider.credentials]]\nname = \"dup\"\ntoken = { env = \"A\" }\n"
      "[[tenants.a.credentials]]\nname = \"dup\"\ntoken = { env = \"B\" }\n",
      5, "tenants.a.credentials[0].name", "already used at /etc/idbridge/test.toml:2:8"},
-    {"role_ceiling", "[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"T\" }\n"
-                     "role_ceiling = \"Administrator\"\n",
+    {"role_ceiling",
+     "[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"T\" }\n"
+     "role_ceiling = \"Administrator\"\n",
      4, "tenants.a.credentials[0].role_ceiling", "unknown role \"Administrator\""},
-    {"read_only_type", "[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"T\" }\n"
-                       "read_only = 1\n",
+    {"read_only_type",
+     "[[tenants.a.credentials]]\nname = \"c\"\ntoken = { env = \"T\" }\n"
+     "read_only = 1\n",
      4, "tenants.a.credentials[0].read_only", "expected boolean"},
 };
 
@@ -397,7 +404,8 @@ TEST(LoadConfigFile, MissingFileIsOneError) {
 
 TEST(LoadConfigFile, SyntaxErrorIsOneErrorWithItsLine) {
   testing::TempDir dir;
-  const std::string path = dir.write("bad.toml", "[server]\nlisten = \"127.0.0.1:1\"\nthreads = [\n");
+  const std::string path =
+      dir.write("bad.toml", "[server]\nlisten = \"127.0.0.1:1\"\nthreads = [\n");
   const LoadResult result = load_config_file(path);
   EXPECT_FALSE(result.config);
   ASSERT_EQ(result.errors.size(), 1u);
@@ -451,8 +459,7 @@ TEST(ResolveSecret, SystemdCredential) {
   testing::TempDir dir;
   dir.write("okta", "from-credential\n");
   const ScopedEnv env("CREDENTIALS_DIRECTORY", dir.path().c_str());
-  const SecretValue secret =
-      resolve_secret({SecretRef::Kind::systemd_credential, "okta", {}, ""});
+  const SecretValue secret = resolve_secret({SecretRef::Kind::systemd_credential, "okta", {}, ""});
   ASSERT_TRUE(secret.value) << secret.error;
   EXPECT_EQ(*secret.value, "from-credential");
 }
@@ -463,6 +470,10 @@ struct SecretFailure {
   const char* ref_name;  // relative file names are placed in the test's directory
   const char* message_part;
 };
+
+void PrintTo(const SecretFailure& c, std::ostream* out) {
+  *out << c.name;
+}
 
 class ResolveSecretFailure : public ::testing::TestWithParam<SecretFailure> {};
 
@@ -519,9 +530,9 @@ token = { env = "IDBRIDGE_TEST_UNSET" }
   ASSERT_TRUE(result.config) << all_errors(result.errors);
   const auto errors = check_secrets(*result.config);
   ASSERT_EQ(errors.size(), 1u) << all_errors(errors);
-  EXPECT_EQ(errors[0].to_string(),
-            path + ":8:9: tenants.a.credentials[0].token: environment variable "
-                   "IDBRIDGE_TEST_UNSET is not set");
+  EXPECT_EQ(errors[0].to_string(), path +
+                                       ":8:9: tenants.a.credentials[0].token: environment variable "
+                                       "IDBRIDGE_TEST_UNSET is not set");
   EXPECT_THAT(all_errors(errors), Not(HasSubstr("value-of-good-token")));
 }
 
@@ -534,6 +545,10 @@ struct ListenCase {
   std::uint16_t port;
   bool loopback;
 };
+
+void PrintTo(const ListenCase& c, std::ostream* out) {
+  *out << '"' << c.text << '"';
+}
 
 class ListenAddressParse : public ::testing::TestWithParam<ListenCase> {};
 
@@ -587,8 +602,8 @@ Config parsed(const char* text) {
 }
 
 TEST(ValidateEffective, PlainHttpOnLoopbackIsFine) {
-  EXPECT_TRUE(validate_effective(parsed("[server]\nlisten = \"[::1]:0\"\nplain_http = true\n"))
-                  .empty());
+  EXPECT_TRUE(
+      validate_effective(parsed("[server]\nlisten = \"[::1]:0\"\nplain_http = true\n")).empty());
 }
 
 TEST(ValidateEffective, PlainHttpOnRoutableAddressIsAnError) {
