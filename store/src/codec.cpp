@@ -145,16 +145,34 @@ std::string id_of(const json& object) {
 
 }  // namespace
 
-std::string_view to_text(core::Role value) { return name_of(role_names, value); }
-std::string_view to_text(core::GroupKind value) { return name_of(group_kind_names, value); }
-std::string_view to_text(core::MfaMethod value) { return name_of(mfa_method_names, value); }
-std::string_view to_text(core::MemberType value) { return name_of(member_type_names, value); }
-std::string_view to_text(core::ResourceType value) { return name_of(resource_type_names, value); }
-std::string_view to_text(core::ChangeKind value) { return name_of(change_kind_names, value); }
-std::string_view to_text(core::ActorKind value) { return name_of(actor_kind_names, value); }
-std::string_view to_text(core::OriginKind value) { return name_of(origin_kind_names, value); }
+std::string_view to_text(core::Role value) {
+  return name_of(role_names, value);
+}
+std::string_view to_text(core::GroupKind value) {
+  return name_of(group_kind_names, value);
+}
+std::string_view to_text(core::MfaMethod value) {
+  return name_of(mfa_method_names, value);
+}
+std::string_view to_text(core::MemberType value) {
+  return name_of(member_type_names, value);
+}
+std::string_view to_text(core::ResourceType value) {
+  return name_of(resource_type_names, value);
+}
+std::string_view to_text(core::ChangeKind value) {
+  return name_of(change_kind_names, value);
+}
+std::string_view to_text(core::ActorKind value) {
+  return name_of(actor_kind_names, value);
+}
+std::string_view to_text(core::OriginKind value) {
+  return name_of(origin_kind_names, value);
+}
 
-core::Role role_from_text(std::string_view text) { return parse(role_names, text, "role"); }
+core::Role role_from_text(std::string_view text) {
+  return parse(role_names, text, "role");
+}
 core::GroupKind group_kind_from_text(std::string_view text) {
   return parse(group_kind_names, text, "group kind");
 }
@@ -177,7 +195,9 @@ core::OriginKind origin_kind_from_text(std::string_view text) {
   return parse(origin_kind_names, text, "origin kind");
 }
 
-std::int64_t to_millis(core::Timestamp at) { return at.time_since_epoch().count(); }
+std::int64_t to_millis(core::Timestamp at) {
+  return at.time_since_epoch().count();
+}
 
 core::Timestamp from_millis(std::int64_t millis) {
   return core::Timestamp(std::chrono::milliseconds(millis));
@@ -240,8 +260,8 @@ std::string encode_user(const core::User& user) {
         {"organization", user.enterprise.organization},
         {"division", user.enterprise.division},
         {"department", user.enterprise.department},
-        {"manager", user.enterprise.manager ? json(user.enterprise.manager->str())
-                                            : json(nullptr)}}},
+        {"manager",
+         user.enterprise.manager ? json(user.enterprise.manager->str()) : json(nullptr)}}},
       {"version", user.version},
       {"created", to_millis(user.created)},
       {"lastModified", to_millis(user.last_modified)},

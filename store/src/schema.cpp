@@ -122,7 +122,9 @@ CREATE TABLE changes (
 
 constexpr const char* migrations[] = {migration_1};
 
-[[noreturn]] void refuse(const std::string& why) { throw core::StoreFailure("sqlite: " + why); }
+[[noreturn]] void refuse(const std::string& why) {
+  throw core::StoreFailure("sqlite: " + why);
+}
 
 std::int64_t now_millis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -156,7 +158,9 @@ void check_identity(Connection& connection) {
 
 }  // namespace
 
-int latest_schema_version() { return static_cast<int>(std::size(migrations)); }
+int latest_schema_version() {
+  return static_cast<int>(std::size(migrations));
+}
 
 int migrate(Connection& connection) {
   check_identity(connection);
@@ -178,8 +182,9 @@ int migrate(Connection& connection) {
     try {
       if (connection.scalar("PRAGMA user_version") < target) {
         connection.exec(steps[index]);
-        connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                         target, now_millis())
+        connection
+            .query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", target,
+                   now_millis())
             .run();
         // PRAGMAs take no parameters; both values are integers this code formats.
         const std::string header = "PRAGMA application_id = " + std::to_string(application_id) +

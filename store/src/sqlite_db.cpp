@@ -107,7 +107,9 @@ std::string Statement::text(int column) const {
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
-std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+std::int64_t Statement::integer(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
 
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
@@ -153,16 +155,21 @@ std::int64_t Connection::scalar(const char* sql) {
   return statement.step() ? statement.integer(0) : 0;
 }
 
-std::int64_t Connection::changes() const { return sqlite3_changes64(db_); }
+std::int64_t Connection::changes() const {
+  return sqlite3_changes64(db_);
+}
 
-std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Connection::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
 
-bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+bool Connection::in_transaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 void Connection::fail(int rc, std::string_view sql) const {
   const std::string message = sqlite3_errmsg(db_);
-  std::string what = "sqlite: " + message + " (" + sqlite3_errstr(rc) + ") in: " +
-                     std::string(sql);
+  std::string what = "sqlite: " + message + " (" + sqlite3_errstr(rc) + ") in: " + std::string(sql);
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
     if (const auto rule = unique_rule_of(message)) {
       throw core::StoreConstraintViolation(*rule, what);

@@ -44,9 +44,8 @@ class Shared {
     }
     // An exhausted pool opens another connection rather than blocking: a thread holding one
     // reader and asking for a second must not deadlock.
-    auto connection =
-        std::make_unique<Connection>(options_.path, OpenMode::read_only, options_.busy_timeout_ms);
-    return connection;
+    return std::make_unique<Connection>(options_.path, OpenMode::read_only,
+                                        options_.busy_timeout_ms);
   }
 
   void release_reader(std::unique_ptr<Connection> connection) {
@@ -86,7 +85,9 @@ class Shared {
   bool writer_busy_ = false;
 };
 
-std::int64_t clamp_nonnegative(std::int64_t value) { return std::max<std::int64_t>(value, 0); }
+std::int64_t clamp_nonnegative(std::int64_t value) {
+  return std::max<std::int64_t>(value, 0);
+}
 
 std::optional<std::string> primary_email_key(const core::User& user) {
   if (const auto* email = core::primary_email(user)) {
@@ -119,8 +120,8 @@ class Queries : public Base {
 
   std::optional<core::User> find_user(const core::TenantId& tenant,
                                       const core::UserId& id) override {
-    return one_user(db().query("SELECT doc FROM users WHERE tenant = ? AND id = ?", tenant.str(),
-                               id.str()));
+    return one_user(
+        db().query("SELECT doc FROM users WHERE tenant = ? AND id = ?", tenant.str(), id.str()));
   }
 
   std::optional<core::User> find_user_by_user_name(std::string_view user_name) override {
@@ -189,8 +190,8 @@ class Queries : public Base {
 
   std::optional<core::Group> find_group(const core::TenantId& tenant,
                                         const core::GroupId& id) override {
-    return one_group(db().query("SELECT doc FROM groups WHERE tenant = ? AND id = ?",
-                                tenant.str(), id.str()));
+    return one_group(
+        db().query("SELECT doc FROM groups WHERE tenant = ? AND id = ?", tenant.str(), id.str()));
   }
 
   std::optional<core::Group> find_group_by_display_name(const core::TenantId& tenant,
@@ -233,14 +234,14 @@ class Queries : public Base {
   bool is_member(const core::TenantId& tenant, const core::GroupId& group,
                  const core::MemberRef& member) override {
     return db()
-        .query("SELECT 1 FROM group_members WHERE tenant = ? AND group_id = ? AND member_type = ? "
-               "AND member_id = ?",
-               tenant.str(), group.str(), codec::to_text(member.type), member.id)
+        .query(
+            "SELECT 1 FROM group_members WHERE tenant = ? AND group_id = ? AND member_type = ? "
+            "AND member_id = ?",
+            tenant.str(), group.str(), codec::to_text(member.type), member.id)
         .step();
   }
 
-  core::Page<core::MemberRef> list_members(const core::TenantId& tenant,
-                                           const core::GroupId& group,
+  core::Page<core::MemberRef> list_members(const core::TenantId& tenant, const core::GroupId& group,
                                            const core::PageRequest& page) override {
     core::Page<core::MemberRef> out;
     {
@@ -413,8 +414,8 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
       if (db().changes() == 0) {
         return false;
       }
-      db().query("DELETE FROM user_extensions WHERE tenant = ? AND user_id = ?",
-                 user.tenant.str(), user.id.str())
+      db().query("DELETE FROM user_extensions WHERE tenant = ? AND user_id = ?", user.tenant.str(),
+                 user.id.str())
           .run();
       insert_extensions(user);
       return true;
@@ -650,6 +651,8 @@ std::unique_ptr<core::Store> open_sqlite_store(const SqliteOptions& options) {
   return std::make_unique<SqliteStore>(std::move(shared));
 }
 
-int sqlite_schema_version() { return sqlite::latest_schema_version(); }
+int sqlite_schema_version() {
+  return sqlite::latest_schema_version();
+}
 
 }  // namespace idbridge::store

@@ -29,7 +29,7 @@ void StoreConformance::insert(const core::Group& group) {
 }
 
 std::optional<core::User> StoreConformance::stored_user(const core::TenantId& tenant,
-                                                 const std::string& id) {
+                                                        const std::string& id) {
   return store().read()->find_user(tenant, core::UserId(id));
 }
 
@@ -67,9 +67,9 @@ core::User full_user(const std::string& tenant, const std::string& id,
   user.active = false;
   user.emails = {{user_name + "@Example.com", "work", true}, {"backup@example.net", "home", false}};
   user.phone_numbers = {{"+61 2 5550 1234", "mobile", true}, {"+61 2 5550 9999", "", false}};
-  user.addresses = {{"work", "1 George St\nSydney", "1 George St", "Sydney", "NSW", "2000",
-                     "AU", true},
-                    {"home", "", "2 Pitt St", "Sydney", "NSW", "2001", "AU", false}};
+  user.addresses = {
+      {"work", "1 George St\nSydney", "1 George St", "Sydney", "NSW", "2000", "AU", true},
+      {"home", "", "2 Pitt St", "Sydney", "NSW", "2001", "AU", false}};
   user.role = core::Role::administrator;
   user.profiles = {"default:administrator", "e911", "international"};
   user.extensions = {{"1" + id.substr(id.size() - 1) + "01", "Level 3, 1 George St", true},

@@ -16,9 +16,12 @@ using core::MemberType;
 using core::TenantId;
 using core::UserId;
 
-
-MemberRef user_ref(const std::string& id) { return {MemberType::user, id}; }
-MemberRef group_ref(const std::string& id) { return {MemberType::group, id}; }
+MemberRef user_ref(const std::string& id) {
+  return {MemberType::user, id};
+}
+MemberRef group_ref(const std::string& id) {
+  return {MemberType::group, id};
+}
 
 TEST_P(StoreConformance, EnsureTenantCreatesOnceAndListsInCreationOrder) {
   auto writer = store().write();
@@ -146,8 +149,7 @@ TEST_P(StoreConformance, UpdateUserWithStaleVersionChangesNothing) {
     writer->commit();
   }
   EXPECT_EQ(stored_user(acme, "u1"), before);
-  EXPECT_EQ(store().read()->find_extension_owner(acme, before.extensions[0].number),
-            UserId("u1"));
+  EXPECT_EQ(store().read()->find_extension_owner(acme, before.extensions[0].number), UserId("u1"));
 
   auto ghost = make_user("acme", "u404", "ghost");
   auto writer = store().write();
@@ -193,8 +195,7 @@ TEST_P(StoreConformance, DuplicatePrimaryEmailIsRefusedWithinTheTenantOnly) {
   auto other_tenant = clash;
   other_tenant.tenant = globex;
   insert(other_tenant);
-  EXPECT_EQ(store().read()->find_user_by_primary_email(globex, "shared@example.com"),
-            other_tenant);
+  EXPECT_EQ(store().read()->find_user_by_primary_email(globex, "shared@example.com"), other_tenant);
   EXPECT_EQ(store().read()->count_users(acme), 2);
 }
 
@@ -389,7 +390,8 @@ TEST_P(StoreConformance, MembershipAddAndRemoveAreIdempotent) {
   EXPECT_EQ(members.items, (std::vector<MemberRef>{user_ref("u1"), group_ref("g2")}));
   EXPECT_EQ(reader->groups_containing(acme, user_ref("u1")),
             (std::vector<GroupId>{GroupId("g1"), GroupId("g2")}));
-  EXPECT_EQ(reader->groups_containing(acme, group_ref("g2")), (std::vector<GroupId>{GroupId("g1")}));
+  EXPECT_EQ(reader->groups_containing(acme, group_ref("g2")),
+            (std::vector<GroupId>{GroupId("g1")}));
   EXPECT_TRUE(reader->groups_containing(globex, user_ref("u1")).empty());
 }
 
@@ -575,9 +577,9 @@ TEST_P(StoreConformance, ChangeLogIsOrderedGapFreeAndRoundTrips) {
         record.kind = core::ChangeKind::deleted;
         record.actor = {core::ActorKind::sync_run, "run-9"};
         record.origin = {core::OriginKind::directory_sync, "ldap:corp"};
-        record.attributes = {{"members", "user:u1", std::nullopt},
-                             {"password", std::string(core::redacted_value),
-                              std::string(core::redacted_value)}};
+        record.attributes = {
+            {"members", "user:u1", std::nullopt},
+            {"password", std::string(core::redacted_value), std::string(core::redacted_value)}};
       }
       if (i == 4) {
         record.attributes.clear();

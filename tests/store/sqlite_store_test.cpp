@@ -1,7 +1,7 @@
 // The SQLite backend: its conformance instantiation, and what only SQLite has (the file, its
 // migrations, pragmas and what it refuses to open), checked with sqlite3 directly.
-#include "conformance.hpp"
 #include "idbridge/store/sqlite_store.hpp"
+#include "conformance.hpp"
 
 #include <sqlite3.h>
 
@@ -31,8 +31,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
 class RawDb {
  public:
   explicit RawDb(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK) {
       ADD_FAILURE() << "cannot open " << path;
     }
   }
@@ -106,8 +106,9 @@ TEST_F(SqliteStore, OpeningAMigratedFileIsANoOp) {
   {
     RawDb raw(db_path());
     schema_before = raw.text("SELECT group_concat(sql, ';') FROM sqlite_schema");
-    history_before = raw.text("SELECT group_concat(version || ':' || applied_at) FROM "
-                              "schema_migrations");
+    history_before = raw.text(
+        "SELECT group_concat(version || ':' || applied_at) FROM "
+        "schema_migrations");
   }
   auto store = open_sqlite(dir_.path().string());
   EXPECT_EQ(store->schema_version(), store::sqlite_schema_version());
@@ -156,6 +157,24 @@ TEST_F(SqliteStore, CorruptDocumentIsAStoreFailure) {
   RawDb(db_path()).exec(R"(UPDATE users SET doc = '{"id": "u1", "userName": 5}')");
   EXPECT_THROW(store->read()->find_user(core::TenantId("acme"), core::UserId("u1")),
                core::StoreFailure);
+}
+
+TEST_F(SqliteStore, DocumentMissingFieldsDecodesThemAsDefaults) {
+  // A document written before a field existed must still load.
+  auto store = open_sqlite(dir_.path().string());
+  {
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    writer->insert_user(full_user("acme", "u1", "alice"));
+    writer->commit();
+  }
+  RawDb(db_path()).exec(
+      R"(UPDATE users SET doc = '{"id": "u1", "tenant": "acme", "userName": "alice"}')");
+  core::User expected;
+  expected.id = core::UserId("u1");
+  expected.tenant = core::TenantId("acme");
+  expected.user_name = "alice";
+  EXPECT_EQ(store->read()->find_user(core::TenantId("acme"), core::UserId("u1")), expected);
 }
 
 TEST_F(SqliteStore, ViolationMessagesCarryNoUserValues) {
