@@ -1,6 +1,8 @@
 // The integration tests' debug routes.
 #include "debug_routes.hpp"
 
+#include "logger.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -21,8 +23,9 @@ long query_milliseconds(std::string_view query) {
   return std::clamp(ms, 0L, 30000L);
 }
 
-Response handle_slow(const Request& request) {
+Response handle_slow(const Request& request, Logger& logger) {
   const long ms = query_milliseconds(request.query);
+  logger.info("slow request started", {{"ms", ms}});
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return json_response(200, R"({"slept_ms":)" + std::to_string(ms) + "}");
 }
@@ -33,8 +36,10 @@ Response handle_fail(const Request& /*request*/) {
 
 }  // namespace
 
-void add_debug_routes(Router& router) {
-  router.add({Method::get, "/debug/slow", handle_slow, Execution::blocking_pool});
+void add_debug_routes(Router& router, Logger& logger) {
+  router.add({Method::get, "/debug/slow",
+              [&logger](const Request& request) { return handle_slow(request, logger); },
+              Execution::blocking_pool});
   router.add({Method::get, "/debug/fail", handle_fail, Execution::blocking_pool});
 }
 

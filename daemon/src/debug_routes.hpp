@@ -6,8 +6,11 @@
 
 namespace idbridge::daemon {
 
-// GET /debug/slow?ms=N sleeps N milliseconds (at most 30000) on the blocking pool.
+class Logger;
+
+// GET /debug/slow?ms=N logs "slow request started", then sleeps N milliseconds (at most 30000)
+// on the blocking pool; tests wait for that line to know the request is in flight.
 // GET /debug/fail throws.
-void add_debug_routes(Router& router);
+void add_debug_routes(Router& router, Logger& logger);
 
 }  // namespace idbridge::daemon

@@ -16,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <openssl/crypto.h>
@@ -137,6 +138,10 @@ std::string remote_of(const tcp::socket& socket) {
   error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   return ec ? std::string() : endpoint.address().to_string();
+}
+
+bool expects_continue(const http::request<http::string_body>& message) {
+  return message.version() >= 11 && beast::iequals(message[http::field::expect], "100-continue");
 }
 
 bool is_http_parse_error(const error_code& ec) {
@@ -293,6 +298,7 @@ struct Server::Impl {
       // connection longer than request_timeout.
       beast::get_lowest_layer(stream).expires_after(options.request_timeout);
       error_code ec;
+      bool header_seen = false;
       while (!parser.is_done()) {
         session.idle = buffer.size() == 0 && !parser.got_some();
         if (session.idle && session.stop) {
@@ -303,6 +309,19 @@ struct Server::Impl {
         if (read_ec) {
           ec = read_ec;
           break;
+        }
+        if (!header_seen && parser.is_header_done()) {
+          header_seen = true;
+          // Clients such as .NET's HttpClient wait for this before sending a body; without it
+          // every such request would stall for the client's expect timeout.
+          if (!parser.is_done() && expects_continue(parser.get())) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            auto [write_ec, written] = co_await net::async_write(
+                stream, net::buffer(kContinue.data(), kContinue.size()), use_tuple);
+            if (write_ec) {
+              co_return CloseMode::immediate;
+            }
+          }
         }
       }
       if (ec) {

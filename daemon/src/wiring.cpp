@@ -219,7 +219,7 @@ Router make_router(core::Store& store, core::IdentityService& service, Logger& l
        Execution::blocking_pool},
   });
   if (test_routes) {
-    add_debug_routes(router);
+    add_debug_routes(router, logger);
   }
   return router;
 }

@@ -223,13 +223,13 @@ DaemonProcess::DaemonProcess(const std::string& binary, const TempDir& dir,
   process_ = std::make_unique<ChildProcess>(argv, extra_env);
 }
 
-std::uint16_t DaemonProcess::wait_listening(std::chrono::milliseconds timeout) {
+std::uint16_t wait_listening(ChildProcess& process, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   constexpr std::string_view listening = "\"msg\":\"listening\"";
-  if (process_->wait_for_stderr(listening, timeout)) {
+  if (process.wait_for_stderr(listening, timeout)) {
     // The line may still be arriving: only complete lines count.
     while (std::chrono::steady_clock::now() < deadline) {
-      for (const auto& line : process_->stderr_lines()) {
+      for (const auto& line : process.stderr_lines()) {
         if (line.find(listening) != std::string::npos) {
           if (auto port = port_of(line)) {
             return *port;
@@ -240,7 +240,7 @@ std::uint16_t DaemonProcess::wait_listening(std::chrono::milliseconds timeout) {
     }
   }
   throw std::runtime_error("idbridged did not log \"listening\" with a port; stderr:\n" +
-                           process_->stderr_text());
+                           process.stderr_text());
 }
 
 }  // namespace idbridge::testing

@@ -76,6 +76,11 @@ class ChildProcess {
   std::thread err_reader_;
 };
 
+// Waits for idbridged's {"msg":"listening",...,"port":N} log line and returns N. Throws
+// std::runtime_error (with the process's stderr) when it exits first or `timeout` passes.
+std::uint16_t wait_listening(ChildProcess& process,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // The idbridged binary started with `--config <dir>/idbridged.toml` after writing `config_toml`
 // there; `extra_args` follow. Knows the daemon's "listening" log line.
 class DaemonProcess {
@@ -84,9 +89,10 @@ class DaemonProcess {
                 const std::vector<std::string>& extra_args = {},
                 const std::vector<std::string>& extra_env = {});
 
-  // Waits for {"msg":"listening",...,"port":N} and returns N. Throws std::runtime_error (with the
-  // daemon's stderr) when the daemon exits first or `timeout` passes.
-  std::uint16_t wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // See testing::wait_listening.
+  std::uint16_t wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return testing::wait_listening(*process_, timeout);
+  }
 
   ChildProcess& process() { return *process_; }
   std::string config_path() const { return config_path_; }
