@@ -497,6 +497,8 @@ class Parser {
       return fail("expected " + std::string(expected) + " at " + where() + ", found " + found());
     }
     pos_ = end;
+    // ParseError is an aggregate whose first member is a string, so a bare string would be
+    // ambiguous between the two alternatives of the result.
     return {boost::system::in_place_value, std::string(name)};
   }
 

@@ -132,7 +132,7 @@ bool exercise(const std::string& text) {
 TEST(FilterFuzz, MutatedFiltersNeverCrashAndRoundTrip) {
   std::mt19937 rng(20260611);
   int accepted = 0;
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 50000; ++i) {
     std::string text = seeds()[rng() % seeds().size()];
     for (int round = static_cast<int>(rng() % 3); round >= 0; --round) {
       text = mutate(std::move(text), rng);
@@ -140,14 +140,14 @@ TEST(FilterFuzz, MutatedFiltersNeverCrashAndRoundTrip) {
     accepted += exercise(text) ? 1 : 0;
   }
   // The mutations must not be so wild that nothing parses: both paths get exercised.
-  EXPECT_GT(accepted, 300);
-  EXPECT_LT(accepted, 19000);
+  EXPECT_GT(accepted, 750);
+  EXPECT_LT(accepted, 47500);
 }
 
 TEST(FilterFuzz, RandomBytesNeverCrash) {
   std::mt19937 rng(7);
   const std::string alphabet = "ab eqprandotr()[]\".:\\u0dD8-1e$";
-  for (int i = 0; i < 10000; ++i) {
+  for (int i = 0; i < 20000; ++i) {
     std::string text(rng() % 64, ' ');
     for (char& c : text) {
       c = i % 2 == 0 ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng() % 256);
