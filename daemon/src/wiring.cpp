@@ -193,6 +193,11 @@ int serve_loaded(config::Config config) {
   try {
     server.emplace(std::move(options), make_router(*store, service, logger, debug_routes),
                    logger);
+  } catch (const std::exception& e) {
+    logger.error("cannot load the TLS certificate and key", {{"error", e.what()}});
+    return kExitFailure;
+  }
+  try {
     server->listen();
   } catch (const std::exception& e) {
     logger.error("cannot listen", {{"address", config.server.listen.host},

@@ -374,6 +374,33 @@ TEST_F(DaemonTest, UnreadableTokenFileIsRefusedAtStart) {
   EXPECT_THAT(daemon.stderr_text(), Not(HasSubstr("listening")));
 }
 
+TEST_F(DaemonTest, KeyThatDoesNotMatchTheCertificateIsRefusedAtStart) {
+  auto pki = make_test_pki(dir_);
+  TempDir other;
+  pki.server_key = make_test_pki(other).server_key;
+  ConfigOptions options;
+  options.plain_http = false;
+  options.tls = pki;
+  DaemonProcess daemon(kBinary, dir_, config_toml(options));
+  const auto status = daemon.wait_exit(15s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 1);
+  EXPECT_THAT(daemon.stderr_text(), HasSubstr("cannot load the TLS certificate and key"));
+  EXPECT_THAT(daemon.stderr_text(), Not(HasSubstr("PRIVATE KEY")));
+}
+
+TEST_F(DaemonTest, PortInUseIsReportedAndExits1) {
+  auto first = start();
+  DaemonProcess second(kBinary, dir_, config_toml({}),
+                       {"--listen", "127.0.0.1:" + std::to_string(port_), "--state-dir",
+                        dir_.file("second")});
+  const auto status = second.wait_exit(15s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 1);
+  EXPECT_THAT(second.stderr_text(), HasSubstr("cannot listen"));
+  stop_and_expect_clean_exit(*first);
+}
+
 TEST_F(DaemonTest, StateDirOverrideHoldsTheDatabase) {
   const auto state = dir_.file("elsewhere");
   auto daemon = start({}, {}, {"--state-dir", state});
