@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -309,7 +310,17 @@ struct ErrorCase {
 };
 
 void PrintTo(const ErrorCase& c, std::ostream* out) {
-  *out << (c.kind == Kind::filter ? "filter " : "path ") << c.input.substr(0, 60);
+  // ctest discovers tests from this text (a CMake list): percent-encode all but plain characters.
+  *out << (c.kind == Kind::filter ? "filter " : "path ");
+  for (const char ch : c.input.substr(0, 60)) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (std::isalnum(byte) != 0 ||
+        std::string_view(" .:_-'\"()=<>$@").find(ch) != std::string_view::npos) {
+      *out << ch;
+    } else {
+      *out << '%' << std::hex << std::uppercase << static_cast<unsigned>(byte) << std::dec;
+    }
+  }
 }
 
 class Malformed : public ::testing::TestWithParam<ErrorCase> {};
