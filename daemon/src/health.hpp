@@ -33,8 +33,7 @@ struct ReadinessReport {
 
 // Asks the store and the service; blocks on the store, so it runs on the blocking pool.
 // A store that throws is reported as not ok (the exception text is logged, not returned).
-ReadinessReport probe_readiness(core::Store& store, core::IdentityService& service,
-                                Logger& logger);
+ReadinessReport probe_readiness(core::Store& store, core::IdentityService& service, Logger& logger);
 
 // GET /healthz: 200 {"status":"ok"} for as long as the process serves requests.
 Response handle_healthz(const Request& request);

@@ -20,30 +20,22 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string_view to_string(Method method) {
   switch (method) {
-    case Method::get:
-      return "GET";
-    case Method::head:
-      return "HEAD";
-    case Method::post:
-      return "POST";
-    case Method::put:
-      return "PUT";
-    case Method::patch:
-      return "PATCH";
-    case Method::delete_:
-      return "DELETE";
-    case Method::options:
-      return "OPTIONS";
-    case Method::other:
-      return "OTHER";
+    case Method::get: return "GET";
+    case Method::head: return "HEAD";
+    case Method::post: return "POST";
+    case Method::put: return "PUT";
+    case Method::patch: return "PATCH";
+    case Method::delete_: return "DELETE";
+    case Method::options: return "OPTIONS";
+    case Method::other: return "OTHER";
   }
   return "OTHER";
 }
 
 Method parse_method(std::string_view text) {
   static constexpr std::pair<std::string_view, Method> kMethods[] = {
-      {"GET", Method::get},       {"HEAD", Method::head},          {"POST", Method::post},
-      {"PUT", Method::put},       {"PATCH", Method::patch},        {"DELETE", Method::delete_},
+      {"GET", Method::get},        {"HEAD", Method::head},   {"POST", Method::post},
+      {"PUT", Method::put},        {"PATCH", Method::patch}, {"DELETE", Method::delete_},
       {"OPTIONS", Method::options}};
   for (const auto& [name, method] : kMethods) {
     if (text == name) {

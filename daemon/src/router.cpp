@@ -67,7 +67,9 @@ Router::Router(std::vector<Route> routes) {
   }
 }
 
-void Router::add(Route route) { routes_.push_back(std::move(route)); }
+void Router::add(Route route) {
+  routes_.push_back(std::move(route));
+}
 
 RouteMatch Router::match(Method method, std::string_view path) const {
   const auto segments = split_path(path);
@@ -111,9 +113,9 @@ Response invoke_handler(const Route& route, const Request& request, Logger& logg
     return route.handler(request);
   } catch (const std::exception& e) {
     // The exception text may name internals (SQL, paths): the log gets it, the client does not.
-    logger.error("handler failed", {{"method", to_string(request.method)},
-                                    {"route", route.pattern},
-                                    {"error", e.what()}});
+    logger.error(
+        "handler failed",
+        {{"method", to_string(request.method)}, {"route", route.pattern}, {"error", e.what()}});
   } catch (...) {
     logger.error("handler failed",
                  {{"method", to_string(request.method)}, {"route", route.pattern}});

@@ -191,8 +191,7 @@ int serve_loaded(config::Config config) {
 
   std::optional<Server> server;
   try {
-    server.emplace(std::move(options), make_router(*store, service, logger, debug_routes),
-                   logger);
+    server.emplace(std::move(options), make_router(*store, service, logger, debug_routes), logger);
   } catch (const std::exception& e) {
     logger.error("cannot load the TLS certificate and key", {{"error", e.what()}});
     return kExitFailure;
@@ -231,7 +230,9 @@ Router make_router(core::Store& store, core::IdentityService& service, Logger& l
 
 std::string demo_config_text(const std::string& state_dir, const std::string& token_file) {
   return "# Demo configuration written by `idbridged init-demo`: plain HTTP, loopback only.\n"
-         "state_dir = " + toml_string(state_dir) + "\n"
+         "state_dir = " +
+         toml_string(state_dir) +
+         "\n"
          "\n"
          "[server]\n"
          "listen = \"127.0.0.1:8080\"\n"
@@ -248,7 +249,9 @@ std::string demo_config_text(const std::string& state_dir, const std::string& to
          "\n"
          "[[tenants.demo.credentials]]\n"
          "name = \"demo-provisioning\"\n"
-         "token = { file = " + toml_string(token_file) + " }\n"
+         "token = { file = " +
+         toml_string(token_file) +
+         " }\n"
          "role_ceiling = \"administrator\"\n";
 }
 
@@ -321,18 +324,12 @@ int run_main(std::span<const std::string_view> args) {
   const auto& command_line = *parsed.command_line;
   try {
     switch (command_line.command) {
-      case Command::help:
-        std::cout << usage_text();
-        return kExitOk;
-      case Command::version:
-        std::cout << "idbridged " << IDBRIDGE_VERSION << '\n';
-        return kExitOk;
+      case Command::help: std::cout << usage_text(); return kExitOk;
+      case Command::version: std::cout << "idbridged " << IDBRIDGE_VERSION << '\n'; return kExitOk;
       case Command::check_config:
         return check_config(command_line.config_path, std::cout, std::cerr);
-      case Command::init_demo:
-        return init_demo(*command_line.state_dir, std::cout, std::cerr);
-      case Command::serve:
-        return serve(command_line);
+      case Command::init_demo: return init_demo(*command_line.state_dir, std::cout, std::cerr);
+      case Command::serve: return serve(command_line);
     }
   } catch (const std::exception& e) {
     Logger(config::LogLevel::error).error("fatal error", {{"error", e.what()}});

@@ -9,7 +9,9 @@
 namespace idbridge::daemon {
 namespace {
 
-ParsedCommandLine parse(std::vector<std::string_view> args) { return parse_command_line(args); }
+ParsedCommandLine parse(std::vector<std::string_view> args) {
+  return parse_command_line(args);
+}
 
 TEST(CliTest, Serve) {
   const auto parsed = parse({"--config", "/etc/idbridge/idbridged.toml"});
@@ -61,15 +63,15 @@ TEST(CliTest, HelpAndVersionWin) {
 
 TEST(CliTest, UsageErrors) {
   const std::vector<std::vector<std::string_view>> cases = {
-      {},                                          // nothing to do
-      {"--config"},                                // missing value
-      {"--config="},                               // empty value
-      {"--listen", "127.0.0.1:1"},                 // no --config
-      {"--config", "a", "--frobnicate"},           // unknown flag
-      {"--config", "a", "extra"},                  // stray argument
-      {"init-demo"},                               // needs --state-dir
+      {},                                 // nothing to do
+      {"--config"},                       // missing value
+      {"--config="},                      // empty value
+      {"--listen", "127.0.0.1:1"},        // no --config
+      {"--config", "a", "--frobnicate"},  // unknown flag
+      {"--config", "a", "extra"},         // stray argument
+      {"init-demo"},                      // needs --state-dir
       {"init-demo", "--state-dir", "d", "--config", "c"},
-      {"--config", "a", "init-demo"},              // a command only comes first
+      {"--config", "a", "init-demo"},  // a command only comes first
       {"--check-config", "a", "--listen", "127.0.0.1:1"},
   };
   for (const auto& args : cases) {

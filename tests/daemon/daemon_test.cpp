@@ -7,8 +7,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <filesystem>
@@ -62,8 +62,8 @@ class DaemonTest : public ::testing::Test {
     std::random_device random;
     token_ = "test-token-" + std::to_string(random()) + "-" + std::to_string(random());
     token_file_ = dir_.write("okta.token", token_ + "\n");
-    std::filesystem::permissions(token_file_, std::filesystem::perms::owner_read |
-                                                  std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
 
   std::string config_toml(const ConfigOptions& options) const {
@@ -338,7 +338,7 @@ TEST_F(DaemonTest, LogsAreJsonLinesAndNeverContainTheToken) {
   }
   EXPECT_TRUE(saw_listening);
   EXPECT_THAT(text, HasSubstr("\"msg\":\"request\""));  // debug level logs requests...
-  EXPECT_THAT(text, Not(HasSubstr("/readyz?")));       // ...by path, never with the query
+  EXPECT_THAT(text, Not(HasSubstr("/readyz?")));        // ...by path, never with the query
 }
 
 // --- start-up refusals -------------------------------------------------------------------------
@@ -391,9 +391,9 @@ TEST_F(DaemonTest, KeyThatDoesNotMatchTheCertificateIsRefusedAtStart) {
 
 TEST_F(DaemonTest, PortInUseIsReportedAndExits1) {
   auto first = start();
-  DaemonProcess second(kBinary, dir_, config_toml({}),
-                       {"--listen", "127.0.0.1:" + std::to_string(port_), "--state-dir",
-                        dir_.file("second")});
+  DaemonProcess second(
+      kBinary, dir_, config_toml({}),
+      {"--listen", "127.0.0.1:" + std::to_string(port_), "--state-dir", dir_.file("second")});
   const auto status = second.wait_exit(15s);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->code, 1);
@@ -420,16 +420,16 @@ TEST_F(DaemonTest, CheckConfigAcceptsAValidFile) {
 
 TEST_F(DaemonTest, CheckConfigPrintsEveryProblemWithItsLine) {
   const auto path = dir_.write("bad.toml",
-                               "[server]\n"                       // 1
-                               "listen = \"127.0.0.1:0\"\n"       // 2
-                               "plain_http = true\n"              // 3
-                               "colour = \"blue\"\n"              // 4: unknown key
-                               "threads = \"four\"\n"             // 5: wrong type
-                               "\n"                               // 6
-                               "[tenants.acme]\n"                 // 7
-                               "[[tenants.acme.credentials]]\n"   // 8
-                               "name = \"okta\"\n"                // 9
-                               "token = \"s3cr3t-inline\"\n");    // 10: inline secret
+                               "[server]\n"                      // 1
+                               "listen = \"127.0.0.1:0\"\n"      // 2
+                               "plain_http = true\n"             // 3
+                               "colour = \"blue\"\n"             // 4: unknown key
+                               "threads = \"four\"\n"            // 5: wrong type
+                               "\n"                              // 6
+                               "[tenants.acme]\n"                // 7
+                               "[[tenants.acme.credentials]]\n"  // 8
+                               "name = \"okta\"\n"               // 9
+                               "token = \"s3cr3t-inline\"\n");   // 10: inline secret
   const auto result = run_command({kBinary, "--check-config", path});
   EXPECT_EQ(result.status.code, 1);
   EXPECT_EQ(result.out, "");

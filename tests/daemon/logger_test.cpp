@@ -25,7 +25,8 @@ std::vector<nlohmann::json> lines_of(const std::string& text) {
 TEST(LoggerTest, WritesOneJsonObjectPerLine) {
   std::ostringstream out;
   Logger logger(LogLevel::info, &out);
-  logger.info("listening", {{"address", "127.0.0.1"}, {"port", std::uint16_t{8443}}, {"tls", true}});
+  logger.info("listening",
+              {{"address", "127.0.0.1"}, {"port", std::uint16_t{8443}}, {"tls", true}});
   logger.error("failed", {{"count", -3}, {"ratio", 0.5}});
   const auto lines = lines_of(out.str());
   ASSERT_EQ(lines.size(), 2U);

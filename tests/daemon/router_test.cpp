@@ -12,7 +12,9 @@
 namespace idbridge::daemon {
 namespace {
 
-Response named(std::string name) { return json_response(200, std::move(name)); }
+Response named(std::string name) {
+  return json_response(200, std::move(name));
+}
 
 Router sample_router() {
   return Router({
@@ -60,7 +62,7 @@ TEST(RouterTest, MatchesByMethodAndPattern) {
       {Method::delete_, "/scim/v2/acme/Users/42", "delete"},
       {Method::patch, "/scim/v2/acme/Users/42", "405:GET, DELETE"},
       {Method::other, "/scim/v2/acme/Users/42", "405:GET, DELETE"},
-      {Method::get, "/scim/v2//Users", "404"},        // an empty {tenant} never matches
+      {Method::get, "/scim/v2//Users", "404"},  // an empty {tenant} never matches
       {Method::get, "/scim/v2/acme/Users//", "404"},
       {Method::get, "/scim/v2/acme/Users/42/x", "404"},
       {Method::get, "/scim/v2/acme/Users/.search", "get"},  // first matching entry wins

@@ -2,6 +2,7 @@
 // so tcp_stream's deadlines apply (synchronous socket calls have none).
 #include "idbridge/testing/http_client.hpp"
 
+#include <openssl/ssl.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -148,8 +148,9 @@ HttpResponse HttpConnection::request(std::string_view method, std::string_view t
 void HttpConnection::send_raw(std::string_view bytes) {
   auto& impl = *impl_;
   throw_if(impl.run([&](auto handler) {
-    impl.with_stream(
-        [&](auto& stream) { net::async_write(stream, net::buffer(bytes.data(), bytes.size()), handler); });
+    impl.with_stream([&](auto& stream) {
+      net::async_write(stream, net::buffer(bytes.data(), bytes.size()), handler);
+    });
   }),
            "write");
 }

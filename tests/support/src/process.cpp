@@ -93,8 +93,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   }
   env.push_back(nullptr);
 
-  const int spawned = posix_spawn(&pid_, argv.at(0).c_str(), &actions, nullptr, args.data(),
-                                  env.data());
+  const int spawned =
+      posix_spawn(&pid_, argv.at(0).c_str(), &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -141,7 +141,9 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-void ChildProcess::reap(int status) { status_ = decode(status); }
+void ChildProcess::reap(int status) {
+  status_ = decode(status);
+}
 
 void ChildProcess::send_signal(int signal) {
   if (!status_) {

@@ -49,12 +49,12 @@ TestPki make_test_pki(const TempDir& dir) {
            "-keyout", ca_key, "-out", ca_cert, "-days", "1", "-subj", "/CN=idbridge test CA",
            "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
            "keyUsage=critical,keyCertSign,cRLSign"});
-  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", key, "-out", csr, "-subj", "/CN=localhost"});
-  openssl({"x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
-           "-out", leaf, "-days", "1", "-extfile", extensions});
-  std::filesystem::permissions(key, std::filesystem::perms::owner_read |
-                                        std::filesystem::perms::owner_write);
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           key, "-out", csr, "-subj", "/CN=localhost"});
+  openssl({"x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-out",
+           leaf, "-days", "1", "-extfile", extensions});
+  std::filesystem::permissions(
+      key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   const auto chain = dir.write("server.pem", read_file(leaf) + read_file(ca_cert));
   return {ca_cert, chain, key};
 }

@@ -25,8 +25,8 @@ struct HttpResponse {
 };
 
 struct TlsClientOptions {
-  std::string ca_file;                   // PEM; the server's chain must verify against it
-  std::string server_name = "localhost"; // SNI and host name verification
+  std::string ca_file;                    // PEM; the server's chain must verify against it
+  std::string server_name = "localhost";  // SNI and host name verification
 };
 
 // One keep-alive connection. Every call throws std::system_error on a socket or TLS error,

@@ -22,7 +22,7 @@ class TempDir;
 struct ExitStatus {
   bool exited = false;  // normal exit: `code` is valid
   int code = -1;
-  int signal = 0;       // killed by this signal when !exited
+  int signal = 0;  // killed by this signal when !exited
   bool ok() const { return exited && code == 0; }
 };
 
