@@ -1,0 +1,49 @@
+// Internal pieces shared by the SCIM handlers: filtering of list requests and PATCH.
+#pragma once
+
+#include "idbridge/core/store.hpp"
+#include "resource_json.hpp"
+#include "scim_error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace idbridge::scim {
+
+// The users / groups of `tenant` matching `filter` (RFC 7644 §3.4.2.2), in creation order.
+// Equality on userName, externalId, id and emails.value (users) or displayName, externalId and
+// id (groups) is answered from the store's indexes; anything else is evaluated in memory.
+// Errors: invalidFilter.
+struct UserSelection {
+  std::vector<core::User> users;
+  std::int64_t total = 0;
+};
+ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
+                                       const std::string& filter, std::int64_t offset,
+                                       std::int64_t count);
+struct GroupSelection {
+  std::vector<core::Group> groups;
+  std::int64_t total = 0;
+};
+ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,
+                                         const std::string& filter, std::int64_t offset,
+                                         std::int64_t count);
+
+// Applies a PatchOp body (RFC 7644 §3.5.2) to the normalised JSON of a resource and returns the
+// new normalised JSON. Errors: invalidSyntax (not a PatchOp), invalidPath, noTarget,
+// invalidValue, mutability.
+ScimResult<nlohmann::json> apply_patch(const nlohmann::json& resource, const nlohmann::json& body,
+                                       ResourceKind kind);
+
+// When a group PATCH only adds or removes members (the common, possibly huge, case) it is
+// applied as a membership change without reading the member list. nullopt: use apply_patch.
+struct MemberPatch {
+  std::vector<std::pair<std::string, std::optional<core::MemberType>>> add;
+  std::vector<std::string> remove;
+};
+std::optional<ScimResult<MemberPatch>> member_only_patch(const nlohmann::json& body);
+
+}  // namespace idbridge::scim

@@ -1,0 +1,56 @@
+// Users and groups to and from their SCIM JSON form. Input is first normalised against the
+// schema table (canonical attribute names, type checks, Entra's "True"/"False" booleans, null as
+// absent, readOnly and unknown attributes ignored), then mapped onto the tenant model.
+#pragma once
+
+#include "idbridge/core/identity_service.hpp"
+#include "idbridge/core/model.hpp"
+#include "schema.hpp"
+#include "scim_error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace idbridge::scim {
+
+using nlohmann::json;
+
+enum class ResourceKind { user, group };
+
+// Canonical JSON of a resource body: every known attribute under its schema spelling, values of
+// the schema's type. Errors: invalidSyntax (not an object, `schemas` not a string array),
+// invalidValue (a value of the wrong type).
+ScimResult<json> normalise_resource(const json& input, ResourceKind kind);
+
+// Normalises one attribute value against its definition (used by PATCH for path targets).
+ScimResult<json> normalise_value(const json& value, const AttributeDef& def,
+                                 const std::string& path);
+
+// From normalised JSON. Errors: invalidValue for values the model cannot hold (unknown role, …).
+ScimResult<core::UserWrite> user_from_json(const json& normalised);
+struct GroupInput {
+  std::string display_name;
+  std::optional<std::string> external_id;
+  std::optional<core::GroupKind> kind;  // absent: keep (replace) or access (create)
+  // Members as given: id plus the type when the client said it ("User"/"Group").
+  std::vector<std::pair<std::string, std::optional<core::MemberType>>> members;
+};
+ScimResult<GroupInput> group_from_json(const json& normalised);
+
+struct GroupRef {
+  std::string id;
+  std::string display;
+};
+
+// Full representations, with meta (location under base_url). `groups` are the user's groups.
+json user_to_json(const core::User& user, const std::string& base_url,
+                  const std::vector<GroupRef>& groups);
+json group_to_json(const core::Group& group, const std::string& base_url,
+                   const std::vector<core::MemberRef>* members);
+
+std::string format_timestamp(core::Timestamp at);  // RFC 3339, UTC, milliseconds
+std::string etag(core::ResourceVersion version);   // W/"<version>"
+
+}  // namespace idbridge::scim

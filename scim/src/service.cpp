@@ -1,0 +1,819 @@
+// The SCIM request dispatcher and the User, Group, search and discovery handlers.
+#include "idbridge/scim/service.hpp"
+
+#include "discovery.hpp"
+#include "handlers.hpp"
+#include "query.hpp"
+#include "resource_json.hpp"
+#include "schema.hpp"
+#include "scim_error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <map>
+
+namespace idbridge::scim {
+namespace {
+
+using nlohmann::json;
+
+constexpr int max_cas_retries = 5;
+
+Response json_response(int status, const json& body,
+                       std::vector<std::pair<std::string, std::string>> headers = {}) {
+  Response response;
+  response.status = status;
+  // Invalid UTF-8 from a client never reaches here unreplaced: replace rather than throw.
+  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  response.headers = std::move(headers);
+  return response;
+}
+
+Response to_response(const ScimError& error) {
+  return error_response(error.status, error.scim_type, error.detail);
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> segments;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    const auto end = std::min(path.find('/', start), path.size());
+    if (end > start) {
+      segments.emplace_back(path.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return segments;
+}
+
+// W/"12" or "12" -> 12; "*" -> nullopt (any version); anything else -> -1 (matches nothing).
+std::optional<core::ResourceVersion> parse_if_match(const std::optional<std::string>& header) {
+  if (!header) {
+    return std::nullopt;
+  }
+  std::string_view text = *header;
+  while (!text.empty() && text.front() == ' ') {
+    text.remove_prefix(1);
+  }
+  if (text == "*") {
+    return std::nullopt;
+  }
+  if (text.rfind("W/", 0) == 0) {
+    text.remove_prefix(2);
+  }
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    text = text.substr(1, text.size() - 2);
+  }
+  core::ResourceVersion version = -1;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) {
+    return -1;
+  }
+  return version;
+}
+
+bool none_match(const std::optional<std::string>& header, core::ResourceVersion version) {
+  if (!header) {
+    return false;
+  }
+  if (*header == "*") {
+    return true;
+  }
+  return parse_if_match(header) == version;
+}
+
+ScimResult<json> parse_body(const Request& request) {
+  if (request.body.empty()) {
+    return invalid_syntax("the request needs a JSON body");
+  }
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) {
+    return invalid_syntax("the request body is not valid JSON");
+  }
+  return {boost::system::in_place_value, std::move(body)};
+}
+
+class Handler {
+ public:
+  Handler(core::IdentityService& identity, core::Store& store, const Limits& limits,
+          const core::Principal& who, const core::TenantId& tenant, const Request& request,
+          std::map<std::string, std::string> query)
+      : identity_(identity),
+        store_(store),
+        limits_(limits),
+        who_(who),
+        tenant_(tenant),
+        request_(request),
+        query_(std::move(query)) {}
+
+  Response dispatch() {
+    const auto segments = split_path(request_.path);
+    const std::string& method = request_.method;
+    if (segments.empty()) {
+      return to_response(not_found("no resource at the service root"));
+    }
+    const std::string& first = segments[0];
+    if (segments.size() == 1 && first == "ServiceProviderConfig") {
+      return get_only(json_response(200, service_provider_config(limits_, request_.base_url)));
+    }
+    if (first == "ResourceTypes" || first == "Schemas") {
+      if (method != "GET") {
+        return method_not_allowed("GET");
+      }
+      const bool types = first == "ResourceTypes";
+      if (segments.size() == 1) {
+        return json_response(
+            200, types ? resource_types(request_.base_url) : schemas(request_.base_url));
+      }
+      if (segments.size() == 2) {
+        const json doc = types ? resource_type(segments[1], request_.base_url)
+                               : schema(segments[1], request_.base_url);
+        if (doc.is_null()) {
+          return to_response(not_found(first + " " + segments[1] + " not found"));
+        }
+        return json_response(200, doc);
+      }
+    }
+    if (segments.size() == 1 && first == "Me") {
+      // RFC 7644 §3.11: bearer tokens here identify provisioning clients, not users.
+      return error_response(501, "", "/Me is not supported: credentials are not users");
+    }
+    if (segments.size() == 1 && first == "Bulk") {
+      return error_response(501, "", "Bulk is not supported yet (ServiceProviderConfig says so)");
+    }
+    if (segments.size() == 1 && first == ".search") {
+      if (method != "POST") {
+        return method_not_allowed("POST");
+      }
+      return search_all();
+    }
+    if (first == "Users" || first == "Groups") {
+      const bool users = first == "Users";
+      if (segments.size() == 1) {
+        if (method == "GET") {
+          return users ? list_users(query_) : list_groups(query_);
+        }
+        if (method == "POST") {
+          return users ? create_user() : create_group();
+        }
+        return method_not_allowed("GET, POST");
+      }
+      if (segments.size() == 2 && segments[1] == ".search") {
+        if (method != "POST") {
+          return method_not_allowed("POST");
+        }
+        auto params = search_params();
+        if (!params) {
+          return to_response(params.error());
+        }
+        return users ? list_users(*params) : list_groups(*params);
+      }
+      if (segments.size() == 2) {
+        const std::string& id = segments[1];
+        if (method == "GET") {
+          return users ? get_user(id) : get_group(id);
+        }
+        if (method == "PUT") {
+          return users ? replace_user(id) : replace_group(id);
+        }
+        if (method == "PATCH") {
+          return users ? patch_user(id) : patch_group(id);
+        }
+        if (method == "DELETE") {
+          return users ? delete_user(id) : delete_group(id);
+        }
+        return method_not_allowed("GET, PUT, PATCH, DELETE");
+      }
+    }
+    return to_response(not_found("no SCIM endpoint at " + request_.path));
+  }
+
+ private:
+  Response get_only(Response response) {
+    if (request_.method != "GET") {
+      return method_not_allowed("GET");
+    }
+    return response;
+  }
+
+  Response method_not_allowed(std::string allow) {
+    Response response = error_response(405, "", request_.method + " is not allowed here");
+    response.headers.emplace_back("Allow", std::move(allow));
+    return response;
+  }
+
+  std::string query_value(const std::map<std::string, std::string>& params,
+                          std::string_view key) const {
+    for (const auto& [k, v] : params) {
+      if (iequals(k, key)) {
+        return v;
+      }
+    }
+    return {};
+  }
+
+  // SearchRequest body (RFC 7644 §3.4.3) as if it were query parameters.
+  ScimResult<std::map<std::string, std::string>> search_params() {
+    auto body = parse_body(request_);
+    if (!body) {
+      return body.error();
+    }
+    if (!body->is_object()) {
+      return invalid_syntax("a SearchRequest must be a JSON object");
+    }
+    std::map<std::string, std::string> params;
+    for (const auto& [key, value] : body->items()) {
+      if (value.is_string()) {
+        params[key] = value.get<std::string>();
+      } else if (value.is_number_integer()) {
+        params[key] = std::to_string(value.get<std::int64_t>());
+      } else if (value.is_array()) {
+        std::string joined;
+        for (const auto& item : value) {
+          if (!item.is_string()) {
+            return invalid_value("\"" + key + "\" must list attribute names");
+          }
+          joined += (joined.empty() ? "" : ",") + item.get<std::string>();
+        }
+        params[key] = joined;
+      } else if (!iequals(key, "schemas")) {
+        return invalid_value("\"" + key + "\" has a value of the wrong type");
+      }
+    }
+    return params;
+  }
+
+  struct Paging {
+    std::int64_t start_index = 1;
+    std::int64_t count = 100;
+  };
+
+  ScimResult<Paging> paging(const std::map<std::string, std::string>& params) {
+    Paging paging;
+    paging.count = static_cast<std::int64_t>(limits_.default_count);
+    const auto parse = [](const std::string& text, std::int64_t& out) {
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+      return ec == std::errc{} && ptr == text.data() + text.size();
+    };
+    if (const auto text = query_value(params, "startIndex"); !text.empty()) {
+      if (!parse(text, paging.start_index)) {
+        return invalid_value("startIndex must be an integer");
+      }
+      paging.start_index = std::max<std::int64_t>(paging.start_index, 1);  // RFC 7644 §3.4.2.4
+    }
+    if (const auto text = query_value(params, "count"); !text.empty()) {
+      if (!parse(text, paging.count)) {
+        return invalid_value("count must be an integer");
+      }
+      paging.count =
+          std::clamp<std::int64_t>(paging.count, 0, static_cast<std::int64_t>(limits_.max_results));
+    }
+    return paging;
+  }
+
+  void apply_projection(json& resource, const std::map<std::string, std::string>& params) {
+    project(resource, split_attribute_list(query_value(params, "attributes")),
+            split_attribute_list(query_value(params, "excludedAttributes")));
+  }
+
+  bool wants_members(const std::map<std::string, std::string>& params) {
+    for (const auto& name : split_attribute_list(query_value(params, "excludedAttributes"))) {
+      if (iequals(name, "members") || iequals(name, std::string(group_schema_urn) + ":members")) {
+        return false;
+      }
+    }
+    const auto attributes = split_attribute_list(query_value(params, "attributes"));
+    if (attributes.empty()) {
+      return true;
+    }
+    return std::any_of(attributes.begin(), attributes.end(), [](const std::string& name) {
+      return iequals(name.substr(0, 7), "members") ||
+             iequals(name, std::string(group_schema_urn) + ":members");
+    });
+  }
+
+  std::vector<GroupRef> groups_of(core::StoreReader& reader, const core::User& user) {
+    std::vector<GroupRef> refs;
+    if (auto all = reader.find_system_group(tenant_)) {
+      refs.push_back({all->id.str(), all->display_name});
+    }
+    for (const auto& id :
+         reader.groups_containing(tenant_, {core::MemberType::user, user.id.str()})) {
+      if (auto group = reader.find_group(tenant_, id)) {
+        refs.push_back({id.str(), group->display_name});
+      }
+    }
+    return refs;
+  }
+
+  json user_json(core::StoreReader& reader, const core::User& user) {
+    return user_to_json(user, request_.base_url, groups_of(reader, user));
+  }
+
+  std::vector<core::MemberRef> members_of(core::StoreReader& reader, const core::Group& group) {
+    std::vector<core::MemberRef> members;
+    core::PageRequest page{0, 5000};
+    while (true) {
+      core::Page<core::MemberRef> chunk;
+      if (group.system) {
+        const auto users = reader.list_users(tenant_, page);
+        chunk.total = users.total;
+        for (const auto& user : users.items) {
+          chunk.items.push_back({core::MemberType::user, user.id.str()});
+        }
+      } else {
+        chunk = reader.list_members(tenant_, group.id, page);
+      }
+      members.insert(members.end(), chunk.items.begin(), chunk.items.end());
+      if (chunk.items.empty() || static_cast<std::int64_t>(members.size()) >= chunk.total) {
+        return members;
+      }
+      page.offset += static_cast<std::int64_t>(chunk.items.size());
+    }
+  }
+
+  json group_json(core::StoreReader& reader, const core::Group& group, bool with_members) {
+    if (!with_members) {
+      return group_to_json(group, request_.base_url, nullptr);
+    }
+    const auto members = members_of(reader, group);
+    return group_to_json(group, request_.base_url, &members);
+  }
+
+  Response resource_response(int status, const json& resource, core::ResourceVersion version,
+                             bool with_location) {
+    std::vector<std::pair<std::string, std::string>> headers{{"ETag", etag(version)}};
+    if (with_location) {
+      headers.emplace_back("Location", resource["meta"]["location"].get<std::string>());
+    }
+    return json_response(status, resource, std::move(headers));
+  }
+
+  json list_response(json resources, std::int64_t total, std::int64_t start_index) {
+    const auto items = static_cast<std::int64_t>(resources.size());
+    return json{{"schemas", json::array({list_response_urn})},
+                {"totalResults", total},
+                {"startIndex", start_index},
+                {"itemsPerPage", items},
+                {"Resources", std::move(resources)}};
+  }
+
+  // ---- Users ----
+
+  Response list_users(const std::map<std::string, std::string>& params) {
+    if (auto e = check_read()) {
+      return *e;
+    }
+    auto page = paging(params);
+    if (!page) {
+      return to_response(page.error());
+    }
+    auto reader = store_.read();
+    auto selection = select_users(*reader, tenant_, query_value(params, "filter"),
+                                  page->start_index - 1, page->count);
+    if (!selection) {
+      return to_response(selection.error());
+    }
+    json resources = json::array();
+    for (const auto& user : selection->users) {
+      json resource = user_json(*reader, user);
+      apply_projection(resource, params);
+      resources.push_back(std::move(resource));
+    }
+    return json_response(200,
+                         list_response(std::move(resources), selection->total, page->start_index));
+  }
+
+  Response get_user(const std::string& id) {
+    auto user = identity_.get_user(who_, tenant_, core::UserId(id));
+    if (!user) {
+      return to_response(from_core(user.error()));
+    }
+    if (none_match(request_.if_none_match, user->version)) {
+      Response response;
+      response.status = 304;
+      response.headers.emplace_back("ETag", etag(user->version));
+      return response;
+    }
+    auto reader = store_.read();
+    json resource = user_json(*reader, *user);
+    apply_projection(resource, query_);
+    return resource_response(200, resource, user->version, false);
+  }
+
+  ScimResult<core::UserWrite> user_write_from_body() {
+    auto body = parse_body(request_);
+    if (!body) {
+      return body.error();
+    }
+    auto normalised = normalise_resource(*body, ResourceKind::user);
+    if (!normalised) {
+      return normalised.error();
+    }
+    return user_from_json(*normalised);
+  }
+
+  Response create_user() {
+    auto write = user_write_from_body();
+    if (!write) {
+      return to_response(write.error());
+    }
+    auto created = identity_.create_user(who_, tenant_, *std::move(write));
+    if (!created) {
+      return to_response(from_core(created.error()));
+    }
+    auto reader = store_.read();
+    return resource_response(201, user_json(*reader, *created), created->version, true);
+  }
+
+  Response replace_user(const std::string& id) {
+    auto write = user_write_from_body();
+    if (!write) {
+      return to_response(write.error());
+    }
+    auto replaced = identity_.replace_user(who_, tenant_, core::UserId(id), *std::move(write),
+                                           parse_if_match(request_.if_match));
+    if (!replaced) {
+      return to_response(from_core(replaced.error()));
+    }
+    auto reader = store_.read();
+    return resource_response(200, user_json(*reader, *replaced), replaced->version, false);
+  }
+
+  Response patch_user(const std::string& id) {
+    auto body = parse_body(request_);
+    if (!body) {
+      return to_response(body.error());
+    }
+    const auto if_match = parse_if_match(request_.if_match);
+    // Read, patch, write with compare-and-swap on the version read; a concurrent writer makes
+    // the swap fail and the patch is re-applied to the newer state (unless the client pinned
+    // a version with If-Match, which then correctly ends in 412).
+    for (int attempt = 0;; ++attempt) {
+      auto current = identity_.get_user(who_, tenant_, core::UserId(id));
+      if (!current) {
+        return to_response(from_core(current.error()));
+      }
+      if (if_match && *if_match != current->version) {
+        return to_response(from_core(
+            core::make_error(core::ErrorCode::version_mismatch, "the resource was modified")));
+      }
+      json resource = user_to_json(*current, request_.base_url, {});
+      auto normalised = normalise_resource(resource, ResourceKind::user);
+      if (!normalised) {
+        return to_response(normalised.error());
+      }
+      auto patched = apply_patch(*normalised, *body, ResourceKind::user);
+      if (!patched) {
+        return to_response(patched.error());
+      }
+      auto write = user_from_json(*patched);
+      if (!write) {
+        return to_response(write.error());
+      }
+      auto replaced =
+          identity_.replace_user(who_, tenant_, current->id, *std::move(write), current->version);
+      if (!replaced && replaced.error().code == core::ErrorCode::version_mismatch && !if_match &&
+          attempt < max_cas_retries) {
+        continue;
+      }
+      if (!replaced) {
+        return to_response(from_core(replaced.error()));
+      }
+      auto reader = store_.read();
+      return resource_response(200, user_json(*reader, *replaced), replaced->version, false);
+    }
+  }
+
+  Response delete_user(const std::string& id) {
+    auto deleted =
+        identity_.delete_user(who_, tenant_, core::UserId(id), parse_if_match(request_.if_match));
+    if (!deleted) {
+      return to_response(from_core(deleted.error()));
+    }
+    Response response;
+    response.status = 204;
+    return response;
+  }
+
+  // ---- Groups ----
+
+  Response list_groups(const std::map<std::string, std::string>& params) {
+    if (auto e = check_read()) {
+      return *e;
+    }
+    auto page = paging(params);
+    if (!page) {
+      return to_response(page.error());
+    }
+    auto reader = store_.read();
+    auto selection = select_groups(*reader, tenant_, query_value(params, "filter"),
+                                   page->start_index - 1, page->count);
+    if (!selection) {
+      return to_response(selection.error());
+    }
+    const bool with_members = wants_members(params);
+    json resources = json::array();
+    for (const auto& group : selection->groups) {
+      json resource = group_json(*reader, group, with_members);
+      apply_projection(resource, params);
+      resources.push_back(std::move(resource));
+    }
+    return json_response(200,
+                         list_response(std::move(resources), selection->total, page->start_index));
+  }
+
+  Response get_group(const std::string& id) {
+    auto group = identity_.get_group(who_, tenant_, core::GroupId(id));
+    if (!group) {
+      return to_response(from_core(group.error()));
+    }
+    if (none_match(request_.if_none_match, group->version)) {
+      Response response;
+      response.status = 304;
+      response.headers.emplace_back("ETag", etag(group->version));
+      return response;
+    }
+    auto reader = store_.read();
+    json resource = group_json(*reader, *group, wants_members(query_));
+    apply_projection(resource, query_);
+    return resource_response(200, resource, group->version, false);
+  }
+
+  // Members without a type are looked up: a user id first, then a group id.
+  ScimResult<std::vector<core::MemberRef>> resolve_members(
+      const std::vector<std::pair<std::string, std::optional<core::MemberType>>>& given) {
+    std::vector<core::MemberRef> members;
+    auto reader = store_.read();
+    for (const auto& [id, type] : given) {
+      if (type) {
+        members.push_back({*type, id});
+      } else if (reader->find_user(tenant_, core::UserId(id))) {
+        members.push_back({core::MemberType::user, id});
+      } else if (reader->find_group(tenant_, core::GroupId(id))) {
+        members.push_back({core::MemberType::group, id});
+      } else {
+        return invalid_value("member_unknown: member " + id +
+                             " is not a user or group of this tenant");
+      }
+    }
+    return members;
+  }
+
+  ScimResult<core::GroupWrite> group_write_from_body(const core::Group* existing) {
+    auto body = parse_body(request_);
+    if (!body) {
+      return body.error();
+    }
+    auto normalised = normalise_resource(*body, ResourceKind::group);
+    if (!normalised) {
+      return normalised.error();
+    }
+    auto input = group_from_json(*normalised);
+    if (!input) {
+      return input.error();
+    }
+    auto members = resolve_members(input->members);
+    if (!members) {
+      return members.error();
+    }
+    core::GroupWrite write;
+    write.display_name = input->display_name;
+    write.external_id = input->external_id;
+    write.kind =
+        input->kind.value_or(existing != nullptr ? existing->kind : core::GroupKind::access);
+    write.members = *std::move(members);
+    return write;
+  }
+
+  Response create_group() {
+    auto write = group_write_from_body(nullptr);
+    if (!write) {
+      return to_response(write.error());
+    }
+    auto created = identity_.create_group(who_, tenant_, *std::move(write));
+    if (!created) {
+      return to_response(from_core(created.error()));
+    }
+    auto reader = store_.read();
+    return resource_response(201, group_json(*reader, *created, true), created->version, true);
+  }
+
+  Response replace_group(const std::string& id) {
+    auto existing = identity_.get_group(who_, tenant_, core::GroupId(id));
+    if (!existing) {
+      return to_response(from_core(existing.error()));
+    }
+    auto write = group_write_from_body(&*existing);
+    if (!write) {
+      return to_response(write.error());
+    }
+    auto replaced = identity_.replace_group(who_, tenant_, core::GroupId(id), *std::move(write),
+                                            parse_if_match(request_.if_match));
+    if (!replaced) {
+      return to_response(from_core(replaced.error()));
+    }
+    auto reader = store_.read();
+    return resource_response(200, group_json(*reader, *replaced, true), replaced->version, false);
+  }
+
+  Response patch_group(const std::string& id) {
+    auto body = parse_body(request_);
+    if (!body) {
+      return to_response(body.error());
+    }
+    const auto if_match = parse_if_match(request_.if_match);
+    if (auto members_only = member_only_patch(*body)) {
+      if (!*members_only) {
+        return to_response(members_only->error());
+      }
+      auto add = resolve_members((*members_only)->add);
+      if (!add) {
+        return to_response(add.error());
+      }
+      core::MembershipChange change;
+      change.add = *std::move(add);
+      for (const auto& member_id : (*members_only)->remove) {
+        // Removal needs no lookup: try both kinds; removing an absent member is a no-op.
+        change.remove.push_back({core::MemberType::user, member_id});
+        change.remove.push_back({core::MemberType::group, member_id});
+      }
+      auto changed = identity_.change_members(who_, tenant_, core::GroupId(id), change, if_match);
+      if (!changed) {
+        return to_response(from_core(changed.error()));
+      }
+      return patched_group_response(*changed);
+    }
+    for (int attempt = 0;; ++attempt) {
+      auto current = identity_.get_group(who_, tenant_, core::GroupId(id));
+      if (!current) {
+        return to_response(from_core(current.error()));
+      }
+      if (if_match && *if_match != current->version) {
+        return to_response(from_core(
+            core::make_error(core::ErrorCode::version_mismatch, "the resource was modified")));
+      }
+      json resource;
+      {
+        auto reader = store_.read();
+        resource = group_json(*reader, *current, true);
+      }
+      auto normalised = normalise_resource(resource, ResourceKind::group);
+      if (!normalised) {
+        return to_response(normalised.error());
+      }
+      auto patched = apply_patch(*normalised, *body, ResourceKind::group);
+      if (!patched) {
+        return to_response(patched.error());
+      }
+      auto input = group_from_json(*patched);
+      if (!input) {
+        return to_response(input.error());
+      }
+      auto members = resolve_members(input->members);
+      if (!members) {
+        return to_response(members.error());
+      }
+      core::GroupWrite write{input->display_name, input->external_id,
+                             input->kind.value_or(current->kind), *std::move(members)};
+      auto replaced =
+          identity_.replace_group(who_, tenant_, current->id, std::move(write), current->version);
+      if (!replaced && replaced.error().code == core::ErrorCode::version_mismatch && !if_match &&
+          attempt < max_cas_retries) {
+        continue;
+      }
+      if (!replaced) {
+        return to_response(from_core(replaced.error()));
+      }
+      return patched_group_response(*replaced);
+    }
+  }
+
+  // Entra recommends 204 for group PATCH; the resource is returned only when asked for with
+  // `attributes`, which keeps a 10,000-member group from being serialised on every change.
+  Response patched_group_response(const core::Group& group) {
+    if (query_value(query_, "attributes").empty()) {
+      Response response;
+      response.status = 204;
+      response.headers.emplace_back("ETag", etag(group.version));
+      return response;
+    }
+    auto reader = store_.read();
+    json resource = group_json(*reader, group, wants_members(query_));
+    apply_projection(resource, query_);
+    return resource_response(200, resource, group.version, false);
+  }
+
+  Response delete_group(const std::string& id) {
+    auto deleted =
+        identity_.delete_group(who_, tenant_, core::GroupId(id), parse_if_match(request_.if_match));
+    if (!deleted) {
+      return to_response(from_core(deleted.error()));
+    }
+    Response response;
+    response.status = 204;
+    return response;
+  }
+
+  // POST /.search: users then groups, filtered by the same expression.
+  Response search_all() {
+    if (auto e = check_read()) {
+      return *e;
+    }
+    auto params = search_params();
+    if (!params) {
+      return to_response(params.error());
+    }
+    auto page = paging(*params);
+    if (!page) {
+      return to_response(page.error());
+    }
+    auto reader = store_.read();
+    const std::string filter = query_value(*params, "filter");
+    auto users = select_users(*reader, tenant_, filter, 0, 0);
+    auto groups = select_groups(*reader, tenant_, filter, 0, 0);
+    if (!users) {
+      return to_response(users.error());
+    }
+    if (!groups) {
+      return to_response(groups.error());
+    }
+    const std::int64_t total = users->total + groups->total;
+    const std::int64_t offset = page->start_index - 1;
+    json resources = json::array();
+    // Walk the concatenation [users..., groups...] from offset, count items.
+    std::int64_t position = offset;
+    while (static_cast<std::int64_t>(resources.size()) < page->count && position < total) {
+      if (position < users->total) {
+        auto chunk = select_users(*reader, tenant_, filter, position, 1);
+        if (!chunk || chunk->users.empty()) {
+          break;
+        }
+        json resource = user_json(*reader, chunk->users.front());
+        apply_projection(resource, *params);
+        resources.push_back(std::move(resource));
+      } else {
+        auto chunk = select_groups(*reader, tenant_, filter, position - users->total, 1);
+        if (!chunk || chunk->groups.empty()) {
+          break;
+        }
+        json resource = group_json(*reader, chunk->groups.front(), wants_members(*params));
+        apply_projection(resource, *params);
+        resources.push_back(std::move(resource));
+      }
+      ++position;
+    }
+    return json_response(200, list_response(std::move(resources), total, page->start_index));
+  }
+
+  std::optional<Response> check_read() {
+    if (!who_.may_access(tenant_) || identity_.tenant(tenant_) == nullptr) {
+      return to_response(from_core(
+          core::make_error(identity_.tenant(tenant_) == nullptr ? core::ErrorCode::not_found
+                                                                : core::ErrorCode::forbidden,
+                           "tenant " + tenant_.str() + " is not available to this credential")));
+    }
+    return std::nullopt;
+  }
+
+  core::IdentityService& identity_;
+  core::Store& store_;
+  const Limits& limits_;
+  const core::Principal& who_;
+  const core::TenantId& tenant_;
+  const Request& request_;
+  std::map<std::string, std::string> query_;
+};
+
+}  // namespace
+
+Service::Service(core::IdentityService& identity, core::Store& store, Limits limits)
+    : identity_(identity), store_(store), limits_(limits) {}
+
+Response Service::handle(const core::Principal& who, const core::TenantId& tenant,
+                         const Request& request) {
+  if (request.body.size() > limits_.max_payload_bytes) {
+    return error_response(
+        413, "",
+        "the request body exceeds " + std::to_string(limits_.max_payload_bytes) + " bytes");
+  }
+  auto query = parse_query(request.query);
+  if (!query) {
+    return error_response(400, "invalidSyntax", "the query string is not valid percent-encoding");
+  }
+  Handler handler(identity_, store_, limits_, who, tenant, request, *std::move(query));
+  return handler.dispatch();
+}
+
+Response error_response(int status, std::string_view scim_type, std::string_view detail) {
+  json body{{"schemas", json::array({error_urn})},
+            {"status", std::to_string(status)},
+            {"detail", detail}};
+  if (!scim_type.empty()) {
+    body["scimType"] = scim_type;
+  }
+  return json_response(status, body);
+}
+
+}  // namespace idbridge::scim
