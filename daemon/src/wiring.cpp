@@ -10,6 +10,7 @@
 #include "idbridge/crypto/crypto.hpp"
 #include "idbridge/store/sqlite_store.hpp"
 #include "logger.hpp"
+#include "scim_routes.hpp"
 #include "server.hpp"
 
 #include <fcntl.h>
@@ -189,9 +190,21 @@ int serve_loaded(config::Config config) {
   options.request_timeout = config.server.request_timeout;
   options.shutdown_grace = config.server.shutdown_grace;
 
+  std::vector<config::ConfigError> credential_errors;
+  const scim::BearerAuthenticator authenticator(load_scim_credentials(config, credential_errors));
+  if (!credential_errors.empty()) {
+    print_errors(credential_errors, std::cerr);
+    return kExitFailure;
+  }
+  scim::Limits scim_limits;
+  scim_limits.max_payload_bytes = config.server.max_body_bytes;
+  scim::Service scim_service(service, *store, scim_limits);
+  Router router = make_router(*store, service, logger, debug_routes);
+  add_scim_routes(router, scim_service, authenticator, options.tls.has_value(), logger);
+
   std::optional<Server> server;
   try {
-    server.emplace(std::move(options), make_router(*store, service, logger, debug_routes), logger);
+    server.emplace(std::move(options), std::move(router), logger);
   } catch (const std::exception& e) {
     logger.error("cannot load the TLS certificate and key", {{"error", e.what()}});
     return kExitFailure;

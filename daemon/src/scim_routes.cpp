@@ -1,0 +1,111 @@
+// SCIM routes: authenticate, resolve the tenant from the URL, call the protocol-neutral service.
+#include "scim_routes.hpp"
+
+#include "idbridge/crypto/crypto.hpp"
+#include "logger.hpp"
+
+namespace idbridge::daemon {
+namespace {
+
+constexpr std::string_view scim_content_type = "application/scim+json";
+
+Response to_http(scim::Response in) {
+  Response out;
+  out.status = in.status;
+  out.content_type = std::string(scim_content_type);
+  out.body = std::move(in.body);
+  for (auto& header : in.headers) {
+    out.headers.emplace_back(std::move(header.first), std::move(header.second));
+  }
+  return out;
+}
+
+Response unauthorized(std::string_view detail) {
+  Response response = to_http(scim::error_response(401, "", detail));
+  // RFC 6750 §3: tell the client which scheme to use.
+  response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"idbridge\"");
+  return response;
+}
+
+std::string optional_header(const Request& request, std::string_view name) {
+  const auto value = request.header(name);
+  return value ? std::string(*value) : std::string();
+}
+
+Response handle_scim(const Request& request, scim::Service& service,
+                     const scim::BearerAuthenticator& authenticator, bool https, Logger& logger) {
+  const auto auth = authenticator.authenticate(optional_header(request, "Authorization"));
+  if (auth.outcome != scim::AuthOutcome::ok) {
+    const bool missing = auth.outcome == scim::AuthOutcome::missing;
+    logger.info("scim authentication failed",
+                {{"path", request.path},
+                 {"reason", missing                                        ? "missing"
+                            : auth.outcome == scim::AuthOutcome::malformed ? "malformed"
+                                                                           : "invalid token"},
+                 {"remote", request.remote_address}});
+    return unauthorized(missing ? "a bearer token is required" : "the bearer token is not valid");
+  }
+  const core::TenantId tenant(request.path_params.at("tenant"));
+  const std::string base = std::string(scim_tenant_prefix) + tenant.str();
+  scim::Request scim_request;
+  scim_request.method = std::string(to_string(request.method));
+  scim_request.path = request.path.substr(base.size());
+  scim_request.query = request.query;
+  scim_request.body = request.body;
+  scim_request.content_type = optional_header(request, "Content-Type");
+  if (const auto value = request.header("If-Match")) {
+    scim_request.if_match = std::string(*value);
+  }
+  if (const auto value = request.header("If-None-Match")) {
+    scim_request.if_none_match = std::string(*value);
+  }
+  const std::string host = optional_header(request, "Host");
+  scim_request.base_url =
+      std::string(https ? "https://" : "http://") + (host.empty() ? "localhost" : host) + base;
+  return to_http(service.handle(*auth.principal, tenant, scim_request));
+}
+
+}  // namespace
+
+std::vector<scim::Credential> load_scim_credentials(const config::Config& config,
+                                                    std::vector<config::ConfigError>& errors) {
+  std::vector<scim::Credential> credentials;
+  const auto add = [&](const config::CredentialConfig& credential,
+                       std::optional<core::TenantId> tenant) {
+    auto secret = config::resolve_secret(credential.token);
+    if (!secret.value) {
+      errors.push_back({credential.where.file, credential.where.line, credential.where.column,
+                        credential.token.key_path, secret.error});
+      return;
+    }
+    credentials.push_back({credential.name, crypto::sha256_hex(*secret.value),
+                           credential.role_ceiling, credential.read_only, std::move(tenant)});
+  };
+  for (const auto& credential : config.provider_credentials) {
+    add(credential, std::nullopt);
+  }
+  for (const auto& tenant : config.tenants) {
+    for (const auto& credential : tenant.credentials) {
+      add(credential, tenant.settings.id);
+    }
+  }
+  return credentials;
+}
+
+void add_scim_routes(Router& router, scim::Service& service,
+                     const scim::BearerAuthenticator& authenticator, bool https, Logger& logger) {
+  const auto handler = [&service, &authenticator, https, &logger](const Request& request) {
+    return handle_scim(request, service, authenticator, https, logger);
+  };
+  // The SCIM service routes below the tenant itself (and answers 404/405 as SCIM errors), so the
+  // table only needs the shapes of its paths.
+  for (const std::string suffix : {"/{a}", "/{a}/{b}"}) {
+    for (const Method method :
+         {Method::get, Method::post, Method::put, Method::patch, Method::delete_}) {
+      router.add({method, std::string(scim_tenant_prefix) + "{tenant}" + suffix, handler,
+                  Execution::blocking_pool});
+    }
+  }
+}
+
+}  // namespace idbridge::daemon
