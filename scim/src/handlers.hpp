@@ -17,17 +17,16 @@ namespace idbridge::scim {
 // Equality on userName, externalId, id and emails.value (users) or displayName, externalId and
 // id (groups) is answered from the store's indexes; anything else is evaluated in memory.
 // Errors: invalidFilter.
-struct UserSelection {
-  std::vector<core::User> users;
-  std::int64_t total = 0;
+template <class T>
+struct Selection {
+  std::vector<T> items;    // the requested page
+  std::int64_t total = 0;  // all matches
 };
+using UserSelection = Selection<core::User>;
 ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
                                        const std::string& filter, std::int64_t offset,
                                        std::int64_t count);
-struct GroupSelection {
-  std::vector<core::Group> groups;
-  std::int64_t total = 0;
-};
+using GroupSelection = Selection<core::Group>;
 ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,
                                          const std::string& filter, std::int64_t offset,
                                          std::int64_t count);

@@ -5,6 +5,7 @@
 #include "idbridge/scim/filter.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace idbridge::scim {
 namespace {
@@ -47,12 +48,58 @@ ScimResult<Filter> parse_and_validate(const std::string& text) {
   return *std::move(filter);
 }
 
+// One indexed lookup: the attribute it answers and how (the candidate, or nothing).
 template <class T>
-void slice(std::vector<T>& items, std::int64_t offset, std::int64_t count) {
-  const auto size = static_cast<std::int64_t>(items.size());
-  const auto begin = std::min(offset, size);
-  const auto end = std::min(size, begin + count);
-  items = std::vector<T>(items.begin() + begin, items.begin() + end);
+struct IndexedLookup {
+  std::string_view attribute;
+  std::function<std::optional<T>(const std::string&)> find;
+};
+
+// Shared by users and groups: without a filter one store page; with an indexed equality at most
+// one candidate, re-checked against the whole filter; otherwise a scan in creation order.
+template <class T>
+ScimResult<Selection<T>> select(const std::string& filter_text, std::int64_t offset,
+                                std::int64_t count,
+                                const std::function<core::Page<T>(const core::PageRequest&)>& page,
+                                const std::vector<IndexedLookup<T>>& lookups,
+                                const std::function<nlohmann::json(const T&)>& to_json) {
+  if (filter_text.empty()) {
+    auto items = page({offset, count});
+    return Selection<T>{std::move(items.items), items.total};
+  }
+  auto filter = parse_and_validate(filter_text);
+  if (!filter) {
+    return filter.error();
+  }
+  const auto keep = [&](const T& item) {
+    return matches(*filter, to_json(item), default_attribute_rules());
+  };
+  std::vector<T> matched;
+  const auto lookup = std::find_if(lookups.begin(), lookups.end(), [&](const auto& l) {
+    return indexed_equality(*filter, l.attribute).has_value();
+  });
+  if (lookup != lookups.end()) {
+    if (auto candidate = lookup->find(*indexed_equality(*filter, lookup->attribute));
+        candidate && keep(*candidate)) {
+      matched.push_back(*std::move(candidate));
+    }
+  } else {
+    for (std::int64_t position = 0;; position += scan_chunk) {
+      auto chunk = page({position, scan_chunk});
+      for (auto& item : chunk.items) {
+        if (keep(item)) {
+          matched.push_back(std::move(item));
+        }
+      }
+      if (static_cast<std::int64_t>(chunk.items.size()) < scan_chunk) {
+        break;
+      }
+    }
+  }
+  const auto total = static_cast<std::int64_t>(matched.size());
+  const auto begin = std::min(offset, total);
+  const auto end = std::min(total, begin + count);
+  return Selection<T>{std::vector<T>(matched.begin() + begin, matched.begin() + end), total};
 }
 
 }  // namespace
@@ -60,108 +107,45 @@ void slice(std::vector<T>& items, std::int64_t offset, std::int64_t count) {
 ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
                                        const std::string& filter_text, std::int64_t offset,
                                        std::int64_t count) {
-  if (filter_text.empty()) {
-    auto page = reader.list_users(tenant, {offset, count});
-    return UserSelection{std::move(page.items), page.total};
-  }
-  auto filter = parse_and_validate(filter_text);
-  if (!filter) {
-    return filter.error();
-  }
-  const AttributeRules& rules = default_attribute_rules();
-  const auto keep = [&](const core::User& user) {
-    return matches(*filter, user_to_json(user, "", {}), rules);
+  const std::vector<IndexedLookup<core::User>> lookups{
+      {"userName",
+       [&](const std::string& name) {
+         // userName is unique across tenants; a hit in another tenant is no hit here.
+         auto user = reader.find_user_by_user_name(name);
+         return user && user->tenant == tenant ? user : std::nullopt;
+       }},
+      {"externalId",
+       [&](const std::string& id) { return reader.find_user_by_external_id(tenant, id); }},
+      {"id", [&](const std::string& id) { return reader.find_user(tenant, core::UserId(id)); }},
   };
-  std::vector<core::User> matched;
-  std::optional<core::User> candidate;
-  bool indexed = true;
-  if (auto user_name = indexed_equality(*filter, "userName")) {
-    // userName is unique across tenants; a hit in another tenant is no hit here.
-    candidate = reader.find_user_by_user_name(*user_name);
-    if (candidate && candidate->tenant != tenant) {
-      candidate.reset();
-    }
-  } else if (auto external_id = indexed_equality(*filter, "externalId")) {
-    candidate = reader.find_user_by_external_id(tenant, *external_id);
-  } else if (auto id = indexed_equality(*filter, "id")) {
-    candidate = reader.find_user(tenant, core::UserId(*id));
-  } else {
-    indexed = false;
-  }
-  if (indexed) {
-    if (candidate && keep(*candidate)) {
-      matched.push_back(*std::move(candidate));
-    }
-  } else {
-    for (std::int64_t position = 0;; position += scan_chunk) {
-      auto page = reader.list_users(tenant, {position, scan_chunk});
-      for (auto& user : page.items) {
-        if (keep(user)) {
-          matched.push_back(std::move(user));
-        }
-      }
-      if (static_cast<std::int64_t>(page.items.size()) < scan_chunk) {
-        break;
-      }
-    }
-  }
-  const auto total = static_cast<std::int64_t>(matched.size());
-  slice(matched, offset, count);
-  return UserSelection{std::move(matched), total};
+  return select<core::User>(
+      filter_text, offset, count,
+      [&](const core::PageRequest& request) { return reader.list_users(tenant, request); }, lookups,
+      [](const core::User& user) { return user_to_json(user, "", {}); });
 }
 
 ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,
                                          const std::string& filter_text, std::int64_t offset,
                                          std::int64_t count) {
-  if (filter_text.empty()) {
-    auto page = reader.list_groups(tenant, {offset, count});
-    return GroupSelection{std::move(page.items), page.total};
+  // Members are not part of the evaluated document: filtering on them is refused rather than
+  // answered wrongly.
+  if (!filter_text.empty()) {
+    if (auto filter = parse_filter(filter_text);
+        filter && to_string(*filter).find("members") != std::string::npos) {
+      return invalid_filter("filtering groups on members is not supported");
+    }
   }
-  auto filter = parse_and_validate(filter_text);
-  if (!filter) {
-    return filter.error();
-  }
-  const AttributeRules& rules = default_attribute_rules();
-  // Members are not part of the evaluated document: filtering on members is refused below
-  // rather than answered wrongly.
-  const auto keep = [&](const core::Group& group) {
-    return matches(*filter, group_to_json(group, "", nullptr), rules);
+  const std::vector<IndexedLookup<core::Group>> lookups{
+      {"displayName",
+       [&](const std::string& name) { return reader.find_group_by_display_name(tenant, name); }},
+      {"externalId",
+       [&](const std::string& id) { return reader.find_group_by_external_id(tenant, id); }},
+      {"id", [&](const std::string& id) { return reader.find_group(tenant, core::GroupId(id)); }},
   };
-  if (to_string(*filter).find("members") != std::string::npos) {
-    return invalid_filter("filtering groups on members is not supported");
-  }
-  std::vector<core::Group> matched;
-  std::optional<core::Group> candidate;
-  bool indexed = true;
-  if (auto name = indexed_equality(*filter, "displayName")) {
-    candidate = reader.find_group_by_display_name(tenant, *name);
-  } else if (auto external_id = indexed_equality(*filter, "externalId")) {
-    candidate = reader.find_group_by_external_id(tenant, *external_id);
-  } else if (auto id = indexed_equality(*filter, "id")) {
-    candidate = reader.find_group(tenant, core::GroupId(*id));
-  } else {
-    indexed = false;
-  }
-  if (indexed) {
-    if (candidate && keep(*candidate)) {
-      matched.push_back(*std::move(candidate));
-    }
-  } else {
-    for (std::int64_t position = 0;; position += scan_chunk) {
-      auto page = reader.list_groups(tenant, {position, scan_chunk});
-      for (auto& group : page.items) {
-        if (keep(group)) {
-          matched.push_back(std::move(group));
-        }
-      }
-      if (static_cast<std::int64_t>(page.items.size()) < scan_chunk) {
-        break;
-      }
-    }
-  }
-  const auto total = static_cast<std::int64_t>(matched.size());
-  slice(matched, offset, count);
-  return GroupSelection{std::move(matched), total};
+  return select<core::Group>(
+      filter_text, offset, count,
+      [&](const core::PageRequest& request) { return reader.list_groups(tenant, request); },
+      lookups, [](const core::Group& group) { return group_to_json(group, "", nullptr); });
 }
 
 }  // namespace idbridge::scim

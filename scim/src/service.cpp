@@ -376,7 +376,7 @@ class Handler {
       return to_response(selection.error());
     }
     json resources = json::array();
-    for (const auto& user : selection->users) {
+    for (const auto& user : selection->items) {
       json resource = user_json(*reader, user);
       apply_projection(resource, params);
       resources.push_back(std::move(resource));
@@ -515,7 +515,7 @@ class Handler {
     }
     const bool with_members = wants_members(params);
     json resources = json::array();
-    for (const auto& group : selection->groups) {
+    for (const auto& group : selection->items) {
       json resource = group_json(*reader, group, with_members);
       apply_projection(resource, params);
       resources.push_back(std::move(resource));
@@ -747,18 +747,18 @@ class Handler {
     while (static_cast<std::int64_t>(resources.size()) < page->count && position < total) {
       if (position < users->total) {
         auto chunk = select_users(*reader, tenant_, filter, position, 1);
-        if (!chunk || chunk->users.empty()) {
+        if (!chunk || chunk->items.empty()) {
           break;
         }
-        json resource = user_json(*reader, chunk->users.front());
+        json resource = user_json(*reader, chunk->items.front());
         apply_projection(resource, *params);
         resources.push_back(std::move(resource));
       } else {
         auto chunk = select_groups(*reader, tenant_, filter, position - users->total, 1);
-        if (!chunk || chunk->groups.empty()) {
+        if (!chunk || chunk->items.empty()) {
           break;
         }
-        json resource = group_json(*reader, chunk->groups.front(), wants_members(*params));
+        json resource = group_json(*reader, chunk->items.front(), wants_members(*params));
         apply_projection(resource, *params);
         resources.push_back(std::move(resource));
       }
