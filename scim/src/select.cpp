@@ -37,6 +37,38 @@ std::optional<std::string> indexed_equality(const Filter& filter, std::string_vi
   return std::nullopt;
 }
 
+// The address an email lookup can answer: `emails eq`, `emails.value eq`, `emails[value eq]`
+// and Entra's `emails[type eq "work"].value eq` (parsed as `emails[type eq "work" and value eq]`).
+std::optional<std::string> email_equality(const Filter& filter) {
+  if (const auto* comparison = std::get_if<Comparison>(&filter.node)) {
+    const auto* text = std::get_if<std::string>(&comparison->value);
+    const bool core_schema =
+        !comparison->path.schema || iequals(*comparison->path.schema, user_schema_urn);
+    const bool value_of_emails =
+        !comparison->path.sub_attribute || iequals(*comparison->path.sub_attribute, "value");
+    if (comparison->op == CompareOp::eq && text != nullptr && core_schema && value_of_emails &&
+        iequals(comparison->path.attribute, "emails")) {
+      return *text;
+    }
+    return std::nullopt;
+  }
+  if (const auto* value_path = std::get_if<ValuePathFilter>(&filter.node)) {
+    if (iequals(value_path->path.attribute, "emails")) {
+      return indexed_equality(*value_path->filter, "value");
+    }
+    return std::nullopt;
+  }
+  if (const auto* logical = std::get_if<Logical>(&filter.node);
+      logical != nullptr && logical->op == LogicalOp::and_) {
+    for (const auto& operand : logical->operands) {
+      if (auto value = email_equality(operand)) {
+        return value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 ScimResult<Filter> parse_and_validate(const std::string& text) {
   auto filter = parse_filter(text);
   if (!filter) {
@@ -48,12 +80,25 @@ ScimResult<Filter> parse_and_validate(const std::string& text) {
   return *std::move(filter);
 }
 
-// One indexed lookup: the attribute it answers and how (the candidate, or nothing).
+// One indexed lookup: which value of the filter it answers, and the candidates for that value.
 template <class T>
 struct IndexedLookup {
-  std::string_view attribute;
-  std::function<std::optional<T>(const std::string&)> find;
+  std::function<std::optional<std::string>(const Filter&)> key;
+  std::function<std::vector<T>(const std::string&)> find;
 };
+
+template <class T>
+std::vector<T> as_list(std::optional<T> item) {
+  std::vector<T> out;
+  if (item) {
+    out.push_back(*std::move(item));
+  }
+  return out;
+}
+
+std::function<std::optional<std::string>(const Filter&)> equality_on(std::string_view attribute) {
+  return [attribute](const Filter& filter) { return indexed_equality(filter, attribute); };
+}
 
 // Shared by users and groups: without a filter one store page; with an indexed equality at most
 // one candidate, re-checked against the whole filter; otherwise a scan in creation order.
@@ -75,13 +120,16 @@ ScimResult<Selection<T>> select(const std::string& filter_text, std::int64_t off
     return matches(*filter, to_json(item), default_attribute_rules());
   };
   std::vector<T> matched;
+  std::optional<std::string> key;
   const auto lookup = std::find_if(lookups.begin(), lookups.end(), [&](const auto& l) {
-    return indexed_equality(*filter, l.attribute).has_value();
+    key = l.key(*filter);
+    return key.has_value();
   });
   if (lookup != lookups.end()) {
-    if (auto candidate = lookup->find(*indexed_equality(*filter, lookup->attribute));
-        candidate && keep(*candidate)) {
-      matched.push_back(*std::move(candidate));
+    for (auto& candidate : lookup->find(*key)) {
+      if (keep(candidate)) {
+        matched.push_back(std::move(candidate));
+      }
     }
   } else {
     for (std::int64_t position = 0;; position += scan_chunk) {
@@ -108,15 +156,18 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
                                        const std::string& filter_text, std::int64_t offset,
                                        std::int64_t count) {
   const std::vector<IndexedLookup<core::User>> lookups{
-      {"userName",
+      {equality_on("userName"),
        [&](const std::string& name) {
          // userName is unique across tenants; a hit in another tenant is no hit here.
          auto user = reader.find_user_by_user_name(name);
-         return user && user->tenant == tenant ? user : std::nullopt;
+         return as_list(user && user->tenant == tenant ? user : std::nullopt);
        }},
-      {"externalId",
-       [&](const std::string& id) { return reader.find_user_by_external_id(tenant, id); }},
-      {"id", [&](const std::string& id) { return reader.find_user(tenant, core::UserId(id)); }},
+      {equality_on("externalId"),
+       [&](const std::string& id) { return as_list(reader.find_user_by_external_id(tenant, id)); }},
+      {equality_on("id"),
+       [&](const std::string& id) { return as_list(reader.find_user(tenant, core::UserId(id))); }},
+      {email_equality,
+       [&](const std::string& email) { return reader.find_users_by_email(tenant, email); }},
   };
   return select<core::User>(
       filter_text, offset, count,
@@ -136,11 +187,18 @@ ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::
     }
   }
   const std::vector<IndexedLookup<core::Group>> lookups{
-      {"displayName",
-       [&](const std::string& name) { return reader.find_group_by_display_name(tenant, name); }},
-      {"externalId",
-       [&](const std::string& id) { return reader.find_group_by_external_id(tenant, id); }},
-      {"id", [&](const std::string& id) { return reader.find_group(tenant, core::GroupId(id)); }},
+      {equality_on("displayName"),
+       [&](const std::string& name) {
+         return as_list(reader.find_group_by_display_name(tenant, name));
+       }},
+      {equality_on("externalId"),
+       [&](const std::string& id) {
+         return as_list(reader.find_group_by_external_id(tenant, id));
+       }},
+      {equality_on("id"),
+       [&](const std::string& id) {
+         return as_list(reader.find_group(tenant, core::GroupId(id)));
+       }},
   };
   return select<core::Group>(
       filter_text, offset, count,

@@ -143,6 +143,20 @@ class Queries : public Base {
                                tenant.str(), core::fold_case(email)));
   }
 
+  std::vector<core::User> find_users_by_email(const core::TenantId& tenant,
+                                              std::string_view email) override {
+    auto rows = db().query(
+        "SELECT users.doc FROM user_emails JOIN users ON users.tenant = user_emails.tenant AND "
+        "users.id = user_emails.user_id WHERE user_emails.tenant = ? AND user_emails.email_key = ? "
+        "ORDER BY users.seq",
+        tenant.str(), core::fold_case(email));
+    std::vector<core::User> users;
+    while (rows.step()) {
+      users.push_back(codec::decode_user(rows.text(0)));
+    }
+    return users;
+  }
+
   std::optional<core::User> find_account_owner(const core::TenantId& tenant) override {
     return one_user(
         db().query("SELECT doc FROM users WHERE tenant = ? AND role = ? ORDER BY seq LIMIT 1",
@@ -396,6 +410,7 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
               codec::encode_user(user))
           .run();
       insert_extensions(user);
+      insert_emails(user);
     });
   }
 
@@ -418,6 +433,10 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
                  user.id.str())
           .run();
       insert_extensions(user);
+      db().query("DELETE FROM user_emails WHERE tenant = ? AND user_id = ?", user.tenant.str(),
+                 user.id.str())
+          .run();
+      insert_emails(user);
       return true;
     });
   }
@@ -436,6 +455,8 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
                  id.str())
           .run();
       db().query("DELETE FROM passwords WHERE tenant = ? AND user_id = ?", tenant.str(), id.str())
+          .run();
+      db().query("DELETE FROM user_emails WHERE tenant = ? AND user_id = ?", tenant.str(), id.str())
           .run();
       db().query("DELETE FROM users WHERE tenant = ? AND id = ?", tenant.str(), id.str()).run();
       return db().changes() > 0;
@@ -555,6 +576,14 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
     for (const auto& extension : user.extensions) {
       db().query("INSERT INTO user_extensions (tenant, number, user_id) VALUES (?, ?, ?)",
                  user.tenant.str(), extension.number, user.id.str())
+          .run();
+    }
+  }
+
+  void insert_emails(const core::User& user) {
+    for (const auto& email : user.emails) {
+      db().query("INSERT OR IGNORE INTO user_emails (tenant, email_key, user_id) VALUES (?, ?, ?)",
+                 user.tenant.str(), core::fold_case(email.value), user.id.str())
           .run();
     }
   }

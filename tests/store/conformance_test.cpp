@@ -82,6 +82,37 @@ TEST_P(StoreConformance, PrimaryEmailLookupIsCaseInsensitiveAndIgnoresBackup) {
   EXPECT_FALSE(reader->find_user_by_primary_email(globex, "zoe@example.com").has_value());
 }
 
+TEST_P(StoreConformance, AnyEmailLookupFindsPrimaryAndBackupAndFollowsUpdatesAndDeletes) {
+  insert(full_user("acme", "u1", "zoe"));  // primary zoe@Example.com, backup backup@example.net
+  auto shared_backup = make_user("acme", "u2", "yann");
+  shared_backup.emails = {{"yann@example.com", "work", true}, {"backup@example.net", "", false}};
+  insert(shared_backup);
+  {
+    auto reader = store().read();
+    const auto primary = reader->find_users_by_email(acme, "ZOE@example.com");
+    ASSERT_EQ(primary.size(), 1U);
+    EXPECT_EQ(primary[0].id, UserId("u1"));
+    const auto backup = reader->find_users_by_email(acme, "Backup@Example.net");
+    ASSERT_EQ(backup.size(), 2U) << "a backup address may be shared";
+    EXPECT_EQ(backup[0].id, UserId("u1")) << "creation order";
+    EXPECT_EQ(backup[1].id, UserId("u2"));
+    EXPECT_TRUE(reader->find_users_by_email(globex, "zoe@example.com").empty());
+  }
+  auto changed = shared_backup;
+  changed.emails = {{"yann@example.org", "work", true}};
+  changed.version = shared_backup.version + 1;
+  {
+    auto writer = store().write();
+    ASSERT_TRUE(writer->update_user(changed, shared_backup.version));
+    ASSERT_TRUE(writer->delete_user(acme, UserId("u1")));
+    writer->commit();
+  }
+  auto reader = store().read();
+  EXPECT_TRUE(reader->find_users_by_email(acme, "backup@example.net").empty());
+  EXPECT_TRUE(reader->find_users_by_email(acme, "zoe@example.com").empty());
+  ASSERT_EQ(reader->find_users_by_email(acme, "yann@example.org").size(), 1U);
+}
+
 TEST_P(StoreConformance, ExternalIdLookupIsPerTenantAndExact) {
   auto alice = make_user("acme", "u1", "alice");
   alice.external_id = "CN=Alice";

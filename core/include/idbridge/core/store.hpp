@@ -58,6 +58,9 @@ class StoreReader {
   // The user whose primary email is `email`, case-insensitive.
   virtual std::optional<User> find_user_by_primary_email(const TenantId& tenant,
                                                          std::string_view email) = 0;
+  // Every user with `email` among its emails (primary or backup), case-insensitive, in creation
+  // order. Several users may share a backup address.
+  virtual std::vector<User> find_users_by_email(const TenantId& tenant, std::string_view email) = 0;
   virtual std::optional<User> find_account_owner(const TenantId& tenant) = 0;
   virtual std::optional<UserId> find_extension_owner(const TenantId& tenant,
                                                      std::string_view number) = 0;
