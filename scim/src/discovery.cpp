@@ -110,7 +110,7 @@ json service_provider_config(const Limits& limits, const std::string& base_url) 
       {"documentationUri", "https://github.com/idbridge/idbridge/blob/main/docs/scim.md"},
       {"patch", {{"supported", true}}},
       {"bulk",
-       {{"supported", false},
+       {{"supported", true},
         {"maxOperations", limits.bulk_max_operations},
         {"maxPayloadSize", limits.max_payload_bytes}}},
       {"filter", {{"supported", true}, {"maxResults", limits.max_results}}},

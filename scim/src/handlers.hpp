@@ -2,11 +2,13 @@
 #pragma once
 
 #include "idbridge/core/store.hpp"
+#include "idbridge/scim/service.hpp"
 #include "resource_json.hpp"
 #include "scim_error.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,5 +46,10 @@ struct MemberPatch {
   std::vector<std::string> remove;
 };
 std::optional<ScimResult<MemberPatch>> member_only_patch(const nlohmann::json& body);
+
+// Runs a BulkRequest (RFC 7644 §3.7) by handing each operation to `run_one` in order.
+// Errors of the request as a whole: 400 invalidSyntax, 413 over maxOperations/maxPayloadSize.
+Response run_bulk(const Request& request, const Limits& limits,
+                  const std::function<Response(const Request&)>& run_one);
 
 }  // namespace idbridge::scim

@@ -140,7 +140,13 @@ class Handler {
       return error_response(501, "", "/Me is not supported: credentials are not users");
     }
     if (segments.size() == 1 && first == "Bulk") {
-      return error_response(501, "", "Bulk is not supported yet (ServiceProviderConfig says so)");
+      if (method != "POST") {
+        return method_not_allowed("POST");
+      }
+      return run_bulk(request_, limits_, [this](const Request& operation) {
+        Handler handler(identity_, store_, limits_, who_, tenant_, operation, {});
+        return handler.dispatch();
+      });
     }
     if (segments.size() == 1 && first == ".search") {
       if (method != "POST") {
