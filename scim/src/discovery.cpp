@@ -115,7 +115,7 @@ json service_provider_config(const Limits& limits, const std::string& base_url) 
         {"maxPayloadSize", limits.max_payload_bytes}}},
       {"filter", {{"supported", true}, {"maxResults", limits.max_results}}},
       {"changePassword", {{"supported", true}}},
-      {"sort", {{"supported", false}}},
+      {"sort", {{"supported", true}}},
       {"etag", {{"supported", true}}},
       {"authenticationSchemes",
        json::array({{{"type", "oauthbearertoken"},

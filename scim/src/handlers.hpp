@@ -15,23 +15,32 @@
 
 namespace idbridge::scim {
 
-// The users / groups of `tenant` matching `filter` (RFC 7644 §3.4.2.2), in creation order.
-// Equality on userName, externalId, id and emails.value (users) or displayName, externalId and
-// id (groups) is answered from the store's indexes; anything else is evaluated in memory.
-// Errors: invalidFilter.
+// What a list request asks for (RFC 7644 §3.4.2): filter, sort and page.
+struct ListQuery {
+  std::string filter;   // "" for all
+  std::string sort_by;  // "" for creation order
+  bool descending = false;
+  std::int64_t offset = 0;  // 0-based
+  std::int64_t count = 100;
+};
+
 template <class T>
 struct Selection {
   std::vector<T> items;    // the requested page
   std::int64_t total = 0;  // all matches
 };
 using UserSelection = Selection<core::User>;
-ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
-                                       const std::string& filter, std::int64_t offset,
-                                       std::int64_t count);
 using GroupSelection = Selection<core::Group>;
+
+// The users / groups of `tenant` matching the query, in creation order unless sorted. Equality
+// on userName, externalId, id and emails.value (users) or displayName, externalId and id
+// (groups) is answered from the store's indexes; anything else is evaluated in memory. Sorting
+// orders every match (sortBy is rare in provisioning traffic). Errors: invalidFilter,
+// invalidValue (sortBy names no attribute).
+ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
+                                       const ListQuery& query);
 ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,
-                                         const std::string& filter, std::int64_t offset,
-                                         std::int64_t count);
+                                         const ListQuery& query);
 
 // Applies a PatchOp body (RFC 7644 §3.5.2) to the normalised JSON of a resource and returns the
 // new normalised JSON. Errors: invalidSyntax (not a PatchOp), invalidPath, noTarget,

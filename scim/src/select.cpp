@@ -2,6 +2,7 @@
 // externalId, id; displayName for groups), in-memory evaluation for everything else.
 #include "filter_eval.hpp"
 #include "handlers.hpp"
+#include "idbridge/core/rules.hpp"
 #include "idbridge/scim/filter.hpp"
 
 #include <algorithm>
@@ -100,29 +101,100 @@ std::function<std::optional<std::string>(const Filter&)> equality_on(std::string
   return [attribute](const Filter& filter) { return indexed_equality(filter, attribute); };
 }
 
-// Shared by users and groups: without a filter one store page; with an indexed equality at most
-// one candidate, re-checked against the whole filter; otherwise a scan in creation order.
+// The value a resource sorts by (RFC 7644 §3.4.2.3): the attribute at `path`; for a
+// multi-valued attribute its primary value, else its first. nullopt sorts last.
+std::optional<nlohmann::json> sort_value(const nlohmann::json& resource,
+                                         const AttributePath& path) {
+  const nlohmann::json* container = &resource;
+  if (path.schema && !iequals(*path.schema, user_schema_urn) &&
+      !iequals(*path.schema, group_schema_urn)) {
+    const auto it = resource.find(*path.schema);
+    if (it == resource.end()) {
+      return std::nullopt;
+    }
+    container = &*it;
+  }
+  const nlohmann::json* value = nullptr;
+  for (auto it = container->begin(); it != container->end(); ++it) {
+    if (iequals(it.key(), path.attribute)) {
+      value = &*it;
+    }
+  }
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (value->is_array()) {
+    if (value->empty()) {
+      return std::nullopt;
+    }
+    const nlohmann::json* chosen = &value->front();
+    for (const auto& element : *value) {
+      if (element.is_object() && element.value("primary", false)) {
+        chosen = &element;
+      }
+    }
+    value = chosen;
+  }
+  const std::string sub = path.sub_attribute.value_or(value->is_object() ? "value" : "");
+  if (!sub.empty()) {
+    if (!value->is_object()) {
+      return std::nullopt;
+    }
+    const nlohmann::json* found = nullptr;
+    for (auto it = value->begin(); it != value->end(); ++it) {
+      if (iequals(it.key(), sub)) {
+        found = &*it;
+      }
+    }
+    if (found == nullptr) {
+      return std::nullopt;
+    }
+    value = found;
+  }
+  if (value->is_string()) {
+    // Sorting follows the same case rule as filtering (caseExact only for ids).
+    const auto traits = default_attribute_rules().traits(path);
+    if (!traits || !traits->case_exact) {
+      return nlohmann::json(core::fold_case(value->get<std::string>()));
+    }
+  }
+  return *value;
+}
+
+// Shared by users and groups: without a filter or sort one store page; with an indexed equality
+// the candidates, re-checked against the whole filter; otherwise a scan in creation order.
 template <class T>
-ScimResult<Selection<T>> select(const std::string& filter_text, std::int64_t offset,
-                                std::int64_t count,
+ScimResult<Selection<T>> select(const ListQuery& query,
                                 const std::function<core::Page<T>(const core::PageRequest&)>& page,
                                 const std::vector<IndexedLookup<T>>& lookups,
                                 const std::function<nlohmann::json(const T&)>& to_json) {
-  if (filter_text.empty()) {
-    auto items = page({offset, count});
+  if (query.filter.empty() && query.sort_by.empty()) {
+    auto items = page({query.offset, query.count});
     return Selection<T>{std::move(items.items), items.total};
   }
-  auto filter = parse_and_validate(filter_text);
-  if (!filter) {
-    return filter.error();
+  std::optional<Filter> filter;
+  if (!query.filter.empty()) {
+    auto parsed = parse_and_validate(query.filter);
+    if (!parsed) {
+      return parsed.error();
+    }
+    filter = *std::move(parsed);
+  }
+  std::optional<AttributePath> sort_path;
+  if (!query.sort_by.empty()) {
+    auto parsed = parse_path(query.sort_by);
+    if (!parsed || parsed->value_filter || parsed->sub_attribute) {
+      return invalid_value("sortBy \"" + query.sort_by + "\" is not an attribute path");
+    }
+    sort_path = parsed->attribute;
   }
   const auto keep = [&](const T& item) {
-    return matches(*filter, to_json(item), default_attribute_rules());
+    return !filter || matches(*filter, to_json(item), default_attribute_rules());
   };
   std::vector<T> matched;
   std::optional<std::string> key;
   const auto lookup = std::find_if(lookups.begin(), lookups.end(), [&](const auto& l) {
-    key = l.key(*filter);
+    key = filter ? l.key(*filter) : std::nullopt;
     return key.has_value();
   });
   if (lookup != lookups.end()) {
@@ -144,17 +216,36 @@ ScimResult<Selection<T>> select(const std::string& filter_text, std::int64_t off
       }
     }
   }
+  if (sort_path) {
+    std::vector<std::pair<std::optional<nlohmann::json>, std::size_t>> keys;
+    keys.reserve(matched.size());
+    for (std::size_t i = 0; i < matched.size(); ++i) {
+      keys.emplace_back(sort_value(to_json(matched[i]), *sort_path), i);
+    }
+    // Stable, missing values last in both directions (RFC 7644 §3.4.2.3).
+    std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+      if (!a.first || !b.first) {
+        return a.first.has_value() && !b.first.has_value();
+      }
+      return query.descending ? *b.first < *a.first : *a.first < *b.first;
+    });
+    std::vector<T> sorted;
+    sorted.reserve(matched.size());
+    for (const auto& [value, index] : keys) {
+      sorted.push_back(std::move(matched[index]));
+    }
+    matched = std::move(sorted);
+  }
   const auto total = static_cast<std::int64_t>(matched.size());
-  const auto begin = std::min(offset, total);
-  const auto end = std::min(total, begin + count);
+  const auto begin = std::min(query.offset, total);
+  const auto end = std::min(total, begin + query.count);
   return Selection<T>{std::vector<T>(matched.begin() + begin, matched.begin() + end), total};
 }
 
 }  // namespace
 
 ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
-                                       const std::string& filter_text, std::int64_t offset,
-                                       std::int64_t count) {
+                                       const ListQuery& query) {
   const std::vector<IndexedLookup<core::User>> lookups{
       {equality_on("userName"),
        [&](const std::string& name) {
@@ -170,18 +261,16 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
        [&](const std::string& email) { return reader.find_users_by_email(tenant, email); }},
   };
   return select<core::User>(
-      filter_text, offset, count,
-      [&](const core::PageRequest& request) { return reader.list_users(tenant, request); }, lookups,
-      [](const core::User& user) { return user_to_json(user, "", {}); });
+      query, [&](const core::PageRequest& request) { return reader.list_users(tenant, request); },
+      lookups, [](const core::User& user) { return user_to_json(user, "", {}); });
 }
 
 ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,
-                                         const std::string& filter_text, std::int64_t offset,
-                                         std::int64_t count) {
+                                         const ListQuery& query) {
   // Members are not part of the evaluated document: filtering on them is refused rather than
   // answered wrongly.
-  if (!filter_text.empty()) {
-    if (auto filter = parse_filter(filter_text);
+  if (!query.filter.empty()) {
+    if (auto filter = parse_filter(query.filter);
         filter && to_string(*filter).find("members") != std::string::npos) {
       return invalid_filter("filtering groups on members is not supported");
     }
@@ -201,8 +290,7 @@ ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::
        }},
   };
   return select<core::Group>(
-      filter_text, offset, count,
-      [&](const core::PageRequest& request) { return reader.list_groups(tenant, request); },
+      query, [&](const core::PageRequest& request) { return reader.list_groups(tenant, request); },
       lookups, [](const core::Group& group) { return group_to_json(group, "", nullptr); });
 }
 

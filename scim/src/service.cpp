@@ -278,6 +278,21 @@ class Handler {
     return paging;
   }
 
+  ScimResult<ListQuery> list_query(const std::map<std::string, std::string>& params,
+                                   const Paging& page) {
+    ListQuery query;
+    query.filter = query_value(params, "filter");
+    query.sort_by = query_value(params, "sortBy");
+    const std::string order = query_value(params, "sortOrder");
+    if (!order.empty() && !iequals(order, "ascending") && !iequals(order, "descending")) {
+      return invalid_value("sortOrder must be \"ascending\" or \"descending\"");
+    }
+    query.descending = iequals(order, "descending");
+    query.offset = page.start_index - 1;
+    query.count = page.count;
+    return query;
+  }
+
   void apply_projection(json& resource, const std::map<std::string, std::string>& params) {
     project(resource, split_attribute_list(query_value(params, "attributes")),
             split_attribute_list(query_value(params, "excludedAttributes")));
@@ -376,8 +391,11 @@ class Handler {
       return to_response(page.error());
     }
     auto reader = store_.read();
-    auto selection = select_users(*reader, tenant_, query_value(params, "filter"),
-                                  page->start_index - 1, page->count);
+    auto query = list_query(params, *page);
+    if (!query) {
+      return to_response(query.error());
+    }
+    auto selection = select_users(*reader, tenant_, *query);
     if (!selection) {
       return to_response(selection.error());
     }
@@ -514,8 +532,11 @@ class Handler {
       return to_response(page.error());
     }
     auto reader = store_.read();
-    auto selection = select_groups(*reader, tenant_, query_value(params, "filter"),
-                                   page->start_index - 1, page->count);
+    auto query = list_query(params, *page);
+    if (!query) {
+      return to_response(query.error());
+    }
+    auto selection = select_groups(*reader, tenant_, *query);
     if (!selection) {
       return to_response(selection.error());
     }
@@ -735,40 +756,34 @@ class Handler {
     if (!page) {
       return to_response(page.error());
     }
+    auto query = list_query(*params, *page);
+    if (!query) {
+      return to_response(query.error());
+    }
     auto reader = store_.read();
-    const std::string filter = query_value(*params, "filter");
-    auto users = select_users(*reader, tenant_, filter, 0, 0);
-    auto groups = select_groups(*reader, tenant_, filter, 0, 0);
+    // The result is the concatenation [users..., groups...]; each part is paged on its own.
+    auto users = select_users(*reader, tenant_, *query);
     if (!users) {
       return to_response(users.error());
     }
+    ListQuery group_query = *query;
+    group_query.offset = std::max<std::int64_t>(0, query->offset - users->total);
+    group_query.count = query->count - static_cast<std::int64_t>(users->items.size());
+    auto groups = select_groups(*reader, tenant_, group_query);
     if (!groups) {
       return to_response(groups.error());
     }
     const std::int64_t total = users->total + groups->total;
-    const std::int64_t offset = page->start_index - 1;
     json resources = json::array();
-    // Walk the concatenation [users..., groups...] from offset, count items.
-    std::int64_t position = offset;
-    while (static_cast<std::int64_t>(resources.size()) < page->count && position < total) {
-      if (position < users->total) {
-        auto chunk = select_users(*reader, tenant_, filter, position, 1);
-        if (!chunk || chunk->items.empty()) {
-          break;
-        }
-        json resource = user_json(*reader, chunk->items.front());
-        apply_projection(resource, *params);
-        resources.push_back(std::move(resource));
-      } else {
-        auto chunk = select_groups(*reader, tenant_, filter, position - users->total, 1);
-        if (!chunk || chunk->items.empty()) {
-          break;
-        }
-        json resource = group_json(*reader, chunk->items.front(), wants_members(*params));
-        apply_projection(resource, *params);
-        resources.push_back(std::move(resource));
-      }
-      ++position;
+    for (const auto& user : users->items) {
+      json resource = user_json(*reader, user);
+      apply_projection(resource, *params);
+      resources.push_back(std::move(resource));
+    }
+    for (const auto& group : groups->items) {
+      json resource = group_json(*reader, group, wants_members(*params));
+      apply_projection(resource, *params);
+      resources.push_back(std::move(resource));
     }
     return json_response(200, list_response(std::move(resources), total, page->start_index));
   }
