@@ -57,6 +57,11 @@ ScimResult<Target> resolve(const AttributePath& path, ResourceKind kind) {
     }
   }
   const AttributeDef* def = find_attribute(schema->attributes, path.attribute);
+  // `meta` is a common attribute of every resource (RFC 7643 §3.1), not in the schema table, and
+  // readOnly: a PATCH naming it is a mutability error, not an unknown path.
+  if (def == nullptr && schema == schemas.front() && iequals(path.attribute, "meta")) {
+    return mutability("\"" + to_string(path) + "\" is read-only");
+  }
   if (def == nullptr) {
     return invalid_path("\"" + to_string(path) + "\" is not an attribute of " +
                         std::string(schema->name));
