@@ -40,7 +40,8 @@ json user_body(const std::string& user_name, const std::string& email) {
 }
 
 // What a case sends. Placeholders in target, body and header values: {id} (a fresh user),
-// {all_users} (the All Users group), {stale} (an ETag of {id} that is no longer current),
+// {group} (a fresh group whose one member is {id}), {all_users} (the All Users group),
+// {stale} / {group_stale} (ETags of {id} / {group} that are no longer current),
 // {taken_user} / {taken_email} (another user's), {long} (a 17,000-character filter).
 struct ErrorCase {
   std::string name;
@@ -85,23 +86,24 @@ class ScimErrorTest : public ::testing::TestWithParam<ErrorCase> {
 std::unique_ptr<ScimDaemon> ScimErrorTest::daemon_;
 std::string ScimErrorTest::all_users_;
 
-// The user as GET returns it and the All Users group without its (growing) member list.
+// The user and group as GET returns them, and All Users without its (growing) member list.
 struct Snapshot {
   json user;
   json all_users;
+  json group;
 };
 
-Snapshot snapshot(const ScimClient& client, const std::string& id, const std::string& all_users) {
+Snapshot snapshot(const ScimClient& client, const std::string& id, const std::string& all_users,
+                  const std::string& group) {
   return {client.get("/Users/" + id).body,
-          client.get("/Groups/" + all_users + "?excludedAttributes=members").body};
+          client.get("/Groups/" + all_users + "?excludedAttributes=members").body,
+          client.get("/Groups/" + group).body};
 }
 
 TEST_P(ScimErrorTest, IsRefusedWithTheRightStatusAndChangesNothing) {
   const ErrorCase& c = GetParam();
   const auto okta = ScimClient::bearer(*daemon_, "okta");
-  const std::string name = "case." +
-                           std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "." +
-                           std::to_string(reinterpret_cast<std::uintptr_t>(&c)) + "@example.com";
+  const std::string name = "case." + c.name + "@example.com";
   const auto created = okta.post("/Users", user_body(name, name));
   ASSERT_EQ(created.status, 201) << created.raw;
   const std::string id = created.body.at("id").get<std::string>();
@@ -110,11 +112,24 @@ TEST_P(ScimErrorTest, IsRefusedWithTheRightStatusAndChangesNothing) {
                        patch_op({{{"op", "replace"}, {"path", "displayName"}, {"value", "Moved"}}}))
                 .status,
             200);
-  const Snapshot before = snapshot(okta, id, all_users_);
+  // A group holding the user, also moved past its first version.
+  const auto group =
+      okta.post("/Groups", {{"displayName", "Case " + c.name}, {"members", {{{"value", id}}}}});
+  ASSERT_EQ(group.status, 201) << group.raw;
+  const std::string group_id = group.body.at("id").get<std::string>();
+  const std::string group_stale = group.body.at("meta").at("version").get<std::string>();
+  ASSERT_EQ(okta.patch("/Groups/" + group_id,
+                       patch_op({{{"op", "replace"}, {"path", "externalId"}, {"value", "g-1"}}}))
+                .status,
+            204);
+  const Snapshot before = snapshot(okta, id, all_users_, group_id);
   ASSERT_NE(before.user.at("meta").at("version"), stale);
+  ASSERT_NE(before.group.at("meta").at("version"), group_stale);
 
   const auto substitute = [&](std::string text) {
     replace_all(text, "{id}", id);
+    replace_all(text, "{group}", group_id);
+    replace_all(text, "{group_stale}", group_stale);
     replace_all(text, "{all_users}", all_users_);
     replace_all(text, "{stale}", stale);
     replace_all(text, "{taken_user}", "taken.user@example.com");
@@ -132,10 +147,11 @@ TEST_P(ScimErrorTest, IsRefusedWithTheRightStatusAndChangesNothing) {
       client.raw(c.method, substitute(c.target), substitute(c.body), std::move(headers));
   EXPECT_TRUE(is_scim_error(response, c.status, c.scim_type));
 
-  const Snapshot after = snapshot(okta, id, all_users_);
+  const Snapshot after = snapshot(okta, id, all_users_, group_id);
   EXPECT_EQ(after.user, before.user);
   EXPECT_EQ(after.all_users, before.all_users);
-  // Nothing was created either: the tenant holds the taken user, this case's user, and no more.
+  EXPECT_EQ(after.group, before.group);
+  // Nothing was created either (every POST case would create new.user@example.com).
   EXPECT_EQ(okta.get("/Users?filter=userName%20eq%20%22new.user%40example.com%22")
                 .body.at("totalResults"),
             0);
@@ -333,6 +349,78 @@ INSTANTIATE_TEST_SUITE_P(
                   patch(R"([{"op":"replace","path":")" + tenant_urn +
                         R"(:role","value":"administrator"}])"),
                   403, ""},
+        // Groups.
+        ErrorCase{"GroupPatchWithoutOperations", "okta", "PATCH", "/Groups/{group}",
+                  R"({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]})", 400,
+                  "invalidSyntax"},
+        ErrorCase{"GroupPutMalformedJson", "okta", "PUT", "/Groups/{group}", R"({"displayName":)",
+                  400, "invalidSyntax"},
+        ErrorCase{"GroupPutDisplayNameAsNumber", "okta", "PUT", "/Groups/{group}",
+                  R"({"displayName":42,"members":[]})", 400, "invalidValue"},
+        ErrorCase{"GroupPutMembersAsString", "okta", "PUT", "/Groups/{group}",
+                  R"({"displayName":"X","members":"everyone"})", 400, "invalidValue"},
+        ErrorCase{"GroupAddUnknownMember", "okta", "PATCH", "/Groups/{group}",
+                  patch(R"([{"op":"add","path":"members","value":[{"value":"no-such-id"}]}])"), 400,
+                  "invalidValue"},
+        ErrorCase{
+            "GroupAddMemberWithBadType", "okta", "PATCH", "/Groups/{group}",
+            patch(R"([{"op":"add","path":"members","value":[{"value":"{id}","type":"Robot"}]}])"),
+            400, "invalidValue"},
+        ErrorCase{
+            "GroupUnknownKind", "okta", "PATCH", "/Groups/{group}",
+            patch(
+                R"([{"op":"replace","path":"urn:idbridge:params:scim:schemas:extension:tenant:2.0:Group:kind","value":"club"}])"),
+            400, "invalidValue"},
+        ErrorCase{"GroupRenameToTakenNameOtherCase", "okta", "PATCH", "/Groups/{group}",
+                  patch(R"([{"op":"replace","path":"displayName","value":"all users"}])"), 409,
+                  "uniqueness"},
+        ErrorCase{"GroupPatchReadOnlyId", "okta", "PATCH", "/Groups/{group}",
+                  patch(R"([{"op":"replace","path":"id","value":"x"}])"), 400, "mutability"},
+        ErrorCase{
+            "GroupPatchReadOnlySystem", "okta", "PATCH", "/Groups/{group}",
+            patch(
+                R"([{"op":"replace","path":"urn:idbridge:params:scim:schemas:extension:tenant:2.0:Group:system","value":true}])"),
+            400, "mutability"},
+        ErrorCase{"GroupRemoveRequiredDisplayName", "okta", "PATCH", "/Groups/{group}",
+                  patch(R"([{"op":"remove","path":"displayName"}])"), 400, "mutability"},
+        ErrorCase{"GroupMemberPatchStaleIfMatch",
+                  "okta",
+                  "PATCH",
+                  "/Groups/{group}",
+                  patch(R"([{"op":"remove","path":"members[value eq \"{id}\"]"}])"),
+                  412,
+                  "",
+                  {{"If-Match", "{group_stale}"}}},
+        ErrorCase{"GroupRenameStaleIfMatch",
+                  "okta",
+                  "PATCH",
+                  "/Groups/{group}",
+                  patch(R"([{"op":"replace","path":"displayName","value":"Other"}])"),
+                  412,
+                  "",
+                  {{"If-Match", "{group_stale}"}}},
+        ErrorCase{"GroupPutStaleIfMatch",
+                  "okta",
+                  "PUT",
+                  "/Groups/{group}",
+                  R"({"displayName":"Other","members":[]})",
+                  412,
+                  "",
+                  {{"If-Match", "{group_stale}"}}},
+        ErrorCase{"GroupDeleteStaleIfMatch",
+                  "okta",
+                  "DELETE",
+                  "/Groups/{group}",
+                  "",
+                  412,
+                  "",
+                  {{"If-Match", "{group_stale}"}}},
+        ErrorCase{"ReadOnlyGroupDelete", "auditor", "DELETE", "/Groups/{group}", "", 403, ""},
+        // Bytes a client should not send (JSON text is UTF-8, RFC 8259 §8.1).
+        ErrorCase{"PostUserNameInvalidUtf8", "okta", "POST", "/Users",
+                  "{\"userName\":\"new.\xff@example.com\"}", 400, "invalidSyntax"},
+        ErrorCase{"QueryBadPercentEncoding", "okta", "GET", "/Users?filter=userName%zzeq", "", 400,
+                  "invalidSyntax"},
         // All Users is the tenant itself: no rename, delete or member removal.
         ErrorCase{"AllUsersRename", "okta", "PATCH", "/Groups/{all_users}",
                   patch(R"([{"op":"replace","path":"displayName","value":"Everyone"}])"), 400,

@@ -415,6 +415,19 @@ TEST(OktaSpecTest, ReplaysS1ToS12) {
     EXPECT_EQ(none.body.at("totalResults"), 0);
   }
 
+  // S3 with literal spaces as well: not valid in an HTTP request target (RFC 9112 §3.2), so the
+  // server must refuse the request line cleanly rather than guess where the target ends.
+  {
+    SCOPED_TRACE("S3 raw spaces");
+    HttpConnection connection("127.0.0.1", daemon.port());
+    connection.send_raw("GET " + okta.base() +
+                        "/Users?filter=userName eq \"abcdefgh@example.com\" HTTP/1.1\r\n"
+                        "Host: 127.0.0.1\r\nAuthorization: Bearer " +
+                        daemon.token("okta") + "\r\n\r\n");
+    EXPECT_EQ(connection.read_response().status, 400);
+    EXPECT_EQ(okta.get("/Users?filter=userName%20eq%20\"abcdefgh@example.com\"").status, 200);
+  }
+
   // S4: Required: Test invalid User by ID.
   {
     SCOPED_TRACE("S4");
