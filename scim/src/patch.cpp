@@ -296,6 +296,15 @@ class Patcher {
     if (!normalised) {
       return normalised.error();
     }
+    // null is "no value" (RFC 7643 §2.5): replace clears, add adds nothing. The Microsoft
+    // gallery validator removes a manager with {"op":"replace","path":"…:manager","value":null},
+    // which merged into the complex value would otherwise leave the old manager in place.
+    if (normalised->is_null()) {
+      if (op == Op::replace) {
+        container.erase(name);
+      }
+      return {};
+    }
     if (def.multi_valued) {
       if (op == Op::replace || !container.contains(name) || !container[name].is_array()) {
         container[name] = json::array();

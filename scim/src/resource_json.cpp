@@ -246,6 +246,16 @@ ScimResult<json> normalise_resource(const json& input, ResourceKind kind) {
       out[std::string(extension->id)] = *std::move(normalised);
       continue;
     }
+    // RFC 7643 `roles` is not in idbridge's schema (a user holds one role in the tenant
+    // extension). Entra sends "roles": [] on every create, which is no value; real roles arrive
+    // only when an admin maps app roles, and dropping them like an unknown attribute would
+    // report a provisioned role that does not exist.
+    if (kind == ResourceKind::user && iequals(key, "roles") && !value.is_null() &&
+        !(value.is_array() && value.empty())) {
+      return invalid_value(
+          "\"roles\" is not supported: idbridge users hold one role, \"role\" in " +
+          std::string(tenant_user_urn));
+    }
     core_part[key] = value;
   }
   auto normalised = normalise_attributes(core_part, core_schema.attributes, "");

@@ -18,8 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int max_cas_retries = 5;
-
 Response json_response(int status, const json& body,
                        std::vector<std::pair<std::string, std::string>> headers = {}) {
   Response response;
@@ -114,6 +112,14 @@ class Handler {
       return to_response(not_found("no resource at the service root"));
     }
     const std::string& first = segments[0];
+    // Refuse another tenant's credential before any handler parses the body or looks up ids:
+    // otherwise a lookup (a group PATCH resolving member ids) answers first and says what the
+    // other tenant holds.
+    if (first == "Users" || first == "Groups" || first == "Bulk" || first == ".search") {
+      if (auto denied = check_read()) {
+        return *denied;
+      }
+    }
     if (segments.size() == 1 && first == "ServiceProviderConfig") {
       return get_only(json_response(200, service_provider_config(limits_, request_.base_url)));
     }
@@ -470,44 +476,40 @@ class Handler {
     if (!body) {
       return to_response(body.error());
     }
-    const auto if_match = parse_if_match(request_.if_match);
-    // Read, patch, write with compare-and-swap on the version read; a concurrent writer makes
-    // the swap fail and the patch is re-applied to the newer state (unless the client pinned
-    // a version with If-Match, which then correctly ends in 412).
-    for (int attempt = 0;; ++attempt) {
-      auto current = identity_.get_user(who_, tenant_, core::UserId(id));
-      if (!current) {
-        return to_response(from_core(current.error()));
-      }
-      if (if_match && *if_match != current->version) {
-        return to_response(from_core(
-            core::make_error(core::ErrorCode::version_mismatch, "the resource was modified")));
-      }
-      json resource = user_to_json(*current, request_.base_url, {});
-      auto normalised = normalise_resource(resource, ResourceKind::user);
-      if (!normalised) {
-        return to_response(normalised.error());
-      }
-      auto patched = apply_patch(*normalised, *body, ResourceKind::user);
-      if (!patched) {
-        return to_response(patched.error());
-      }
-      auto write = user_from_json(*patched);
-      if (!write) {
-        return to_response(write.error());
-      }
-      auto replaced =
-          identity_.replace_user(who_, tenant_, current->id, *std::move(write), current->version);
-      if (!replaced && replaced.error().code == core::ErrorCode::version_mismatch && !if_match &&
-          attempt < max_cas_retries) {
-        continue;
-      }
-      if (!replaced) {
-        return to_response(from_core(replaced.error()));
-      }
-      auto reader = store_.read();
-      return resource_response(200, user_json(*reader, *replaced), replaced->version, false);
+    // The patch is applied inside the service's write transaction to the stored state, so a
+    // concurrent writer can neither be overwritten nor make this PATCH fail; If-Match still
+    // pins a version (412 when stale).
+    std::optional<ScimError> refused;
+    auto patched_user = identity_.modify_user(
+        who_, tenant_, core::UserId(id),
+        [&](const core::User& current) -> std::optional<core::UserWrite> {
+          auto normalised =
+              normalise_resource(user_to_json(current, request_.base_url, {}), ResourceKind::user);
+          if (!normalised) {
+            refused = normalised.error();
+            return std::nullopt;
+          }
+          auto patched = apply_patch(*normalised, *body, ResourceKind::user);
+          if (!patched) {
+            refused = patched.error();
+            return std::nullopt;
+          }
+          auto write = user_from_json(*patched);
+          if (!write) {
+            refused = write.error();
+            return std::nullopt;
+          }
+          return *std::move(write);
+        },
+        parse_if_match(request_.if_match));
+    if (refused) {
+      return to_response(*refused);
     }
+    if (!patched_user) {
+      return to_response(from_core(patched_user.error()));
+    }
+    auto reader = store_.read();
+    return resource_response(200, user_json(*reader, *patched_user), patched_user->version, false);
   }
 
   Response delete_user(const std::string& id) {
@@ -672,49 +674,43 @@ class Handler {
       }
       return patched_group_response(*changed);
     }
-    for (int attempt = 0;; ++attempt) {
-      auto current = identity_.get_group(who_, tenant_, core::GroupId(id));
-      if (!current) {
-        return to_response(from_core(current.error()));
-      }
-      if (if_match && *if_match != current->version) {
-        return to_response(from_core(
-            core::make_error(core::ErrorCode::version_mismatch, "the resource was modified")));
-      }
-      json resource;
-      {
-        auto reader = store_.read();
-        resource = group_json(*reader, *current, true);
-      }
-      auto normalised = normalise_resource(resource, ResourceKind::group);
-      if (!normalised) {
-        return to_response(normalised.error());
-      }
-      auto patched = apply_patch(*normalised, *body, ResourceKind::group);
-      if (!patched) {
-        return to_response(patched.error());
-      }
-      auto input = group_from_json(*patched);
-      if (!input) {
-        return to_response(input.error());
-      }
-      auto members = resolve_members(input->members);
-      if (!members) {
-        return to_response(members.error());
-      }
-      core::GroupWrite write{input->display_name, input->external_id,
-                             input->kind.value_or(current->kind), *std::move(members)};
-      auto replaced =
-          identity_.replace_group(who_, tenant_, current->id, std::move(write), current->version);
-      if (!replaced && replaced.error().code == core::ErrorCode::version_mismatch && !if_match &&
-          attempt < max_cas_retries) {
-        continue;
-      }
-      if (!replaced) {
-        return to_response(from_core(replaced.error()));
-      }
-      return patched_group_response(*replaced);
+    std::optional<ScimError> refused;
+    auto patched_group = identity_.modify_group(
+        who_, tenant_, core::GroupId(id),
+        [&](const core::Group& current,
+            const std::vector<core::MemberRef>& members) -> std::optional<core::GroupWrite> {
+          auto normalised = normalise_resource(group_to_json(current, request_.base_url, &members),
+                                               ResourceKind::group);
+          if (!normalised) {
+            refused = normalised.error();
+            return std::nullopt;
+          }
+          auto patched = apply_patch(*normalised, *body, ResourceKind::group);
+          if (!patched) {
+            refused = patched.error();
+            return std::nullopt;
+          }
+          auto input = group_from_json(*patched);
+          if (!input) {
+            refused = input.error();
+            return std::nullopt;
+          }
+          auto resolved = resolve_members(input->members);
+          if (!resolved) {
+            refused = resolved.error();
+            return std::nullopt;
+          }
+          return core::GroupWrite{input->display_name, input->external_id,
+                                  input->kind.value_or(current.kind), *std::move(resolved)};
+        },
+        if_match);
+    if (refused) {
+      return to_response(*refused);
     }
+    if (!patched_group) {
+      return to_response(from_core(patched_group.error()));
+    }
+    return patched_group_response(*patched_group);
   }
 
   // Entra recommends 204 for group PATCH; the resource is returned only when asked for with
