@@ -335,6 +335,14 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
 Result<User> IdentityService::replace_user(const Principal& who, const TenantId& tenant,
                                            const UserId& id, UserWrite write,
                                            std::optional<ResourceVersion> if_match) {
+  return modify_user(
+      who, tenant, id,
+      [&write](const User&) -> std::optional<UserWrite> { return std::move(write); }, if_match);
+}
+
+Result<User> IdentityService::modify_user(const Principal& who, const TenantId& tenant,
+                                          const UserId& id, const UserChange& change,
+                                          std::optional<ResourceVersion> if_match) {
   const TenantSettings* settings = this->tenant(tenant);
   if (auto e = check_access(who, tenant, settings, Access::write)) {
     return *e;
@@ -354,6 +362,11 @@ Result<User> IdentityService::replace_user(const Principal& who, const TenantId&
                             std::string(to_string(existing->role)),
                         "role");
     }
+    std::optional<UserWrite> changed = change(*existing);
+    if (!changed) {
+      return make_error(ErrorCode::invalid_value, "the change was refused by the caller");
+    }
+    UserWrite write = *std::move(changed);
     User user = std::move(write.user);
     user.id = existing->id;
     user.tenant = tenant;
@@ -608,6 +621,17 @@ Result<Group> IdentityService::create_group(const Principal& who, const TenantId
 Result<Group> IdentityService::replace_group(const Principal& who, const TenantId& tenant,
                                              const GroupId& id, GroupWrite write,
                                              std::optional<ResourceVersion> if_match) {
+  return modify_group(
+      who, tenant, id,
+      [&write](const Group&, const std::vector<MemberRef>&) -> std::optional<GroupWrite> {
+        return std::move(write);
+      },
+      if_match);
+}
+
+Result<Group> IdentityService::modify_group(const Principal& who, const TenantId& tenant,
+                                            const GroupId& id, const GroupChange& change,
+                                            std::optional<ResourceVersion> if_match) {
   if (auto e = check_access(who, tenant, this->tenant(tenant), Access::write)) {
     return *e;
   }
@@ -623,6 +647,12 @@ Result<Group> IdentityService::replace_group(const Principal& who, const TenantI
     if (existing->system) {
       return system_group_error("it cannot be renamed or have its members replaced");
     }
+    const auto current = all_stored_members(*tx, tenant, id);
+    std::optional<GroupWrite> changed = change(*existing, current);
+    if (!changed) {
+      return make_error(ErrorCode::invalid_value, "the change was refused by the caller");
+    }
+    GroupWrite write = *std::move(changed);
     if (auto e = check_group_name(*tx, tenant, write.display_name, id)) {
       return *e;
     }
@@ -633,7 +663,6 @@ Result<Group> IdentityService::replace_group(const Principal& who, const TenantI
                             : std::nullopt;
     group.kind = write.kind;
 
-    const auto current = all_stored_members(*tx, tenant, id);
     const std::set<MemberRef> current_set(current.begin(), current.end());
     const std::set<MemberRef> wanted(write.members.begin(), write.members.end());
     std::vector<MemberRef> to_add;

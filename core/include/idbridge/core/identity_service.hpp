@@ -9,6 +9,7 @@
 #include "idbridge/core/principal.hpp"
 #include "idbridge/core/store.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -75,6 +76,13 @@ class IdentityService {
   Result<User> replace_user(const Principal& who, const TenantId& tenant, const UserId& id,
                             UserWrite write, std::optional<ResourceVersion> if_match);
 
+  // Read-modify-write in one transaction: `change` sees the stored user and returns what to
+  // write (or nullopt to abandon, which returns invalid_value and writes nothing). No concurrent
+  // writer can slip in between, so no update is lost. `change` must not call the service.
+  using UserChange = std::function<std::optional<UserWrite>(const User& current)>;
+  Result<User> modify_user(const Principal& who, const TenantId& tenant, const UserId& id,
+                           const UserChange& change, std::optional<ResourceVersion> if_match);
+
   Result<void> delete_user(const Principal& who, const TenantId& tenant, const UserId& id,
                            std::optional<ResourceVersion> if_match);
 
@@ -85,6 +93,11 @@ class IdentityService {
   Result<Group> create_group(const Principal& who, const TenantId& tenant, GroupWrite write);
   Result<Group> replace_group(const Principal& who, const TenantId& tenant, const GroupId& id,
                               GroupWrite write, std::optional<ResourceVersion> if_match);
+  // As modify_user, for groups; `change` also sees the stored members.
+  using GroupChange = std::function<std::optional<GroupWrite>(
+      const Group& current, const std::vector<MemberRef>& members)>;
+  Result<Group> modify_group(const Principal& who, const TenantId& tenant, const GroupId& id,
+                             const GroupChange& change, std::optional<ResourceVersion> if_match);
   // Adds and removes members without rewriting the set: cost independent of group size.
   Result<Group> change_members(const Principal& who, const TenantId& tenant, const GroupId& id,
                                const MembershipChange& change,

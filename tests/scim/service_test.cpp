@@ -1,0 +1,235 @@
+// scim::Service without a socket: Bulk, sorting, projection, ETags and concurrent PATCHes of
+// one user, against a real SQLite store.
+#include "idbridge/scim/service.hpp"
+
+#include "idbridge/core/identity_service.hpp"
+#include "idbridge/crypto/crypto.hpp"
+#include "idbridge/store/sqlite_store.hpp"
+#include "idbridge/testing/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+namespace idbridge::scim {
+namespace {
+
+using nlohmann::json;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest()
+      : store_(store::open_sqlite_store({.path = dir_.file("idbridge.db")})),
+        identity_({*store_, clock_, ids_, hasher_, zones_}, core::ProviderSettings{"p"},
+                  {acme_settings()}),
+        service_(identity_, *store_, limits()) {
+    EXPECT_TRUE(identity_.ensure_tenant(tenant_));
+    who_.actor = {core::ActorKind::credential, "test"};
+    who_.origin = {core::OriginKind::scim, ""};
+    who_.ceiling = core::Role::account_owner;
+    who_.tenant_scope = tenant_;
+  }
+
+  static core::TenantSettings acme_settings() {
+    core::TenantSettings settings;
+    settings.id = core::TenantId("acme");
+    return settings;
+  }
+
+  static Limits limits() {
+    Limits limits;
+    limits.bulk_max_operations = 5;
+    return limits;
+  }
+
+  Response call(const std::string& method, const std::string& path, const json& body = nullptr,
+                const std::string& query = "", std::optional<std::string> if_match = {}) {
+    Request request;
+    request.method = method;
+    request.path = path;
+    request.query = query;
+    request.body = body.is_null() ? "" : body.dump();
+    request.if_match = std::move(if_match);
+    request.base_url = "https://idbridge.test/scim/v2/tenants/acme";
+    return service_.handle(who_, tenant_, request);
+  }
+
+  static json body_of(const Response& response) { return json::parse(response.body); }
+
+  std::string create_user(const std::string& user_name) {
+    const auto response = call("POST", "/Users", {{"userName", user_name}});
+    EXPECT_EQ(response.status, 201) << response.body;
+    return body_of(response)["id"].get<std::string>();
+  }
+
+  static json patch_replace(const std::string& path, const json& value) {
+    return {{"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+            {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
+  }
+
+  testing::TempDir dir_;
+  core::SystemClock clock_;
+  core::RandomUuidGenerator ids_;
+  crypto::ScryptPasswordHasher hasher_{10};
+  core::TzdataZoneCatalog zones_;
+  std::unique_ptr<core::Store> store_;
+  core::IdentityService identity_;
+  Service service_;
+  core::TenantId tenant_{"acme"};
+  core::Principal who_;
+};
+
+json bulk(json operations, std::optional<int> fail_on_errors = std::nullopt) {
+  json body{{"schemas", {"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}},
+            {"Operations", std::move(operations)}};
+  if (fail_on_errors) {
+    body["failOnErrors"] = *fail_on_errors;
+  }
+  return body;
+}
+
+TEST_F(ServiceTest, BulkResolvesBulkIdsAppliesInOrderAndReportsEachOperation) {
+  const auto response =
+      call("POST", "/Bulk",
+           bulk({{{"method", "POST"},
+                  {"path", "/Users"},
+                  {"bulkId", "u"},
+                  {"data", {{"userName", "b1"}}}},
+                 {{"method", "POST"},
+                  {"path", "/Groups"},
+                  {"bulkId", "g"},
+                  {"data", {{"displayName", "G"}, {"members", {{{"value", "bulkId:u"}}}}}}},
+                 {{"method", "PATCH"},
+                  {"path", "/Users/bulkId:u"},
+                  {"data", patch_replace("title", "Engineer")}},
+                 {{"method", "DELETE"}, {"path", "/Groups/bulkId:missing"}}}));
+  ASSERT_EQ(response.status, 200) << response.body;
+  const json result = body_of(response);
+  const auto& ops = result["Operations"];
+  ASSERT_EQ(ops.size(), 4U);
+  EXPECT_EQ(ops[0]["status"], "201");
+  EXPECT_EQ(ops[1]["status"], "201");
+  EXPECT_EQ(ops[2]["status"], "200");
+  EXPECT_EQ(ops[3]["status"], "409");
+  EXPECT_EQ(ops[3]["response"]["scimType"], "invalidValue");
+  const std::string user_id = ops[0]["location"].get<std::string>().substr(
+      ops[0]["location"].get<std::string>().rfind('/') + 1);
+  const auto user = body_of(call("GET", "/Users/" + user_id));
+  EXPECT_EQ(user["title"], "Engineer");
+  const auto groups = body_of(call("GET", "/Groups", nullptr, "filter=displayName%20eq%20%22G%22"));
+  ASSERT_EQ(groups["totalResults"], 1);
+  EXPECT_EQ(groups["Resources"][0]["members"][0]["value"], user_id)
+      << "bulkId:u inside members was replaced by the created id";
+}
+
+TEST_F(ServiceTest, BulkStopsAfterFailOnErrorsAndEnforcesLimits) {
+  create_user("taken");
+  const auto response = call("POST", "/Bulk",
+                             bulk({{{"method", "POST"},
+                                    {"path", "/Users"},
+                                    {"bulkId", "1"},
+                                    {"data", {{"userName", "taken"}}}},
+                                   {{"method", "POST"},
+                                    {"path", "/Users"},
+                                    {"bulkId", "2"},
+                                    {"data", {{"userName", "bad name"}}}},
+                                   {{"method", "POST"},
+                                    {"path", "/Users"},
+                                    {"bulkId", "3"},
+                                    {"data", {{"userName", "never"}}}}},
+                                  2));
+  ASSERT_EQ(response.status, 200);
+  const json ops = body_of(response)["Operations"];
+  ASSERT_EQ(ops.size(), 2U) << "the third operation is not run";
+  EXPECT_EQ(ops[0]["status"], "409");
+  EXPECT_EQ(ops[1]["status"], "400");
+  EXPECT_EQ(
+      body_of(call("GET", "/Users", nullptr, "filter=userName%20eq%20%22never%22"))["totalResults"],
+      0);
+  json too_many = json::array();
+  for (int i = 0; i < 6; ++i) {
+    too_many.push_back({{"method", "DELETE"}, {"path", "/Users/x" + std::to_string(i)}});
+  }
+  EXPECT_EQ(call("POST", "/Bulk", bulk(too_many)).status, 413);
+  EXPECT_EQ(call("POST", "/Bulk", json{{"Operations", json::array()}}).status, 400)
+      << "a body without the BulkRequest schema";
+  const auto no_bulk_id =
+      call("POST", "/Bulk",
+           bulk({{{"method", "POST"}, {"path", "/Users"}, {"data", {{"userName", "z"}}}}}));
+  EXPECT_EQ(body_of(no_bulk_id)["Operations"][0]["status"], "400");
+}
+
+TEST_F(ServiceTest, SortsByAnyAttributeWithMissingValuesLast) {
+  create_user("carol");
+  create_user("Alice");
+  const std::string bob = create_user("bob");
+  ASSERT_EQ(call("PATCH", "/Users/" + bob, patch_replace("title", "Boss")).status, 200);
+  const auto names = [&](const std::string& query) {
+    std::vector<std::string> out;
+    const auto response = call("GET", "/Users", nullptr, query);
+    EXPECT_EQ(response.status, 200) << response.body;
+    const json body = body_of(response);  // iterate a named value, not a temporary's member
+    for (const auto& user : body["Resources"]) {
+      out.push_back(user["userName"]);
+    }
+    return out;
+  };
+  EXPECT_EQ(names("sortBy=userName"), (std::vector<std::string>{"Alice", "bob", "carol"}));
+  EXPECT_EQ(names("sortBy=userName&sortOrder=descending"),
+            (std::vector<std::string>{"carol", "bob", "Alice"}));
+  EXPECT_EQ(names("sortBy=title").front(), "bob") << "users without a title come last";
+  EXPECT_EQ(names("sortBy=userName&startIndex=2&count=1"), std::vector<std::string>{"bob"});
+  EXPECT_EQ(call("GET", "/Users", nullptr, "sortBy=userName&sortOrder=up").status, 400);
+}
+
+TEST_F(ServiceTest, ProjectionAndETags) {
+  const std::string id = create_user("etag");
+  const auto full = call("GET", "/Users/" + id);
+  std::string etag;
+  for (const auto& [name, value] : full.headers) {
+    if (name == "ETag") {
+      etag = value;
+    }
+  }
+  ASSERT_EQ(etag, "W/\"1\"");
+  Request conditional;
+  conditional.method = "GET";
+  conditional.path = "/Users/" + id;
+  conditional.if_none_match = etag;
+  EXPECT_EQ(service_.handle(who_, tenant_, conditional).status, 304);
+  EXPECT_EQ(call("PATCH", "/Users/" + id, patch_replace("title", "x"), "", "W/\"7\"").status, 412);
+  EXPECT_EQ(body_of(call("GET", "/Users/" + id))["meta"]["version"], "W/\"1\"")
+      << "the refused PATCH changed nothing";
+  const json projected = body_of(call("GET", "/Users/" + id, nullptr, "attributes=userName"));
+  EXPECT_TRUE(projected.contains("id"));
+  EXPECT_TRUE(projected.contains("userName"));
+  EXPECT_FALSE(projected.contains("active"));
+  const json excluded = body_of(call("GET", "/Users/" + id, nullptr, "excludedAttributes=groups"));
+  EXPECT_FALSE(excluded.contains("groups"));
+  EXPECT_TRUE(excluded.contains("active"));
+}
+
+TEST_F(ServiceTest, ConcurrentPatchesOfOneUserLoseNoUpdate) {
+  const std::string id = create_user("contended");
+  constexpr int rounds = 40;
+  const auto writer = [&](const std::string& attribute) {
+    for (int i = 0; i < rounds; ++i) {
+      const auto response =
+          call("PATCH", "/Users/" + id, patch_replace(attribute, attribute + std::to_string(i)));
+      ASSERT_EQ(response.status, 200) << response.body;
+    }
+  };
+  std::thread a(writer, "title");
+  std::thread b(writer, "nickName");
+  a.join();
+  b.join();
+  const json user = body_of(call("GET", "/Users/" + id));
+  EXPECT_EQ(user["title"], "title" + std::to_string(rounds - 1));
+  EXPECT_EQ(user["nickName"], "nickName" + std::to_string(rounds - 1));
+  EXPECT_EQ(user["meta"]["version"], "W/\"" + std::to_string(1 + 2 * rounds) + "\"")
+      << "every PATCH produced exactly one version";
+}
+
+}  // namespace
+}  // namespace idbridge::scim
