@@ -676,6 +676,12 @@ TEST(EntraFurtherTraffic, ReplaysE17ToE34) {
     ASSERT_EQ(found.body.at("Resources").size(), 1u);
     EXPECT_EQ(found.body["Resources"][0].at("id"), id);
     EXPECT_FALSE(found.body["Resources"][0].contains("userName"));
+    // The legacy doc prints the values unquoted; that is not RFC filter grammar, and the answer
+    // is a clear 400 invalidFilter (Entra itself quotes them).
+    EXPECT_TRUE(is_scim_error(
+        entra.get("/Users?" + filter_query("id eq " + id + " and manager eq " + manager_id) +
+                  "&attributes=id"),
+        400, "invalidFilter"));
   }
   {
     SCOPED_TRACE("E23 set manager, validator form {\"value\": id}, replace");
@@ -925,6 +931,12 @@ TEST(EntraTenantIsolation, TenantTokensStayInTheirTenant) {
         patch_op({{{"op", "Add"}, {"path", "members"}, {"value", {{{"value", globex_user}}}}}}));
     EXPECT_TRUE(is_scim_error(cross, 400, "invalidValue")) << cross.raw;
     EXPECT_EQ(member_ids(acme.get("/Groups/" + acme_group).body), std::vector<std::string>{});
+    // userName is unique across all tenants (docs/design/core.md), so taking globex's name is a
+    // 409; it must not say which tenant holds the name or which user has it.
+    const auto taken = acme.post("/Users", user_body("GINA@globex.example", "gina"));
+    EXPECT_TRUE(is_scim_error(taken, 409, "uniqueness"));
+    EXPECT_EQ(taken.raw.find(globex_user), std::string::npos) << taken.raw;
+    EXPECT_EQ(taken.raw.find("tenant"), std::string::npos) << taken.raw;
     // Every listing acme can make holds acme's users only.
     const auto all = acme.get("/Users");
     expect_list(all, 1);
