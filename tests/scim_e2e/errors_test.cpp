@@ -484,6 +484,11 @@ TEST_F(ScimErrorTest, BodyOverMaxBodyBytesIs413) {
   const auto refused = okta.patch("/Users/" + id, big);
   EXPECT_EQ(refused.status, 413) << refused.raw;
   EXPECT_FALSE(refused.http.keep_alive);
+  // The HTTP layer refuses it before routing, still with a SCIM Error body (but labelled
+  // application/json: the server does not know yet that the target is a SCIM endpoint).
+  EXPECT_EQ(refused.body.value("schemas", json()),
+            json::array({"urn:ietf:params:scim:api:messages:2.0:Error"}));
+  EXPECT_EQ(refused.body.value("status", json()), "413");
   EXPECT_EQ(okta.get("/Users/" + id).body, before.body);
   EXPECT_EQ(okta.post("/Users", big).status, 413);
   EXPECT_EQ(okta.get("/Users?count=0").body.at("totalResults"), users_before);
