@@ -110,7 +110,9 @@ std::optional<Error> validate_against_store(StoreReader& tx, const User& user) {
   if (auto other = tx.find_user_by_user_name(user.user_name); other && other->id != user.id) {
     // Deliberately says nothing of where the name is used: it may be another tenant's user.
     return make_error(ErrorCode::user_name_taken,
-                      "userName \"" + user.user_name + "\" is already taken", "userName");
+                      "userName \"" + user.user_name +
+                          "\" is already taken (userNames are unique across all tenants)",
+                      "userName");
   }
   if (const ContactValue* email = primary_email(user)) {
     if (auto other = tx.find_user_by_primary_email(user.tenant, email->value);

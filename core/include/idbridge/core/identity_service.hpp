@@ -111,6 +111,9 @@ class IdentityService {
 
   TenantHealth health(const TenantId& tenant);
 
+  // The store the service writes to, for consistent reads alongside it (exports, reports).
+  Store& store() { return ports_.store; }
+
  private:
   Ports ports_;
   ProviderSettings provider_;
