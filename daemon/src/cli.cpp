@@ -31,6 +31,8 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   std::optional<std::string> config_path;
   std::optional<std::string> check_path;
   bool init_demo = false;
+  std::optional<Command> csv_command;
+  std::optional<std::string> tenant;
   bool help = false;
   bool version = false;
 
@@ -48,6 +50,14 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
     };
     if (i == 0 && flag == "init-demo") {
       init_demo = true;
+    } else if (i == 0 && (flag == "import-users" || flag == "export-users")) {
+      csv_command = flag == "import-users" ? Command::import_users : Command::export_users;
+    } else if (csv_command && (flag == "--tenant" || flag == "--file")) {
+      auto v = value();
+      if (!v || v->empty()) {
+        return usage_error(std::string(flag) + " needs a value");
+      }
+      (flag == "--tenant" ? tenant : result.file) = std::move(*v);
     } else if (flag == "--help" || flag == "-h") {
       help = true;
     } else if (flag == "--version") {
@@ -78,6 +88,27 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   }
   if (version) {
     result.command = Command::version;
+    return {result, {}};
+  }
+  if (csv_command) {
+    const std::string name =
+        *csv_command == Command::import_users ? "import-users" : "export-users";
+    if (!config_path || !tenant) {
+      return usage_error(name + " needs --config FILE and --tenant ID");
+    }
+    if (*csv_command == Command::import_users && !result.file) {
+      return usage_error("import-users needs --file CSV");
+    }
+    if (check_path || result.overrides.listen) {
+      return usage_error(name + " takes --config, --tenant, --file and --state-dir");
+    }
+    result.command = *csv_command;
+    result.config_path = std::move(*config_path);
+    result.tenant = std::move(*tenant);
+    if (result.state_dir) {
+      result.overrides.state_dir =
+          std::filesystem::absolute(*result.state_dir).lexically_normal().string();
+    }
     return {result, {}};
   }
   if (init_demo) {
@@ -115,6 +146,8 @@ std::string usage_text() {
   return "usage: idbridged --config FILE [--listen ADDR:PORT] [--state-dir DIR]\n"
          "       idbridged --check-config FILE\n"
          "       idbridged init-demo --state-dir DIR\n"
+         "       idbridged import-users --config FILE --tenant ID --file CSV\n"
+         "       idbridged export-users --config FILE --tenant ID [--file CSV]\n"
          "       idbridged --help | --version\n"
          "\n"
          "  --config FILE        serve with the TOML configuration FILE\n"
@@ -123,7 +156,11 @@ std::string usage_text() {
          "  --check-config FILE  validate FILE, print every problem, exit 0 when valid\n"
          "  init-demo            write a demo configuration (plain HTTP on 127.0.0.1:8080,\n"
          "                       tenant 'demo', a random bearer token) into DIR and print\n"
-         "                       the configuration's path\n";
+         "                       the configuration's path\n"
+         "  import-users         create or update the tenant's users from a CSV file; each\n"
+         "                       row is applied whole or refused whole, with a report per\n"
+         "                       row; exits 1 when any row was refused\n"
+         "  export-users         write the tenant's users as CSV (stdout without --file)\n";
 }
 
 }  // namespace idbridge::daemon

@@ -10,7 +10,7 @@
 
 namespace idbridge::daemon {
 
-enum class Command { serve, check_config, init_demo, help, version };
+enum class Command { serve, check_config, init_demo, import_users, export_users, help, version };
 
 struct CommandLine {
   Command command = Command::serve;
@@ -18,6 +18,8 @@ struct CommandLine {
   // serve: overrides, checked by config::apply_overrides (reported like config errors).
   config::Overrides overrides;
   std::optional<std::string> state_dir;  // init_demo: required
+  std::string tenant;                    // import_users, export_users
+  std::optional<std::string> file;       // import_users: required; export_users: default stdout
 };
 
 struct ParsedCommandLine {
@@ -29,6 +31,8 @@ struct ParsedCommandLine {
 //   idbridged --config FILE [--listen ADDR:PORT] [--state-dir DIR]
 //   idbridged --check-config FILE
 //   idbridged init-demo --state-dir DIR
+//   idbridged import-users --config FILE --tenant ID --file CSV [--state-dir DIR]
+//   idbridged export-users --config FILE --tenant ID [--file CSV] [--state-dir DIR]
 //   idbridged --help | --version
 ParsedCommandLine parse_command_line(std::span<const std::string_view> args);
 

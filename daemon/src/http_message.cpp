@@ -81,7 +81,11 @@ Response error_response(int status, std::string_view detail) {
       {"status", std::to_string(status)},
       {"detail", detail},
   };
-  return json_response(status, body.dump());
+  Response response = json_response(status, body.dump());
+  // The body is a SCIM Error, so say so: a SCIM client that gets a 413 or 404 from the HTTP
+  // layer checks the media type like any other SCIM response.
+  response.content_type = "application/scim+json";
+  return response;
 }
 
 }  // namespace idbridge::daemon

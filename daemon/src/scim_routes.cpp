@@ -4,6 +4,9 @@
 #include "idbridge/crypto/crypto.hpp"
 #include "logger.hpp"
 
+#include <fstream>
+#include <sstream>
+
 namespace idbridge::daemon {
 namespace {
 
@@ -37,12 +40,15 @@ Response handle_scim(const Request& request, scim::Service& service,
   const auto auth = authenticator.authenticate(optional_header(request, "Authorization"));
   if (auth.outcome != scim::AuthOutcome::ok) {
     const bool missing = auth.outcome == scim::AuthOutcome::missing;
+    const std::string reason = missing                                        ? "missing"
+                               : auth.outcome == scim::AuthOutcome::malformed ? "malformed"
+                               : auth.reason.empty()                          ? "invalid token"
+                                                                              : auth.reason;
     logger.info("scim authentication failed",
-                {{"path", request.path},
-                 {"reason", missing                                        ? "missing"
-                            : auth.outcome == scim::AuthOutcome::malformed ? "malformed"
-                                                                           : "invalid token"},
-                 {"remote", request.remote_address}});
+                {{"path", request.path}, {"reason", reason}, {"remote", request.remote_address}});
+    if (!auth.detail.empty()) {
+      return unauthorized("the bearer token is not valid: " + auth.detail);
+    }
     return unauthorized(missing ? "a bearer token is required" : "the bearer token is not valid");
   }
   const core::TenantId tenant(request.path_params.at("tenant"));
@@ -90,6 +96,55 @@ std::vector<scim::Credential> load_scim_credentials(const config::Config& config
     }
   }
   return credentials;
+}
+
+std::vector<scim::JwtIssuer> load_jwt_issuers(const config::Config& config,
+                                              std::vector<config::ConfigError>& errors) {
+  std::vector<scim::JwtIssuer> issuers;
+  const auto add = [&](const config::JwtIssuerConfig& entry, std::optional<core::TenantId> tenant) {
+    const auto fail = [&](const std::string& message) {
+      errors.push_back({entry.jwks_where.file, entry.jwks_where.line, entry.jwks_where.column,
+                        entry.jwks_key_path, message});
+    };
+    std::ifstream in(entry.jwks_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      fail("cannot read JWKS file " + entry.jwks_file);
+      return;
+    }
+    auto parsed = scim::JwkSet::parse(text.str());
+    if (!parsed.keys) {
+      fail("JWKS file " + entry.jwks_file + ": " + parsed.error);
+      return;
+    }
+    scim::JwtIssuer issuer;
+    issuer.name = entry.name;
+    issuer.issuer = entry.issuer;
+    issuer.audience = entry.audience;
+    issuer.algorithms.clear();
+    for (const auto& name : entry.algorithms) {
+      // The config loader accepts only names parse_jwt_algorithm knows.
+      if (const auto algorithm = scim::parse_jwt_algorithm(name)) {
+        issuer.algorithms.push_back(*algorithm);
+      }
+    }
+    issuer.keys = std::move(*parsed.keys);
+    issuer.role_ceiling = entry.role_ceiling;
+    issuer.read_only = entry.read_only;
+    issuer.tenant = std::move(tenant);
+    issuer.clock_skew = entry.clock_skew;
+    issuers.push_back(std::move(issuer));
+  };
+  for (const auto& entry : config.provider_jwt_issuers) {
+    add(entry, std::nullopt);
+  }
+  for (const auto& tenant : config.tenants) {
+    for (const auto& entry : tenant.jwt_issuers) {
+      add(entry, tenant.settings.id);
+    }
+  }
+  return issuers;
 }
 
 void add_scim_routes(Router& router, scim::Service& service,

@@ -19,6 +19,11 @@ class Logger;
 std::vector<scim::Credential> load_scim_credentials(const config::Config& config,
                                                     std::vector<config::ConfigError>& errors);
 
+// The JWT issuers of the config with their JWKS files read and parsed. An unreadable or invalid
+// file is a config error at the entry's jwks_file key, added to `errors`.
+std::vector<scim::JwtIssuer> load_jwt_issuers(const config::Config& config,
+                                              std::vector<config::ConfigError>& errors);
+
 // Adds the SCIM routes. `https` selects the scheme of meta.location URLs.
 void add_scim_routes(Router& router, scim::Service& service,
                      const scim::BearerAuthenticator& authenticator, bool https, Logger& logger);

@@ -33,6 +33,10 @@ int check_config(const std::string& path, std::ostream& out, std::ostream& err);
 // path to `out`.
 int init_demo(const std::string& state_dir, std::ostream& out, std::ostream& err);
 
+// import-users / export-users: CSV import with a per-row report on `out` (exit 1 when any row
+// was refused or the file as a whole was), or CSV export to --file or `out`.
+int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& err);
+
 // Loads, overrides, validates, opens the store, ensures the tenants and serves until SIGTERM or
 // SIGINT. Config problems are printed to stderr before anything is bound.
 int serve(const CommandLine& command_line);

@@ -91,3 +91,35 @@ TEST(CliTest, UsageNamesEveryCommand) {
 
 }  // namespace
 }  // namespace idbridge::daemon
+
+namespace idbridge::daemon {
+namespace {
+
+TEST(CliTest, UsersCsvCommands) {
+  const auto import = parse_command_line(std::vector<std::string_view>{
+      "import-users", "--config", "/c.toml", "--tenant", "acme", "--file", "u.csv"});
+  ASSERT_TRUE(import.command_line) << import.error;
+  EXPECT_EQ(import.command_line->command, Command::import_users);
+  EXPECT_EQ(import.command_line->tenant, "acme");
+  EXPECT_EQ(import.command_line->file, "u.csv");
+  const auto exported = parse_command_line(
+      std::vector<std::string_view>{"export-users", "--config=/c.toml", "--tenant=acme"});
+  ASSERT_TRUE(exported.command_line) << exported.error;
+  EXPECT_EQ(exported.command_line->command, Command::export_users);
+  EXPECT_FALSE(exported.command_line->file);
+  EXPECT_FALSE(parse_command_line(std::vector<std::string_view>{"import-users", "--config",
+                                                                "/c.toml", "--tenant", "acme"})
+                   .command_line)
+      << "import needs --file";
+  EXPECT_FALSE(
+      parse_command_line(std::vector<std::string_view>{"export-users", "--config", "/c.toml"})
+          .command_line)
+      << "a tenant is required";
+  EXPECT_FALSE(
+      parse_command_line(std::vector<std::string_view>{"--config", "/c.toml", "--tenant", "acme"})
+          .command_line)
+      << "--tenant only belongs to the CSV commands";
+}
+
+}  // namespace
+}  // namespace idbridge::daemon

@@ -522,3 +522,46 @@ TEST_F(DaemonTest, InitDemoWritesAWorkingConfigAndAPrivateToken) {
 
 }  // namespace
 }  // namespace idbridge::testing
+
+namespace idbridge::testing {
+namespace {
+
+// DOMAIN.md "Bulk": CSV import with a per-row report and an export that round-trips externalId,
+// through the real binary on a real state directory.
+TEST(UsersCsvCommand, ImportReportsEveryRowAndExportRoundTrips) {
+  TempDir dir;
+  const auto state = dir.file("state");
+  const auto init = run_command({kBinary, "init-demo", "--state-dir", state});
+  ASSERT_EQ(init.status.code, 0) << init.err;
+  const auto config_path = state + "/idbridged.toml";
+  const auto csv = dir.write("users.csv",
+                             "userName,externalId,givenName,familyName,email\n"
+                             "ann,\"EXT,1\",Ann,Lee,ann@example.com\n"
+                             "bad name,E2,Bad,Row,bad@example.com\n");
+  const auto imported = run_command(
+      {kBinary, "import-users", "--config", config_path, "--tenant", "demo", "--file", csv});
+  EXPECT_EQ(imported.status.code, 1) << "a refused row makes the command fail";
+  EXPECT_THAT(imported.out, HasSubstr(csv + ":2: ann: created"));
+  EXPECT_THAT(imported.out, HasSubstr(csv + ":3: bad name: refused: user_name_characters"));
+  EXPECT_THAT(imported.out, HasSubstr("created 1, updated 0, unchanged 0, refused 1"));
+
+  const auto exported =
+      run_command({kBinary, "export-users", "--config", config_path, "--tenant", "demo"});
+  ASSERT_EQ(exported.status.code, 0) << exported.err;
+  EXPECT_THAT(exported.out, HasSubstr("ann,\"EXT,1\",Ann,Lee"));
+  EXPECT_THAT(exported.out, Not(HasSubstr("bad name")));
+
+  const auto again_path = dir.write("again.csv", exported.out);
+  const auto again = run_command(
+      {kBinary, "import-users", "--config", config_path, "--tenant", "demo", "--file", again_path});
+  EXPECT_EQ(again.status.code, 0) << again.out;
+  EXPECT_THAT(again.out, HasSubstr("unchanged 1"));
+
+  const auto unknown_tenant =
+      run_command({kBinary, "export-users", "--config", config_path, "--tenant", "nope"});
+  EXPECT_EQ(unknown_tenant.status.code, 1);
+  EXPECT_THAT(unknown_tenant.err, HasSubstr("tenant nope"));
+}
+
+}  // namespace
+}  // namespace idbridge::testing
