@@ -27,6 +27,9 @@ struct Context {
   Diagnostics& diagnostics;
   // Credential names are the actor in logs and change records, so they are unique file-wide.
   std::map<std::string, SourceLocation, std::less<>> credential_names;
+  // A token names its issuer and audience only, so two JWT issuer entries with the same pair
+  // could not tell which one (which tenant, which ceiling) a token belongs to.
+  std::map<std::pair<std::string, std::string>, SourceLocation> jwt_issuer_audiences;
 };
 
 std::filesystem::path config_directory(const std::string& source_name) {
@@ -201,6 +204,18 @@ std::optional<core::Role> read_role(TableReader& reader, std::string_view key) {
   return role;
 }
 
+// The name of a credential or JWT issuer entry: valid, and not used by any other in the file.
+void check_actor_name(TableReader& reader, const std::string& name, Context& context) {
+  if (!is_valid_credential_name(name)) {
+    reader.report_value("name", "credential name must be 1 to 128 letters, digits or . _ @ : -");
+  } else if (auto [it, inserted] = context.credential_names.try_emplace(
+                 name, context.diagnostics.location(reader.get("name")->source()));
+             !inserted) {
+    reader.report_value("name",
+                        "credential name \"" + name + "\" is already used at " + at(it->second));
+  }
+}
+
 std::vector<CredentialConfig> read_credentials(TableReader& parent, Context& context) {
   std::vector<CredentialConfig> credentials;
   const auto tables = parent.array_of_tables("credentials");
@@ -213,15 +228,7 @@ std::vector<CredentialConfig> read_credentials(TableReader& parent, Context& con
     CredentialConfig credential;
     credential.where = reader.location();
     if (auto name = required_string(reader, "name")) {
-      if (!is_valid_credential_name(*name)) {
-        reader.report_value("name",
-                            "credential name must be 1 to 128 letters, digits or . _ @ : -");
-      } else if (auto [it, inserted] = context.credential_names.try_emplace(
-                     *name, context.diagnostics.location(reader.get("name")->source()));
-                 !inserted) {
-        reader.report_value(
-            "name", "credential name \"" + *name + "\" is already used at " + at(it->second));
-      }
+      check_actor_name(reader, *name, context);
       credential.name = std::move(*name);
     }
     if (auto token = read_secret_ref(reader, "token", context)) {
@@ -239,6 +246,118 @@ std::vector<CredentialConfig> read_credentials(TableReader& parent, Context& con
     credentials.push_back(std::move(credential));
   }
   return credentials;
+}
+
+// `algorithms = ["RS256", "ES256"]`: a non-empty subset, without repeats.
+std::optional<std::vector<std::string>> read_jwt_algorithms(TableReader& reader, Context& context) {
+  const toml::node* node = reader.get("algorithms");
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  const auto* array = node->as_array();
+  if (array == nullptr) {
+    reader.report_type("algorithms", *node, "array of strings");
+    return std::nullopt;
+  }
+  if (array->empty()) {
+    reader.report_value("algorithms", "algorithms is empty; allow \"RS256\", \"ES256\" or both");
+    return std::nullopt;
+  }
+  std::vector<std::string> algorithms;
+  bool valid = true;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    const std::string element_path = reader.path_of("algorithms") + "[" + std::to_string(i) + "]";
+    const auto* name = element.as_string();
+    if (name == nullptr) {
+      context.diagnostics.add(
+          element.source(), element_path,
+          "expected string, found " + std::string(detail::type_name(element.type())));
+      valid = false;
+    } else if (name->get() != "RS256" && name->get() != "ES256") {
+      // Only asymmetric algorithms: an HMAC "key" would have to be a shared secret, and `none`
+      // is no signature at all.
+      context.diagnostics.add(
+          element.source(), element_path,
+          "unsupported algorithm \"" + name->get() + "\"; expected \"RS256\" or \"ES256\"");
+      valid = false;
+    } else if (std::find(algorithms.begin(), algorithms.end(), name->get()) != algorithms.end()) {
+      context.diagnostics.add(element.source(), element_path,
+                              "algorithm \"" + name->get() + "\" is listed twice");
+      valid = false;
+    } else {
+      algorithms.push_back(name->get());
+    }
+  }
+  if (!valid) {
+    return std::nullopt;
+  }
+  return algorithms;
+}
+
+std::vector<JwtIssuerConfig> read_jwt_issuers(TableReader& parent, Context& context) {
+  std::vector<JwtIssuerConfig> issuers;
+  const auto tables = parent.array_of_tables("jwt_issuers");
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    if (tables[i] == nullptr) {
+      continue;
+    }
+    TableReader reader(*tables[i], parent.path_of("jwt_issuers") + "[" + std::to_string(i) + "]",
+                       context.diagnostics);
+    JwtIssuerConfig issuer;
+    issuer.where = reader.location();
+    if (auto name = required_string(reader, "name")) {
+      check_actor_name(reader, *name, context);
+      issuer.name = std::move(*name);
+    }
+    const auto iss = required_string(reader, "issuer");
+    if (iss) {
+      if (iss->empty() || has_space_or_control(*iss)) {
+        reader.report_value("issuer", "issuer is a non-empty string without spaces");
+      }
+      issuer.issuer = *iss;
+    }
+    const auto audience = required_string(reader, "audience");
+    if (audience) {
+      if (audience->empty() || has_space_or_control(*audience)) {
+        reader.report_value("audience", "audience is a non-empty string without spaces");
+      }
+      issuer.audience = *audience;
+    }
+    if (iss && audience) {
+      if (auto [it, inserted] = context.jwt_issuer_audiences.try_emplace(
+              std::pair(*iss, *audience),
+              context.diagnostics.location(reader.get("issuer")->source()));
+          !inserted) {
+        reader.report_value("issuer", "issuer and audience are the same as at " + at(it->second) +
+                                          "; a token could not be told apart between the two");
+      }
+    }
+    if (auto jwks = required_string(reader, "jwks_file")) {
+      if (jwks->empty()) {
+        reader.report_value("jwks_file", "file path is empty");
+      } else {
+        issuer.jwks_file = resolve_path(context.config_dir, *jwks);
+      }
+      issuer.jwks_where = context.diagnostics.location(reader.get("jwks_file")->source());
+    }
+    issuer.jwks_key_path = reader.path_of("jwks_file");
+    if (auto algorithms = read_jwt_algorithms(reader, context)) {
+      issuer.algorithms = std::move(*algorithms);
+    }
+    if (auto role = read_role(reader, "role_ceiling")) {
+      issuer.role_ceiling = *role;
+    }
+    if (auto read_only = reader.boolean("read_only")) {
+      issuer.read_only = *read_only;
+    }
+    if (auto seconds = reader.integer("clock_skew_seconds", 0, 600)) {
+      issuer.clock_skew = std::chrono::seconds(*seconds);
+    }
+    reader.finish();
+    issuers.push_back(std::move(issuer));
+  }
+  return issuers;
 }
 
 core::PasswordPolicy read_password_policy(const toml::table& table, std::string path,
@@ -375,6 +494,7 @@ void read_tenants(const toml::table& tenants, Context& context, Config& config) 
     }
     tenant.settings.profiles = read_profiles(reader, context);
     tenant.credentials = read_credentials(reader, context);
+    tenant.jwt_issuers = read_jwt_issuers(reader, context);
     reader.finish();
     config.tenants.push_back(std::move(tenant));
   }
@@ -479,6 +599,7 @@ void read_provider(const toml::table& table, Context& context, Config& config) {
     config.provider.name = std::move(*name);
   }
   config.provider_credentials = read_credentials(reader, context);
+  config.provider_jwt_issuers = read_jwt_issuers(reader, context);
   reader.finish();
 }
 
@@ -525,7 +646,7 @@ LoadResult parse_config(std::string_view toml_text, const std::string& source_na
     diagnostics.add(error.source(), "", std::string(error.description()));
     return LoadResult{std::nullopt, diagnostics.take()};
   }
-  Context context{config_directory(source_name), diagnostics, {}};
+  Context context{config_directory(source_name), diagnostics, {}, {}};
   Config config = read_config(root, context, source_name);
   if (!diagnostics.empty()) {
     return LoadResult{std::nullopt, diagnostics.take()};

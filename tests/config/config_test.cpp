@@ -683,5 +683,134 @@ TEST(ConfigError, Formats) {
   EXPECT_EQ((ConfigError{"f.toml", 0, 0, "", "bad"}).to_string(), "f.toml: bad");
 }
 
+// JWT issuers.
+
+TEST(ParseConfig, ReadsJwtIssuers) {
+  const LoadResult result = parse_config(R"([[provider.jwt_issuers]]
+name = "provider-automation"
+issuer = "https://idp.example.com"
+audience = "idbridge"
+jwks_file = "/etc/idbridge/idp.jwks.json"
+algorithms = ["ES256"]
+role_ceiling = "accountOwner"
+read_only = true
+clock_skew_seconds = 0
+
+[tenants.acme]
+
+[[tenants.acme.jwt_issuers]]
+name = "acme-entra"
+issuer = "https://sts.windows.net/00000000-1111-2222-3333-444444444444/"
+audience = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
+jwks_file = "keys/entra.json"
+)",
+                                         "/etc/idbridge/conf.d/x.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  const Config& config = *result.config;
+  ASSERT_EQ(config.provider_jwt_issuers.size(), 1u);
+  const JwtIssuerConfig& provider = config.provider_jwt_issuers[0];
+  EXPECT_EQ(provider.name, "provider-automation");
+  EXPECT_EQ(provider.issuer, "https://idp.example.com");
+  EXPECT_EQ(provider.audience, "idbridge");
+  EXPECT_EQ(provider.jwks_file, "/etc/idbridge/idp.jwks.json");
+  EXPECT_EQ(provider.algorithms, std::vector<std::string>{"ES256"});
+  EXPECT_EQ(provider.role_ceiling, core::Role::account_owner);
+  EXPECT_TRUE(provider.read_only);
+  EXPECT_EQ(provider.clock_skew, std::chrono::seconds(0));
+  EXPECT_EQ(provider.jwks_where.line, 5);
+  EXPECT_EQ(provider.jwks_key_path, "provider.jwt_issuers[0].jwks_file");
+
+  ASSERT_EQ(config.tenants.size(), 1u);
+  ASSERT_EQ(config.tenants[0].jwt_issuers.size(), 1u);
+  const JwtIssuerConfig& entra = config.tenants[0].jwt_issuers[0];
+  EXPECT_EQ(entra.name, "acme-entra");
+  EXPECT_EQ(entra.jwks_file, "/etc/idbridge/conf.d/keys/entra.json");  // relative to the file
+  EXPECT_EQ(entra.algorithms, (std::vector<std::string>{"RS256", "ES256"}));
+  EXPECT_EQ(entra.role_ceiling, core::Role::standard_user);
+  EXPECT_FALSE(entra.read_only);
+  EXPECT_EQ(entra.clock_skew, std::chrono::seconds(60));
+  EXPECT_EQ(entra.jwks_key_path, "tenants.acme.jwt_issuers[0].jwks_file");
+}
+
+// Each entry holds exactly one problem; the issuer tables are otherwise complete.
+#define JWT_ISSUER(extra)                                             \
+  "[[tenants.a.jwt_issuers]]\nname = \"j\"\nissuer = \"https://i\"\n" \
+  "audience = \"aud\"\njwks_file = \"k.json\"\n" extra
+const ErrorCase jwt_error_cases[] = {
+    {"unknown_key", JWT_ISSUER("algorithm = [\"RS256\"]\n"), 6,
+     "tenants.a.jwt_issuers[0].algorithm", "did you mean \"algorithms\"?"},
+    {"missing_issuer",
+     "[[provider.jwt_issuers]]\nname = \"j\"\naudience = \"a\"\njwks_file = \"k\"\n", 1,
+     "provider.jwt_issuers[0].issuer", "required key is missing"},
+    {"missing_audience",
+     "[[provider.jwt_issuers]]\nname = \"j\"\nissuer = \"i\"\njwks_file = \"k\"\n", 1,
+     "provider.jwt_issuers[0].audience", "required key is missing"},
+    {"missing_jwks_file",
+     "[[provider.jwt_issuers]]\nname = \"j\"\nissuer = \"i\"\naudience = \"a\"\n", 1,
+     "provider.jwt_issuers[0].jwks_file", "required key is missing"},
+    {"missing_name",
+     "[[provider.jwt_issuers]]\nissuer = \"i\"\naudience = \"a\"\njwks_file = \"k\"\n", 1,
+     "provider.jwt_issuers[0].name", "required key is missing"},
+    {"audience_wrong_type",
+     "[[provider.jwt_issuers]]\nname = \"j\"\nissuer = \"i\"\naudience = 1\njwks_file = \"k\"\n", 4,
+     "provider.jwt_issuers[0].audience", "expected string, found integer"},
+    {"issuer_empty",
+     "[[provider.jwt_issuers]]\nname = \"j\"\nissuer = \"\"\naudience = \"a\"\njwks_file = \"k\"\n",
+     3, "provider.jwt_issuers[0].issuer", "non-empty"},
+    {"jwks_file_empty",
+     "[[provider.jwt_issuers]]\nname = \"j\"\nissuer = \"i\"\naudience = \"a\"\njwks_file = \"\"\n",
+     5, "provider.jwt_issuers[0].jwks_file", "file path is empty"},
+    {"algorithms_not_array", JWT_ISSUER("algorithms = \"RS256\"\n"), 6,
+     "tenants.a.jwt_issuers[0].algorithms", "expected array of strings, found string"},
+    {"algorithms_empty", JWT_ISSUER("algorithms = []\n"), 6, "tenants.a.jwt_issuers[0].algorithms",
+     "algorithms is empty"},
+    {"algorithm_hs256", JWT_ISSUER("algorithms = [\"RS256\", \"HS256\"]\n"), 6,
+     "tenants.a.jwt_issuers[0].algorithms[1]", "unsupported algorithm \"HS256\""},
+    {"algorithm_none", JWT_ISSUER("algorithms = [\"none\"]\n"), 6,
+     "tenants.a.jwt_issuers[0].algorithms[0]", "unsupported algorithm"},
+    {"algorithm_twice", JWT_ISSUER("algorithms = [\"ES256\", \"ES256\"]\n"), 6,
+     "tenants.a.jwt_issuers[0].algorithms[1]", "listed twice"},
+    {"algorithm_not_string", JWT_ISSUER("algorithms = [256]\n"), 6,
+     "tenants.a.jwt_issuers[0].algorithms[0]", "expected string, found integer"},
+    {"clock_skew_too_large", JWT_ISSUER("clock_skew_seconds = 601\n"), 6,
+     "tenants.a.jwt_issuers[0].clock_skew_seconds", "between 0 and 600"},
+    {"clock_skew_negative", JWT_ISSUER("clock_skew_seconds = -1\n"), 6,
+     "tenants.a.jwt_issuers[0].clock_skew_seconds", "between 0 and 600"},
+    {"role_ceiling_unknown", JWT_ISSUER("role_ceiling = \"root\"\n"), 6,
+     "tenants.a.jwt_issuers[0].role_ceiling", "unknown role"},
+    {"read_only_wrong_type", JWT_ISSUER("read_only = 1\n"), 6, "tenants.a.jwt_issuers[0].read_only",
+     "expected boolean"},
+    {"not_array_of_tables", "[provider]\njwt_issuers = 1\n", 2, "provider.jwt_issuers",
+     "expected array of tables"},
+    {"name_used_by_a_credential",
+     "[[provider.credentials]]\nname = \"j\"\ntoken = { env = \"T\" }\n" JWT_ISSUER(""), 5,
+     "tenants.a.jwt_issuers[0].name", "already used at /etc/idbridge/test.toml:2:8"},
+    {"same_issuer_and_audience_twice",
+     "[[provider.jwt_issuers]]\nname = \"p\"\nissuer = \"https://i\"\naudience = \"aud\"\n"
+     "jwks_file = \"p.json\"\n" JWT_ISSUER(""),
+     8, "tenants.a.jwt_issuers[0].issuer", "same as at /etc/idbridge/test.toml:3:10"},
+};
+#undef JWT_ISSUER
+
+INSTANTIATE_TEST_SUITE_P(JwtIssuers, ConfigErrorClass, ::testing::ValuesIn(jwt_error_cases),
+                         [](const auto& test_param) { return std::string(test_param.param.name); });
+
+TEST(ParseConfig, SameIssuerWithAnotherAudienceIsFine) {
+  const LoadResult result = parse_config(R"([[provider.jwt_issuers]]
+name = "a"
+issuer = "https://i"
+audience = "one"
+jwks_file = "k.json"
+
+[[provider.jwt_issuers]]
+name = "b"
+issuer = "https://i"
+audience = "two"
+jwks_file = "k.json"
+)",
+                                         "/etc/idbridge/x.toml");
+  EXPECT_TRUE(result.config) << all_errors(result.errors);
+}
+
 }  // namespace
 }  // namespace idbridge::config

@@ -91,9 +91,27 @@ struct CredentialConfig {
   SourceLocation where;
 };
 
+// An OAuth 2.0 issuer whose signed JWTs are accepted as bearer tokens (RFC 7519, RFC 7515). The
+// JWKS file holds public keys, so it is a plain path, not a secret reference; the daemon reads it
+// at start and reports problems at jwks_where.
+struct JwtIssuerConfig {
+  std::string name;       // the actor, like CredentialConfig::name; unique across the file
+  std::string issuer;     // the exact `iss`
+  std::string audience;   // the `aud` required (a string equal to it, or an array holding it)
+  std::string jwks_file;  // absolute after loading
+  std::vector<std::string> algorithms{"RS256", "ES256"};  // a subset of these two
+  core::Role role_ceiling = core::Role::standard_user;
+  bool read_only = false;
+  std::chrono::seconds clock_skew{60};
+  SourceLocation where;
+  SourceLocation jwks_where;
+  std::string jwks_key_path;  // "tenants.acme.jwt_issuers[0].jwks_file", for error messages
+};
+
 struct TenantConfig {
   core::TenantSettings settings;
   std::vector<CredentialConfig> credentials;
+  std::vector<JwtIssuerConfig> jwt_issuers;
   SourceLocation where;
 };
 
@@ -105,6 +123,7 @@ struct Config {
   StoreSettings store;
   core::ProviderSettings provider;
   std::vector<CredentialConfig> provider_credentials;
+  std::vector<JwtIssuerConfig> provider_jwt_issuers;
   std::vector<TenantConfig> tenants;
 };
 
