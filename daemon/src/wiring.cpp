@@ -4,6 +4,7 @@
 
 #include "debug_routes.hpp"
 #include "health.hpp"
+#include "idbridge/core/csv_io.hpp"
 #include "idbridge/core/error.hpp"
 #include "idbridge/core/identity_service.hpp"
 #include "idbridge/core/ports.hpp"
@@ -121,6 +122,58 @@ bool write_private_file(const fs::path& path, const std::string& content, std::s
   return ok;
 }
 
+// The store and the identity service over it, with the ports the service needs. Built the same
+// way for the server and for the CLI commands; never moved once built (the service holds
+// references to its ports).
+struct IdentityCore {
+  std::unique_ptr<core::Store> store;
+  core::SystemClock clock;
+  core::RandomUuidGenerator ids;
+  crypto::ScryptPasswordHasher passwords;
+  std::optional<core::TzdataZoneCatalog> zones;
+  std::optional<core::IdentityService> service;
+
+  // Opens the store and ensures every configured tenant; logs and returns null on failure.
+  static std::unique_ptr<IdentityCore> open(const config::Config& config, Logger& logger) {
+    std::error_code ec;
+    fs::create_directories(config.state_dir, ec);
+    if (ec) {
+      logger.error("cannot create state directory",
+                   {{"path", config.state_dir}, {"error", ec.message()}});
+      return nullptr;
+    }
+    auto core = std::make_unique<IdentityCore>();
+    try {
+      core->store = store::open_sqlite_store({.path = config.store.sqlite_path});
+    } catch (const std::exception& e) {
+      logger.error("cannot open store", {{"path", config.store.sqlite_path}, {"error", e.what()}});
+      return nullptr;
+    }
+    try {
+      core->zones.emplace();
+    } catch (const std::exception& e) {
+      logger.error("cannot read the time-zone catalogue", {{"error", e.what()}});
+      return nullptr;
+    }
+    std::vector<core::TenantSettings> tenants;
+    for (const auto& tenant : config.tenants) {
+      tenants.push_back(tenant.settings);
+    }
+    core->service.emplace(core::IdentityService::Ports{*core->store, core->clock, core->ids,
+                                                       core->passwords, *core->zones},
+                          config.provider, std::move(tenants));
+    for (const auto& id : core->service->tenant_ids()) {
+      const auto ensured = core->service->ensure_tenant(id);
+      if (!ensured) {
+        logger.error("cannot create tenant",
+                     {{"tenant", id.str()}, {"error", ensured.error().detail}});
+        return nullptr;
+      }
+    }
+    return core;
+  }
+};
+
 int serve_loaded(config::Config config) {
   Logger logger(config.logging.level);
   // Every secret must be readable at start, not at the first request.
@@ -135,47 +188,14 @@ int serve_loaded(config::Config config) {
     return kExitFailure;
   }
 
-  std::error_code ec;
-  fs::create_directories(config.state_dir, ec);
-  if (ec) {
-    logger.error("cannot create state directory",
-                 {{"path", config.state_dir}, {"error", ec.message()}});
-    return kExitFailure;
-  }
-
   // Declaration order is destruction order in reverse: the server (and its threads) goes first,
   // then the service, then the store.
-  std::unique_ptr<core::Store> store;
-  try {
-    store = store::open_sqlite_store({.path = config.store.sqlite_path});
-  } catch (const std::exception& e) {
-    logger.error("cannot open store", {{"path", config.store.sqlite_path}, {"error", e.what()}});
+  auto identity = IdentityCore::open(config, logger);
+  if (!identity) {
     return kExitFailure;
   }
-  const core::SystemClock clock;
-  core::RandomUuidGenerator ids;
-  crypto::ScryptPasswordHasher passwords;
-  std::optional<core::TzdataZoneCatalog> zones;
-  try {
-    zones.emplace();
-  } catch (const std::exception& e) {
-    logger.error("cannot read the time-zone catalogue", {{"error", e.what()}});
-    return kExitFailure;
-  }
-  std::vector<core::TenantSettings> tenants;
-  for (const auto& tenant : config.tenants) {
-    tenants.push_back(tenant.settings);
-  }
-  core::IdentityService service({*store, clock, ids, passwords, *zones}, config.provider,
-                                std::move(tenants));
-  for (const auto& id : service.tenant_ids()) {
-    const auto ensured = service.ensure_tenant(id);
-    if (!ensured) {
-      logger.error("cannot create tenant",
-                   {{"tenant", id.str()}, {"error", ensured.error().detail}});
-      return kExitFailure;
-    }
-  }
+  core::Store* store = identity->store.get();
+  core::IdentityService& service = *identity->service;
 
   const bool debug_routes = test_routes_enabled();
   if (debug_routes) {
@@ -195,8 +215,9 @@ int serve_loaded(config::Config config) {
   // JWKS files are read once, here: rotating an issuer's keys takes a restart.
   auto jwt_issuers = load_jwt_issuers(config, credential_errors);
   const scim::BearerAuthenticator authenticator(
-      std::move(credentials),
-      scim::JwtVerifier(std::move(jwt_issuers), [&clock] { return clock.now(); }));
+      std::move(credentials), scim::JwtVerifier(std::move(jwt_issuers), [clock = &identity->clock] {
+        return clock->now();
+      }));
   if (!credential_errors.empty()) {
     print_errors(credential_errors, std::cerr);
     return kExitFailure;
@@ -333,6 +354,87 @@ int serve(const CommandLine& command_line) {
   return serve_loaded(std::move(config));
 }
 
+namespace {
+
+// The CLI principal: an administrator at the console has every right on the tenant; the OS user
+// is recorded as the actor of every change.
+core::Principal cli_principal(const core::TenantId& tenant) {
+  core::Principal who;
+  const char* user = std::getenv("USER");
+  who.actor = {core::ActorKind::cli, user != nullptr ? user : "uid:" + std::to_string(::getuid())};
+  who.origin = {core::OriginKind::cli, ""};
+  who.ceiling = core::Role::account_owner;
+  who.tenant_scope = tenant;
+  return who;
+}
+
+}  // namespace
+
+int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& err) {
+  auto loaded = config::load_config_file(command_line.config_path);
+  if (!loaded.errors.empty() || !loaded.config) {
+    print_errors(loaded.errors, err);
+    return kExitFailure;
+  }
+  config::Config config = std::move(*loaded.config);
+  if (auto errors = config::apply_overrides(config, command_line.overrides); !errors.empty()) {
+    print_errors(errors, err);
+    return kExitFailure;
+  }
+  Logger logger(config.logging.level);
+  auto identity = IdentityCore::open(config, logger);
+  if (!identity) {
+    return kExitFailure;
+  }
+  const core::TenantId tenant(command_line.tenant);
+  if (identity->service->tenant(tenant) == nullptr) {
+    err << "idbridged: tenant " << tenant.str() << " is not in " << command_line.config_path
+        << '\n';
+    return kExitFailure;
+  }
+  if (command_line.command == Command::export_users) {
+    const std::string csv = core::export_users_csv(*identity->store->read(), tenant);
+    if (!command_line.file) {
+      out << csv;
+      return kExitOk;
+    }
+    std::ofstream file(*command_line.file, std::ios::binary | std::ios::trunc);
+    file << csv;
+    file.close();
+    if (!file) {
+      err << "idbridged: cannot write " << *command_line.file << '\n';
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
+  std::ifstream file(*command_line.file, std::ios::binary);
+  if (!file) {
+    err << "idbridged: cannot read " << *command_line.file << '\n';
+    return kExitFailure;
+  }
+  const std::string csv((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const auto report =
+      core::import_users_csv(*identity->service, cli_principal(tenant), tenant, csv);
+  if (report.file_error) {
+    err << *command_line.file << ": " << core::to_string(report.file_error->code) << ": "
+        << report.file_error->detail << '\n';
+    return kExitFailure;
+  }
+  for (const auto& row : report.rows) {
+    out << *command_line.file << ":" << row.line << ": " << row.user_name << ": "
+        << core::to_string(row.outcome);
+    if (row.error) {
+      out << ": " << core::to_string(row.error->code) << ": " << row.error->detail;
+    }
+    out << '\n';
+  }
+  out << "created " << report.count(core::RowOutcome::created) << ", updated "
+      << report.count(core::RowOutcome::updated) << ", unchanged "
+      << report.count(core::RowOutcome::unchanged) << ", refused "
+      << report.count(core::RowOutcome::refused) << '\n';
+  return report.count(core::RowOutcome::refused) == 0 ? kExitOk : kExitFailure;
+}
+
 int run_main(std::span<const std::string_view> args) {
   // A client that goes away must not kill the process through a write to its socket.
   std::signal(SIGPIPE, SIG_IGN);
@@ -350,6 +452,8 @@ int run_main(std::span<const std::string_view> args) {
         return check_config(command_line.config_path, std::cout, std::cerr);
       case Command::init_demo: return init_demo(*command_line.state_dir, std::cout, std::cerr);
       case Command::serve: return serve(command_line);
+      case Command::import_users:
+      case Command::export_users: return users_csv(command_line, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {
     Logger(config::LogLevel::error).error("fatal error", {{"error", e.what()}});
