@@ -44,9 +44,9 @@ ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::
 
 // Applies a PatchOp body (RFC 7644 §3.5.2) to the normalised JSON of a resource and returns the
 // new normalised JSON. Errors: invalidSyntax (not a PatchOp), invalidPath, noTarget,
-// invalidValue, mutability.
+// invalidValue, mutability (also for a path-less value that names another `id`).
 ScimResult<nlohmann::json> apply_patch(const nlohmann::json& resource, const nlohmann::json& body,
-                                       ResourceKind kind);
+                                       ResourceKind kind, const std::string& id);
 
 // When a group PATCH only adds or removes members (the common, possibly huge, case) it is
 // applied as a membership change without reading the member list. nullopt: use apply_patch.

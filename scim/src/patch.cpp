@@ -157,7 +157,8 @@ ScimResult<json> normalise_sub(const json& value, const AttributeDef& def, std::
 
 class Patcher {
  public:
-  Patcher(json resource, ResourceKind kind) : resource_(std::move(resource)), kind_(kind) {}
+  Patcher(json resource, ResourceKind kind, std::string id)
+      : resource_(std::move(resource)), kind_(kind), id_(std::move(id)) {}
 
   ScimResult<void> apply(Op op, const std::optional<std::string>& path, const json* value) {
     if (!path) {
@@ -209,8 +210,13 @@ class Patcher {
       if (!parsed) {
         return invalid_path(parsed.error().message);
       }
-      // Unknown and readOnly attributes are ignored here as they are on POST and PUT: Okta's
-      // group rename sends {"id": <the group's id>, "displayName": ...}.
+      // Okta's group rename sends {"id": <the group's id>, "displayName": ...}: the same id is
+      // harmless, another one would be an attempt to change an immutable id.
+      if (iequals(key, "id") && !id_.empty() &&
+          !(item.is_string() && item.get_ref<const std::string&>() == id_)) {
+        return mutability("\"id\" is read-only and cannot be changed");
+      }
+      // Unknown and readOnly attributes are ignored here as they are on POST and PUT.
       if (auto target = resolve(parsed->attribute, kind_); !target) {
         continue;
       }
@@ -405,6 +411,7 @@ class Patcher {
 
   json resource_;
   ResourceKind kind_;
+  std::string id_;  // the resource's id, which a path-less value may repeat but not change
 };
 
 ScimResult<std::vector<json>> operations_of(const json& body) {
@@ -465,12 +472,13 @@ ScimResult<ParsedOp> parse_op(const json& operation) {
 
 }  // namespace
 
-ScimResult<json> apply_patch(const json& resource, const json& body, ResourceKind kind) {
+ScimResult<json> apply_patch(const json& resource, const json& body, ResourceKind kind,
+                             const std::string& id) {
   auto operations = operations_of(body);
   if (!operations) {
     return operations.error();
   }
-  Patcher patcher(resource, kind);
+  Patcher patcher(resource, kind, id);
   for (const auto& operation : *operations) {
     auto parsed = parse_op(operation);
     if (!parsed) {

@@ -489,7 +489,7 @@ class Handler {
             refused = normalised.error();
             return std::nullopt;
           }
-          auto patched = apply_patch(*normalised, *body, ResourceKind::user);
+          auto patched = apply_patch(*normalised, *body, ResourceKind::user, current.id.str());
           if (!patched) {
             refused = patched.error();
             return std::nullopt;
@@ -685,7 +685,7 @@ class Handler {
             refused = normalised.error();
             return std::nullopt;
           }
-          auto patched = apply_patch(*normalised, *body, ResourceKind::group);
+          auto patched = apply_patch(*normalised, *body, ResourceKind::group, current.id.str());
           if (!patched) {
             refused = patched.error();
             return std::nullopt;

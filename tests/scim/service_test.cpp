@@ -233,3 +233,26 @@ TEST_F(ServiceTest, ConcurrentPatchesOfOneUserLoseNoUpdate) {
 
 }  // namespace
 }  // namespace idbridge::scim
+
+namespace idbridge::scim {
+namespace {
+
+TEST_F(ServiceTest, PathlessPatchMayRepeatTheIdButNotChangeIt) {
+  const auto created = call("POST", "/Groups", {{"displayName", "Sales"}});
+  ASSERT_EQ(created.status, 201);
+  const std::string id = body_of(created)["id"];
+  const auto patch = [&](const std::string& value_id, const std::string& name) {
+    return call("PATCH", "/Groups/" + id,
+                {{"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+                 {"Operations",
+                  {{{"op", "replace"}, {"value", {{"id", value_id}, {"displayName", name}}}}}}});
+  };
+  EXPECT_EQ(patch(id, "Sales EMEA").status, 204) << "Okta's rename repeats the id";
+  const auto refused = patch("another-id", "Hijack");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(body_of(refused)["scimType"], "mutability");
+  EXPECT_EQ(body_of(call("GET", "/Groups/" + id))["displayName"], "Sales EMEA");
+}
+
+}  // namespace
+}  // namespace idbridge::scim
