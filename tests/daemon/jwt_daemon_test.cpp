@@ -173,5 +173,18 @@ TEST_F(JwtDaemonTest, UnreadableJwksIsAConfigErrorAtTheJwksFileKey) {
   EXPECT_THAT(daemon.stderr_text(), Not(HasSubstr("listening")));
 }
 
+TEST_F(JwtDaemonTest, CheckConfigReadsTheJwksFile) {
+  const std::string path = dir_.write("idbridged.toml", config_toml());
+  const auto good = run_command({kBinary, "--check-config", path});
+  EXPECT_EQ(good.status.code, 0) << good.err;
+
+  dir_.write("entra.jwks.json",
+             R"({"keys": [{"kty": "RSA", "kid": "k1", "n": "AQAB", "e": "AQAB"}]})");
+  const auto bad = run_command({kBinary, "--check-config", path});
+  EXPECT_EQ(bad.status.code, 1);
+  EXPECT_THAT(bad.err, HasSubstr(":17:13: tenants.acme.jwt_issuers[0].jwks_file: JWKS file "));
+  EXPECT_THAT(bad.err, HasSubstr("keys[0]: not a valid RSA public key of at least 2048 bits"));
+}
+
 }  // namespace
 }  // namespace idbridge::testing
