@@ -123,6 +123,12 @@ class Handler {
     if (segments.size() == 1 && first == "ServiceProviderConfig") {
       return get_only(json_response(200, service_provider_config(limits_, request_.base_url)));
     }
+    const bool discovery =
+        first == "ResourceTypes" || first == "Schemas" || first == "ServiceProviderConfig";
+    if (discovery && !query_value(query_, "filter").empty()) {
+      // RFC 7644 §4: discovery endpoints do not filter; 403 says so rather than ignoring it.
+      return error_response(403, "", "filtering is not supported on " + first);
+    }
     if (first == "ResourceTypes" || first == "Schemas") {
       if (method != "GET") {
         return method_not_allowed("GET");
@@ -368,8 +374,11 @@ class Handler {
     return group_to_json(group, request_.base_url, &members);
   }
 
-  Response resource_response(int status, const json& resource, core::ResourceVersion version,
+  // A single resource, projected by the request's attributes/excludedAttributes (RFC 7644
+  // §3.9 applies them to POST, PUT and PATCH responses as well as to GET).
+  Response resource_response(int status, json resource, core::ResourceVersion version,
                              bool with_location) {
+    apply_projection(resource, query_);
     std::vector<std::pair<std::string, std::string>> headers{{"ETag", etag(version)}};
     if (with_location) {
       headers.emplace_back("Location", resource["meta"]["location"].get<std::string>());
