@@ -1,0 +1,111 @@
+// Directory entries as read (protocol-neutral) and the config rules that map them onto a
+// tenant's users: attribute templates, the one role by precedence, profiles, tenant groups and the
+// disabled state. Pure: ldap/ reads entries, this decides what they mean.
+#pragma once
+
+#include "idbridge/core/model.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace idbridge::core::sync {
+
+// One directory object. Attribute names are matched case-insensitively; values are raw strings
+// (binary values such as objectGUID arrive already hex-encoded in `anchor`).
+struct DirectoryEntry {
+  std::string anchor;  // entryUUID (OpenLDAP) or objectGUID as hex (AD): stable across renames
+  std::string dn;
+  std::map<std::string, std::vector<std::string>> attributes;
+  // Groups the entry belongs to, by DN (nested ones included when the reader resolved them).
+  std::vector<std::string> groups;
+};
+
+// Whether a read saw everything. Only a complete read may lead to disables and deletes.
+struct Completeness {
+  bool complete = false;
+  std::string reason;  // why not, e.g. "size limit exceeded on ou=people (page 7)"
+};
+
+struct Snapshot {
+  std::string directory;  // the directory's name in the config
+  std::vector<DirectoryEntry> users;
+  std::vector<DirectoryEntry> groups;
+  Completeness completeness;
+};
+
+// `target` is a tenant-model attribute path (see mapping_targets()); `value` a template such as
+// "{givenName} {sn}" whose {attr} are replaced by the entry's first value of attr.
+struct AttributeMapping {
+  std::string target;
+  std::string value;
+};
+
+// Directory group (DN or cn, case-insensitive) -> something in the tenant.
+struct RoleRule {
+  std::string group;
+  Role role = Role::standard_user;
+  int precedence = 0;  // higher wins; equal precedence with different roles is a reported tie
+};
+struct ProfileRule {
+  std::string group;
+  std::string profile;
+};
+struct GroupRule {
+  std::string group;
+  std::string tenant_group;  // displayName of the tenant group
+  GroupKind kind = GroupKind::access;
+};
+
+struct DisabledRule {
+  enum class Kind { none, ad_account_disabled, attribute_equals, attribute_present };
+  Kind kind = Kind::none;
+  std::string attribute;  // attribute_equals / attribute_present
+  std::string value;      // attribute_equals
+};
+
+struct MappingRules {
+  std::vector<AttributeMapping> attributes;  // must map userName
+  Role default_role = Role::standard_user;
+  std::vector<RoleRule> roles;
+  std::vector<ProfileRule> profiles;
+  std::vector<GroupRule> groups;
+  DisabledRule disabled;
+};
+
+// The attribute paths a mapping may target.
+const std::vector<std::string>& mapping_targets();
+
+// What the directory says one user should be. `role` is nullopt when the rules could not decide
+// (a tie): the planner then leaves the current role alone.
+struct DesiredUser {
+  std::string anchor;
+  std::string dn;
+  User user;  // the mapped attributes; id, tenant, version unset
+  std::optional<Role> role;
+  std::vector<std::string> profiles;       // from profile rules, sorted
+  std::vector<std::string> tenant_groups;  // from group rules, sorted
+};
+
+struct Diagnostic {
+  std::string anchor;  // "" for a diagnostic about the whole run
+  std::string dn;
+  std::string message;
+};
+
+struct MappingResult {
+  std::vector<DesiredUser> users;    // sorted by anchor
+  std::vector<Diagnostic> problems;  // entries skipped or decisions not taken, never guessed
+};
+
+// Applies the rules to every user entry. An entry without a userName value is skipped and
+// reported. Account Owner is given only when exactly one user matches its rule; otherwise no one
+// gets it from that rule (they fall back to their next rule) and it is reported.
+MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules);
+
+// "{givenName} {sn}" with the entry's values; missing attributes expand to "" and the result is
+// trimmed with inner runs of spaces collapsed. "{{" and "}}" are literal braces.
+std::string expand_template(const std::string& text, const DirectoryEntry& entry);
+
+}  // namespace idbridge::core::sync

@@ -1,0 +1,102 @@
+// The sync planner: from a mapped directory read, the tenant's current state and the safety
+// policy, a deterministic, serialisable plan of creates, updates, disables, restores, deletes and
+// membership changes. Pure: no I/O, no clock of its own, the same inputs give the same plan.
+#pragma once
+
+#include "idbridge/core/change.hpp"
+#include "idbridge/core/model.hpp"
+#include "idbridge/core/sync/mapping.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace idbridge::core::sync {
+
+// A tenant user and its link to a directory object (by anchor).
+struct LinkedUser {
+  User user;
+  std::string anchor;
+  // Set when a sync disabled the user because its object left the directory; the user is
+  // deleted once `retention` has passed, and restored if the anchor comes back first.
+  std::optional<Timestamp> disabled_by_sync_at;
+  std::vector<std::string> tenant_groups;  // the rule-managed groups it is in now, sorted
+};
+
+struct TenantView {
+  TenantId tenant;
+  std::vector<LinkedUser> linked;            // users linked to this directory
+  std::vector<User> unlinked_with_names;     // tenant users not linked, for adoption by userName
+  std::vector<std::string> existing_groups;  // displayNames of the tenant's groups
+};
+
+// A limit on destructive operations: the plan is held if it would exceed either.
+struct Threshold {
+  std::size_t max_count = 50;
+  double max_fraction = 0.10;       // of the users linked to the directory...
+  std::size_t fraction_from = 100;  // ...checked once that many are linked (as Okta does)
+};
+
+struct Policy {
+  Threshold disables;
+  Threshold deletes;
+  std::chrono::hours retention{24 * 30};
+};
+
+enum class OpKind {
+  create_group,  // a tenant group a group rule names does not exist yet
+  create_user,   // a new directory user
+  adopt_user,    // an unlinked tenant user with the same userName: link it, then update
+  update_user,   // attribute changes only
+  restore_user,  // came back before retention ended: re-enable with the same id
+  disable_user,  // gone from a complete read
+  delete_user,   // disabled by sync longer than the retention
+  add_membership,
+  remove_membership,
+};
+std::string_view to_string(OpKind kind);
+
+struct Op {
+  OpKind kind = OpKind::update_user;
+  std::string anchor;
+  std::optional<UserId> user;                // the existing user, for everything but create
+  std::string user_name;                     // for humans reading the plan
+  std::vector<AttributeChange> changes;      // create/adopt/update/restore: per attribute
+  std::optional<User> desired;               // create/adopt/update/restore: the user to write
+  std::string group;                         // membership ops, create_group
+  GroupKind group_kind = GroupKind::access;  // create_group
+};
+
+struct PlanCounts {
+  std::size_t read = 0;
+  std::size_t creates = 0;
+  std::size_t updates = 0;
+  std::size_t restores = 0;
+  std::size_t disables = 0;
+  std::size_t deletes = 0;
+  std::size_t memberships = 0;
+};
+
+struct Plan {
+  std::string directory;
+  TenantId tenant;
+  Completeness completeness;
+  std::vector<Op> ops;  // in apply order: groups, creates, adoptions, updates, restores,
+                        // memberships, disables, deletes; by anchor within a kind
+  std::vector<Diagnostic> diagnostics;
+  bool held = false;  // over a threshold: apply only after an admin approves
+  std::vector<std::string> hold_reasons;
+  PlanCounts counts;
+};
+
+// Errors are impossible by construction: every decision the rules cannot make is a diagnostic.
+// An incomplete read yields no disable and no delete, and says so in diagnostics.
+Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantView& current,
+          const MappingRules& rules, const Policy& policy, Timestamp now);
+
+// Serialised forms for `sync --dry-run`: JSON (stable field order, for --apply) and a table.
+std::string to_json(const Plan& plan);
+std::string to_table(const Plan& plan);
+
+}  // namespace idbridge::core::sync

@@ -1,0 +1,330 @@
+// Mapping of directory entries onto desired tenant users (sync/mapping.hpp).
+#include "idbridge/core/rules.hpp"
+#include "idbridge/core/sync/mapping.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+namespace idbridge::core::sync {
+namespace {
+
+const std::vector<std::string>* find_values(const DirectoryEntry& entry, std::string_view name) {
+  const std::string folded = fold_case(name);
+  for (const auto& [attribute, values] : entry.attributes) {
+    if (fold_case(attribute) == folded) {
+      return &values;
+    }
+  }
+  return nullptr;
+}
+
+std::string first_value(const DirectoryEntry& entry, std::string_view name) {
+  const auto* values = find_values(entry, name);
+  return values != nullptr && !values->empty() ? values->front() : std::string();
+}
+
+// "cn=Sales Team,ou=groups,dc=example,dc=com" -> "sales team"
+std::string first_rdn_value(std::string_view dn) {
+  const auto eq = dn.find('=');
+  if (eq == std::string_view::npos) {
+    return fold_case(dn);
+  }
+  std::size_t end = eq + 1;
+  while (end < dn.size() && dn[end] != ',') {
+    end += dn[end] == '\\' ? 2 : 1;
+  }
+  return fold_case(dn.substr(eq + 1, std::min(end, dn.size()) - eq - 1));
+}
+
+std::string normalise_dn(std::string_view dn) {
+  std::string out;
+  bool after_comma = false;
+  for (const char c : dn) {
+    if (after_comma && c == ' ') {
+      continue;
+    }
+    after_comma = c == ',';
+    out += c;
+  }
+  return fold_case(out);
+}
+
+// A rule's group names a DN (contains '=') or a group's cn.
+bool group_matches(const std::string& rule_group, const std::string& member_of_dn) {
+  if (rule_group.find('=') != std::string::npos) {
+    return normalise_dn(rule_group) == normalise_dn(member_of_dn);
+  }
+  return fold_case(rule_group) == first_rdn_value(member_of_dn);
+}
+
+bool in_group(const DirectoryEntry& entry, const std::string& rule_group) {
+  return std::any_of(entry.groups.begin(), entry.groups.end(),
+                     [&](const std::string& dn) { return group_matches(rule_group, dn); });
+}
+
+void set_contact(std::vector<ContactValue>& list, bool primary, std::string type,
+                 const std::string& value) {
+  if (value.empty()) {
+    return;
+  }
+  list.push_back({value, std::move(type), primary});
+}
+
+void assign(User& user, const std::string& target, const std::string& value) {
+  if (target == "userName") {
+    user.user_name = value;
+  } else if (target == "externalId") {
+    user.external_id = value.empty() ? std::nullopt : std::optional<std::string>(value);
+  } else if (target == "displayName") {
+    user.display_name = value;
+  } else if (target == "name.givenName") {
+    user.name.given_name = value;
+  } else if (target == "name.familyName") {
+    user.name.family_name = value;
+  } else if (target == "name.middleName") {
+    user.name.middle_name = value;
+  } else if (target == "name.formatted") {
+    user.name.formatted = value;
+  } else if (target == "nickName") {
+    user.nick_name = value;
+  } else if (target == "title") {
+    user.title = value;
+  } else if (target == "userType") {
+    user.user_type = value;
+  } else if (target == "preferredLanguage") {
+    user.preferred_language = value;
+  } else if (target == "locale") {
+    user.locale = value;
+  } else if (target == "timezone") {
+    user.timezone = value;
+  } else if (target == "emails.primary") {
+    set_contact(user.emails, true, "work", value);
+  } else if (target == "emails.backup") {
+    set_contact(user.emails, false, "other", value);
+  } else if (target == "phoneNumbers.work") {
+    set_contact(user.phone_numbers, user.phone_numbers.empty(), "work", value);
+  } else if (target == "phoneNumbers.mobile") {
+    set_contact(user.phone_numbers, user.phone_numbers.empty(), "mobile", value);
+  } else if (target == "enterprise.employeeNumber") {
+    user.enterprise.employee_number = value;
+  } else if (target == "enterprise.costCenter") {
+    user.enterprise.cost_center = value;
+  } else if (target == "enterprise.organization") {
+    user.enterprise.organization = value;
+  } else if (target == "enterprise.division") {
+    user.enterprise.division = value;
+  } else if (target == "enterprise.department") {
+    user.enterprise.department = value;
+  }
+}
+
+bool is_disabled(const DirectoryEntry& entry, const DisabledRule& rule) {
+  switch (rule.kind) {
+    case DisabledRule::Kind::none: return false;
+    case DisabledRule::Kind::ad_account_disabled: {
+      // userAccountControl bit 0x2 is ACCOUNTDISABLE.
+      const std::string text = first_value(entry, "userAccountControl");
+      long long flags = 0;
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), flags);
+      return ec == std::errc{} && ptr == text.data() + text.size() && (flags & 0x2) != 0;
+    }
+    case DisabledRule::Kind::attribute_equals: {
+      const auto* values = find_values(entry, rule.attribute);
+      return values != nullptr &&
+             std::any_of(values->begin(), values->end(), [&](const std::string& v) {
+               return fold_case(v) == fold_case(rule.value);
+             });
+    }
+    case DisabledRule::Kind::attribute_present: {
+      const auto* values = find_values(entry, rule.attribute);
+      return values != nullptr && !values->empty();
+    }
+  }
+  return false;
+}
+
+struct RoleDecision {
+  std::optional<Role> role;
+  std::string tie;  // description of a tie, when role is nullopt
+};
+
+RoleDecision decide_role(const DirectoryEntry& entry, const MappingRules& rules,
+                         bool allow_account_owner) {
+  std::optional<int> best;
+  std::set<Role> roles_at_best;
+  for (const auto& rule : rules.roles) {
+    if (!allow_account_owner && rule.role == Role::account_owner) {
+      continue;
+    }
+    if (!in_group(entry, rule.group)) {
+      continue;
+    }
+    if (!best || rule.precedence > *best) {
+      best = rule.precedence;
+      roles_at_best = {rule.role};
+    } else if (rule.precedence == *best) {
+      roles_at_best.insert(rule.role);
+    }
+  }
+  if (!best) {
+    return {rules.default_role, ""};
+  }
+  if (roles_at_best.size() > 1) {
+    std::string tie = "role rules of equal precedence " + std::to_string(*best) + " disagree (";
+    bool first = true;
+    for (const Role role : roles_at_best) {
+      tie += (first ? "" : ", ") + std::string(to_string(role));
+      first = false;
+    }
+    return {std::nullopt, tie + "); the current role is kept"};
+  }
+  return {*roles_at_best.begin(), ""};
+}
+
+}  // namespace
+
+const std::vector<std::string>& mapping_targets() {
+  static const std::vector<std::string> targets{"userName",
+                                                "externalId",
+                                                "displayName",
+                                                "name.givenName",
+                                                "name.familyName",
+                                                "name.middleName",
+                                                "name.formatted",
+                                                "nickName",
+                                                "title",
+                                                "userType",
+                                                "preferredLanguage",
+                                                "locale",
+                                                "timezone",
+                                                "emails.primary",
+                                                "emails.backup",
+                                                "phoneNumbers.work",
+                                                "phoneNumbers.mobile",
+                                                "enterprise.employeeNumber",
+                                                "enterprise.costCenter",
+                                                "enterprise.organization",
+                                                "enterprise.division",
+                                                "enterprise.department"};
+  return targets;
+}
+
+std::string expand_template(const std::string& text, const DirectoryEntry& entry) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '{' && i + 1 < text.size() && text[i + 1] == '{') {
+      out += '{';
+      ++i;
+    } else if (text[i] == '}' && i + 1 < text.size() && text[i + 1] == '}') {
+      out += '}';
+      ++i;
+    } else if (text[i] == '{') {
+      const auto close = text.find('}', i);
+      if (close == std::string::npos) {
+        out += text.substr(i);
+        break;
+      }
+      out += first_value(entry, text.substr(i + 1, close - i - 1));
+      i = close;
+    } else {
+      out += text[i];
+    }
+  }
+  std::string collapsed;
+  for (const char c : out) {
+    if (c == ' ' && (collapsed.empty() || collapsed.back() == ' ')) {
+      continue;
+    }
+    collapsed += c;
+  }
+  while (!collapsed.empty() && collapsed.back() == ' ') {
+    collapsed.pop_back();
+  }
+  return collapsed;
+}
+
+MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
+  MappingResult result;
+  // Account Owner is granted only when exactly one user qualifies for it.
+  std::size_t owner_candidates = 0;
+  for (const auto& entry : snapshot.users) {
+    if (decide_role(entry, rules, true).role == Role::account_owner) {
+      ++owner_candidates;
+    }
+  }
+  const bool owner_allowed = owner_candidates == 1;
+  if (owner_candidates > 1) {
+    result.problems.push_back({"", "",
+                               "the Account Owner rule matches " +
+                                   std::to_string(owner_candidates) +
+                                   " users; a tenant has one Account Owner, so none of them gets "
+                                   "it from the directory"});
+  }
+  for (const auto& entry : snapshot.users) {
+    DesiredUser desired;
+    desired.anchor = entry.anchor;
+    desired.dn = entry.dn;
+    for (const auto& mapping : rules.attributes) {
+      assign(desired.user, mapping.target, expand_template(mapping.value, entry));
+    }
+    if (desired.user.user_name.empty()) {
+      result.problems.push_back({entry.anchor, entry.dn, "no userName value: entry skipped"});
+      continue;
+    }
+    desired.user.active = !is_disabled(entry, rules.disabled);
+    const RoleDecision decision = decide_role(entry, rules, owner_allowed);
+    desired.role = decision.role;
+    if (!decision.tie.empty()) {
+      result.problems.push_back({entry.anchor, entry.dn, decision.tie});
+    }
+    std::set<std::string> profiles;
+    for (const auto& rule : rules.profiles) {
+      if (in_group(entry, rule.group)) {
+        profiles.insert(rule.profile);
+      }
+    }
+    desired.profiles.assign(profiles.begin(), profiles.end());
+    std::set<std::string> groups;
+    for (const auto& rule : rules.groups) {
+      if (in_group(entry, rule.group)) {
+        groups.insert(rule.tenant_group);
+      }
+    }
+    desired.tenant_groups.assign(groups.begin(), groups.end());
+    result.users.push_back(std::move(desired));
+  }
+  std::sort(result.users.begin(), result.users.end(),
+            [](const DesiredUser& a, const DesiredUser& b) { return a.anchor < b.anchor; });
+  // Two entries with one userName cannot both become the same user, and which one is meant
+  // would be a guess: both are left out and reported. A map keeps this O(n log n) at 100k users.
+  std::map<std::string, std::vector<std::size_t>> by_name;
+  for (std::size_t i = 0; i < result.users.size(); ++i) {
+    by_name[fold_case(result.users[i].user.user_name)].push_back(i);
+  }
+  std::vector<bool> drop(result.users.size(), false);
+  for (const auto& [name, indexes] : by_name) {
+    if (indexes.size() < 2) {
+      continue;
+    }
+    for (const std::size_t i : indexes) {
+      drop[i] = true;
+      result.problems.push_back({result.users[i].anchor, result.users[i].dn,
+                                 "userName \"" + result.users[i].user.user_name +
+                                     "\" is mapped from " + std::to_string(indexes.size()) +
+                                     " entries: none of them is synced"});
+    }
+  }
+  std::vector<DesiredUser> kept;
+  kept.reserve(result.users.size());
+  for (std::size_t i = 0; i < result.users.size(); ++i) {
+    if (!drop[i]) {
+      kept.push_back(std::move(result.users[i]));
+    }
+  }
+  result.users = std::move(kept);
+  return result;
+}
+
+}  // namespace idbridge::core::sync
