@@ -56,7 +56,26 @@ TestPki make_test_pki(const TempDir& dir) {
   std::filesystem::permissions(
       key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   const auto chain = dir.write("server.pem", read_file(leaf) + read_file(ca_cert));
-  return {ca_cert, chain, key};
+  return {ca_cert, chain, key, ca_key};
+}
+
+TestClientCertificate make_client_certificate(const TempDir& dir, const TestPki& pki,
+                                              const std::string& common_name,
+                                              const std::string& file_stem) {
+  const auto key = dir.file(file_stem + ".key");
+  const auto csr = dir.file(file_stem + ".csr");
+  const auto certificate = dir.file(file_stem + ".pem");
+  const auto extensions = dir.write(file_stem + ".ext",
+                                    "basicConstraints=critical,CA:FALSE\n"
+                                    "keyUsage=critical,digitalSignature\n"
+                                    "extendedKeyUsage=clientAuth\n");
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           key, "-out", csr, "-subj", "/CN=" + common_name});
+  openssl({"x509", "-req", "-in", csr, "-CA", pki.ca_certificate, "-CAkey", pki.ca_key,
+           "-CAcreateserial", "-out", certificate, "-days", "1", "-extfile", extensions});
+  std::filesystem::permissions(
+      key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return {certificate, key};
 }
 
 }  // namespace idbridge::testing

@@ -1,0 +1,211 @@
+// The LDAP client the directory reader stands on: connection settings, open + bind with typed
+// errors, reconnect with capped backoff, and a paged search that proves whether it read
+// everything (SearchOutcome). Built on libldap; ldap.h stays out of this header.
+//
+// Every call here BLOCKS (network round trips, bounded by the timeouts in ConnectionSettings).
+// By design: run it on a dedicated sync thread or blocking pool, never on a daemon HTTP/I/O
+// thread. A Connection is used by one thread at a time.
+#pragma once
+
+#include "idbridge/ldap/entry.hpp"
+#include "idbridge/ldap/range.hpp"
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace idbridge::ldap {
+
+enum class StartTls { off, on };
+
+// `verify` (the default) checks the chain against the CA and the host name against the
+// certificate; `insecure_skip` accepts any certificate and makes Connection::warnings() say so.
+enum class CertificateCheck { verify, insecure_skip };
+
+enum class BindMethod {
+  anonymous,
+  simple,         // bind_dn + password
+  sasl_external,  // the TLS client certificate is the identity (client_certificate/client_key)
+};
+
+// A secret that cannot be printed by accident: no conversion, no stream operator.
+class Password {
+ public:
+  Password() = default;
+  explicit Password(std::string value) : value_(std::move(value)) {}
+  const std::string& reveal() const { return value_; }
+  bool empty() const { return value_.empty(); }
+
+ private:
+  std::string value_;
+};
+
+struct ConnectionSettings {
+  std::string uri;  // ldap://host:port or ldaps://host:port (one server)
+  StartTls start_tls = StartTls::off;
+  CertificateCheck certificate_check = CertificateCheck::verify;
+  std::string ca_file;  // PEM bundle to trust; empty: the system's (/etc/ldap/ldap.conf)
+  BindMethod bind = BindMethod::anonymous;
+  std::string bind_dn;
+  Password password;
+  std::string client_certificate;  // PEM, for sasl_external (or a server demanding one)
+  std::string client_key;          // PEM
+  std::chrono::milliseconds network_timeout{std::chrono::seconds(10)};    // TCP + TLS connect
+  std::chrono::milliseconds operation_timeout{std::chrono::seconds(60)};  // each server reply
+};
+
+// Every problem that makes the settings unusable (empty means usable), all at once.
+std::vector<std::string> validate(const ConnectionSettings& settings);
+// Usable but weakened settings: verification off, a password sent without TLS.
+std::vector<std::string> warnings(const ConnectionSettings& settings);
+
+enum class ErrorCode {
+  invalid_settings,     // validate() found problems; nothing was sent
+  unreachable,          // no TCP connection (refused, no route, name not resolved) or it dropped
+  tls_failure,          // TCP connected but TLS did not: untrusted CA, host name, handshake
+  invalid_credentials,  // the server refused the DN/password (LDAP 49)
+  timeout,              // the network or operation timeout passed
+  unavailable,          // the server is busy or unavailable (LDAP 51, 52): worth a retry
+  bind_refused,         // any other bind refusal (inappropriate auth, confidentiality required)
+  protocol_error,       // the server answered something libldap could not use
+  operation_failed,     // a read or extended operation ended with a non-success LDAP code
+};
+
+std::string_view to_string(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string message;  // for logs and reports; never contains the password
+  int ldap_code = 0;    // the libldap/LDAP result code behind it, 0 when none
+};
+
+template <class T>
+using Result = boost::system::result<T, Error>;
+
+// Thrown by Result::value() on an Error.
+class LdapFailure : public std::runtime_error {
+ public:
+  explicit LdapFailure(Error error);
+  const Error& error() const { return error_; }
+
+ private:
+  Error error_;
+};
+
+[[noreturn]] void throw_exception_from_error(const Error& error, const boost::source_location& loc);
+
+enum class Scope { base, one_level, subtree };
+
+// Continuation references (RFC 4511 §4.5.3) point at entries this server did not return. They
+// are never followed; by default they make the read incomplete. `count_and_ignore` exists for
+// AD roots, whose ForestDnsZones/DomainDnsZones/Configuration references hold no users.
+enum class ReferralPolicy { incomplete, count_and_ignore };
+
+// `complete`: an `attr;range=low-high` attribute (AD) is completed with follow-up reads before
+// its page is delivered, and delivered as `attr`. `off`: delivered as the server sent it.
+enum class RangeRetrieval { complete, off };
+
+struct SearchRequest {
+  std::string base_dn;
+  Scope scope = Scope::subtree;
+  std::string filter = "(objectClass=*)";
+  std::vector<std::string> attributes;  // empty: all user attributes
+  int page_size = 500;                  // AD caps pages at 1,000 (MaxPageSize)
+  int time_limit_seconds = 0;           // sent to the server per page; 0: none
+  ReferralPolicy referrals = ReferralPolicy::incomplete;
+  RangeRetrieval ranges = RangeRetrieval::complete;
+};
+
+// Why a search is not complete. `complete` is set in one place only: the last page ended with
+// LDAP success and an empty cookie, and nothing on the way made the read partial.
+enum class Completeness {
+  complete,
+  size_limit_exceeded,     // LDAP 4: the server truncated the result
+  time_limit_exceeded,     // LDAP 3
+  admin_limit_exceeded,    // LDAP 11 (AD's MaxResultSetSize, MaxValRange...)
+  connection_lost,         // the connection dropped mid-stream
+  timeout,                 // no reply within operation_timeout; the operation was abandoned
+  referral_not_followed,   // a referral or continuation reference under ReferralPolicy::incomplete
+  unavailable,             // LDAP 51/52: busy, unavailable
+  no_such_base,            // LDAP 32: the base DN does not exist (never "an empty directory")
+  server_error,            // any other non-success result code
+  missing_page_control,    // success without the paged-results response control
+  range_retrieval_failed,  // a ranged attribute could not be completed; its page was withheld
+  protocol_error,          // a reply libldap could not decode
+};
+
+std::string_view to_string(Completeness completeness);
+
+struct SearchOutcome {
+  Completeness completeness = Completeness::server_error;
+  int ldap_code = 0;        // result code of the last response (or libldap's error)
+  std::string detail;       // server diagnostic or our reason, for the sync report
+  std::size_t pages = 0;    // pages delivered to the callback
+  std::size_t entries = 0;  // entries delivered to the callback
+  std::size_t referrals = 0;
+  std::size_t range_reads = 0;  // follow-up reads for ranged attributes
+  bool complete() const { return completeness == Completeness::complete; }
+};
+
+// One page of entries; the vector is reused for the next page, so copy what must outlive it.
+using PageCallback = std::function<void(const std::vector<Entry>& page)>;
+
+class Connection {
+ public:
+  // Validates the settings, connects (TLS for ldaps, StartTLS when on, never falling back to
+  // cleartext), and binds. Errors: every ErrorCode above.
+  static Result<Connection> open(const ConnectionSettings& settings);
+
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();  // unbinds
+
+  // Paged search (RFC 2696): delivers entries page by page to `on_page` (at most page_size
+  // entries are held at once) and continues until the server's cookie is empty, whatever the
+  // size of each page (an empty page with a cookie is not the end). Never throws for LDAP or
+  // network failures: they come back as an incomplete SearchOutcome. Rethrows what `on_page`
+  // throws. After connection_lost/timeout the Connection is unusable: open a new one and start
+  // the read again from the beginning; entries delivered so far do not prove anything.
+  SearchOutcome search(const SearchRequest& request, const PageCallback& on_page);
+
+  // One base-scope read of `dn` (no paging). Errors: as search, mapped to ErrorCode.
+  Result<Entry> read(const std::string& dn, const std::vector<std::string>& attributes);
+
+  // The authorization identity the server sees (RFC 4532), e.g. "dn:cn=admin,dc=example,dc=com".
+  Result<std::string> who_am_i();
+
+  // Warnings about the settings this connection was opened with (see warnings()).
+  const std::vector<std::string>& warnings() const;
+
+ private:
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct BackoffPolicy {
+  std::chrono::milliseconds initial{500};
+  std::chrono::milliseconds cap{std::chrono::seconds(30)};
+};
+
+using SleepFunction = std::function<void(std::chrono::milliseconds)>;
+
+// Whether another attempt may succeed: unreachable, timeout and unavailable. Never retried:
+// invalid credentials (retries lock accounts), TLS failures and invalid settings (configuration).
+bool is_transient(ErrorCode code);
+
+// Connection::open up to `max_attempts` times, sleeping initial, 2*initial, ... (capped) between
+// transient failures. Returns the first connection, or the last error (its message says how
+// many attempts were made).
+Result<Connection> connect_with_backoff(const ConnectionSettings& settings, int max_attempts,
+                                        const SleepFunction& sleep, BackoffPolicy policy = {});
+
+}  // namespace idbridge::ldap
