@@ -69,6 +69,9 @@ void normalise(User& user, std::optional<Role> previous_role) {
 // Value rules that need only the user and the tenant's settings.
 std::optional<Error> validate_values(const User& user, const TenantSettings& tenant,
                                      const ZoneCatalog& zones) {
+  if (auto e = check_utf8(user)) {
+    return e;
+  }
   if (auto e = check_user_name(user.user_name, tenant)) {
     return e;
   }
@@ -106,7 +109,8 @@ std::optional<Error> validate_values(const User& user, const TenantSettings& ten
 }
 
 // Uniqueness and reference rules that need the store (inside the write transaction).
-std::optional<Error> validate_against_store(StoreReader& tx, const User& user) {
+std::optional<Error> validate_against_store(StoreReader& tx, const User& user,
+                                            const User* existing) {
   if (auto other = tx.find_user_by_user_name(user.user_name); other && other->id != user.id) {
     // Deliberately says nothing of where the name is used: it may be another tenant's user.
     return make_error(ErrorCode::user_name_taken,
@@ -131,7 +135,11 @@ std::optional<Error> validate_against_store(StoreReader& tx, const User& user) {
                         "extensions");
     }
   }
-  if (user.enterprise.manager) {
+  // Only a manager being set now is checked: a reference that went stale when the manager was
+  // deleted must not block later writes to the report (deprovisioning above all).
+  const bool manager_changed =
+      existing == nullptr || existing->enterprise.manager != user.enterprise.manager;
+  if (user.enterprise.manager && manager_changed) {
     if (*user.enterprise.manager == user.id ||
         !tx.find_user(user.tenant, *user.enterprise.manager)) {
       return make_error(
@@ -305,7 +313,7 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
   try {
     auto tx = ports_.store.write();
     user.id = UserId(ports_.ids.next());
-    if (auto e = validate_against_store(*tx, user)) {
+    if (auto e = validate_against_store(*tx, user, nullptr)) {
       return *e;
     }
     if (user.role == Role::account_owner && tx->find_account_owner(tenant)) {
@@ -402,7 +410,7 @@ Result<User> IdentityService::modify_user(const Principal& who, const TenantId& 
         return *e;
       }
     }
-    if (auto e = validate_against_store(*tx, user)) {
+    if (auto e = validate_against_store(*tx, user, &*existing)) {
       return *e;
     }
 
@@ -548,6 +556,9 @@ std::optional<Error> check_group_name(StoreReader& tx, const TenantId& tenant,
                                       const std::optional<GroupId>& self) {
   if (display_name.empty()) {
     return make_error(ErrorCode::required, "displayName is required", "displayName");
+  }
+  if (!is_valid_utf8(display_name)) {
+    return make_error(ErrorCode::invalid_value, "displayName is not valid UTF-8", "displayName");
   }
   if (auto other = tx.find_group_by_display_name(tenant, display_name);
       other && (!self || other->id != *self)) {

@@ -113,6 +113,76 @@ std::string fold_case(std::string_view text) {
   return out;
 }
 
+bool is_valid_utf8(std::string_view text) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    if (!decode_utf8(text, pos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<Error> check_utf8(const User& user) {
+  std::vector<std::pair<std::string_view, std::string_view>> texts{
+      {"userName", user.user_name},
+      {"externalId", user.external_id ? std::string_view(*user.external_id) : ""},
+      {"name.formatted", user.name.formatted},
+      {"name.familyName", user.name.family_name},
+      {"name.givenName", user.name.given_name},
+      {"name.middleName", user.name.middle_name},
+      {"name.honorificPrefix", user.name.honorific_prefix},
+      {"name.honorificSuffix", user.name.honorific_suffix},
+      {"displayName", user.display_name},
+      {"nickName", user.nick_name},
+      {"profileUrl", user.profile_url},
+      {"title", user.title},
+      {"userType", user.user_type},
+      {"preferredLanguage", user.preferred_language},
+      {"locale", user.locale},
+      {"timezone", user.timezone},
+      {"enterprise.employeeNumber", user.enterprise.employee_number},
+      {"enterprise.costCenter", user.enterprise.cost_center},
+      {"enterprise.organization", user.enterprise.organization},
+      {"enterprise.division", user.enterprise.division},
+      {"enterprise.department", user.enterprise.department},
+  };
+  for (const auto& contact : user.emails) {
+    texts.emplace_back("emails", contact.value);
+    texts.emplace_back("emails", contact.type);
+  }
+  for (const auto& contact : user.phone_numbers) {
+    texts.emplace_back("phoneNumbers", contact.value);
+    texts.emplace_back("phoneNumbers", contact.type);
+  }
+  for (const auto& a : user.addresses) {
+    for (const std::string* field : {&a.type, &a.formatted, &a.street_address, &a.locality,
+                                     &a.region, &a.postal_code, &a.country}) {
+      texts.emplace_back("addresses", *field);
+    }
+  }
+  for (const auto& e : user.extensions) {
+    texts.emplace_back("extensions", e.number);
+    texts.emplace_back("extensions", e.e911_location);
+  }
+  for (const auto& p : user.profiles) {
+    texts.emplace_back("profiles", p);
+  }
+  for (const auto& value : user.mfa.email_addresses) {
+    texts.emplace_back("mfa", value);
+  }
+  for (const auto& value : user.mfa.sms_numbers) {
+    texts.emplace_back("mfa", value);
+  }
+  for (const auto& [path, text] : texts) {
+    if (!is_valid_utf8(text)) {
+      return make_error(ErrorCode::invalid_value, std::string(path) + " is not valid UTF-8",
+                        std::string(path));
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> check_user_name(std::string_view user_name, const TenantSettings& tenant) {
   if (user_name.empty()) {
     return make_error(ErrorCode::required, "userName is required", "userName");

@@ -521,3 +521,46 @@ TEST_F(IdentityServiceTest, EnsureTenantIsIdempotent) {
 
 }  // namespace
 }  // namespace idbridge::core
+
+namespace idbridge::core {
+namespace {
+
+TEST_F(IdentityServiceTest, InvalidUtf8InAnyTextIsRefusedBeforeAnythingIsWritten) {
+  UserWrite title = user_write("utf8-title");
+  title.user.title = "G\xe9rant";  // Latin-1, as an Excel CSV export writes it
+  expect_refused(ErrorCode::invalid_value,
+                 [&] { return service_.create_user(owner_, acme_, title); });
+  UserWrite address = user_write("utf8-address");
+  address.user.addresses = {{"work", "",
+                             "Stra\xdf"
+                             "e 1",
+                             "", "", "", "DE", true}};
+  expect_refused(ErrorCode::invalid_value,
+                 [&] { return service_.create_user(owner_, acme_, address); });
+  auto group =
+      service_.create_group(owner_, acme_, {"Bad \xff", std::nullopt, GroupKind::team, {}});
+  ASSERT_FALSE(group.has_value());
+  EXPECT_EQ(group.error().code, ErrorCode::invalid_value);
+}
+
+TEST_F(IdentityServiceTest, AStaleManagerReferenceDoesNotBlockLaterWritesOfTheReport) {
+  const User boss = create("boss");
+  UserWrite report = user_write("report");
+  report.user.enterprise.manager = boss.id;
+  const User created = service_.create_user(owner_, acme_, report).value();
+  ASSERT_TRUE(service_.delete_user(owner_, acme_, boss.id, std::nullopt));
+  UserWrite disable{created, std::nullopt};
+  disable.user.active = false;
+  const auto disabled = service_.replace_user(owner_, acme_, created.id, disable, std::nullopt);
+  ASSERT_TRUE(disabled.has_value()) << disabled.error().detail;
+  EXPECT_FALSE(disabled->active);
+  UserWrite other = {*disabled, std::nullopt};
+  other.user.enterprise.manager = UserId("nobody");
+  // A manager being set now is still checked.
+  expect_refused(ErrorCode::invalid_value, [&] {
+    return service_.replace_user(owner_, acme_, created.id, other, std::nullopt);
+  });
+}
+
+}  // namespace
+}  // namespace idbridge::core

@@ -19,6 +19,11 @@ std::optional<Error> check_user_name(std::string_view user_name, const TenantSet
 // hyphen. `attribute` names the path for the error ("name.givenName").
 std::optional<Error> check_person_name(std::string_view value, std::string_view attribute);
 
+// Every text of the user (names, contacts, addresses, extensions, profiles, ...) is valid UTF-8.
+// Checked first, so no malformed byte reaches a store or a JSON encoder (invalid_value).
+std::optional<Error> check_utf8(const User& user);
+bool is_valid_utf8(std::string_view text);
+
 // RFC 5321-shaped address: one '@', non-empty local part and a dotted domain, no spaces.
 bool is_plausible_email(std::string_view email);
 
