@@ -382,6 +382,24 @@ struct Connection::Impl {
   Handle ld;
   ConnectionSettings settings;
   std::vector<std::string> warnings;
+  // Set once the link is lost or an operation timed out. libldap may reopen a lost default
+  // connection on the next call, unbound and without StartTLS: this Connection refuses instead.
+  std::optional<std::string> lost;
+
+  Error fail(ErrorCode code, std::string message, int ldap_code) {
+    if (code == ErrorCode::unreachable || code == ErrorCode::timeout) {
+      lost = message;
+    }
+    return make_error(code, std::move(message), ldap_code);
+  }
+  std::optional<Error> refuse_if_lost() const {
+    if (!lost) {
+      return std::nullopt;
+    }
+    return make_error(ErrorCode::unreachable,
+                      "the connection was lost earlier (" + *lost + "); open a new one",
+                      LDAP_SERVER_DOWN);
+  }
 
   // Waits for the next message of `msgid`; nullopt-like -1/0 returns are reported by `type`.
   int next_message(int msgid, Message& out) {
@@ -551,6 +569,9 @@ Result<Connection> Connection::open(const ConnectionSettings& settings) {
 
 Result<Entry> Connection::Impl::read(const std::string& dn,
                                      const std::vector<std::string>& attributes) {
+  if (auto refused = refuse_if_lost()) {
+    return *refused;
+  }
   const SigpipeGuard guard;
   auto names = attribute_array(attributes);
   int msgid = 0;
@@ -558,7 +579,7 @@ Result<Entry> Connection::Impl::read(const std::string& dn,
                            attributes.empty() ? nullptr : names.data(), 0, nullptr, nullptr,
                            nullptr, 0, &msgid);
   if (rc != LDAP_SUCCESS) {
-    return make_error(classify(rc), "reading '" + dn + "': " + result_text(rc), rc);
+    return fail(classify(rc), "reading '" + dn + "': " + result_text(rc), rc);
   }
   std::optional<Entry> entry;
   while (true) {
@@ -566,11 +587,11 @@ Result<Entry> Connection::Impl::read(const std::string& dn,
     const int type = next_message(msgid, message);
     if (type == 0) {
       ldap_abandon_ext(ld.get(), msgid, nullptr, nullptr);
-      return make_error(ErrorCode::timeout, "reading '" + dn + "' timed out", LDAP_TIMEOUT);
+      return fail(ErrorCode::timeout, "reading '" + dn + "' timed out", LDAP_TIMEOUT);
     }
     if (type < 0) {
       rc = last_error(ld.get());
-      return make_error(classify(rc), "reading '" + dn + "': " + result_text(rc), rc);
+      return fail(classify(rc), "reading '" + dn + "': " + result_text(rc), rc);
     }
     if (type == LDAP_RES_SEARCH_ENTRY) {
       entry = to_entry(ld.get(), message.get());
@@ -585,9 +606,8 @@ Result<Entry> Connection::Impl::read(const std::string& dn,
                           rc);
       }
       if (result != LDAP_SUCCESS) {
-        return make_error(classify(result),
-                          with_diagnostic("reading '" + dn + "': " + result_text(result), text),
-                          result);
+        return fail(classify(result),
+                    with_diagnostic("reading '" + dn + "': " + result_text(result), text), result);
       }
       if (!entry) {
         return make_error(ErrorCode::operation_failed, "reading '" + dn + "': no entry",
@@ -603,11 +623,14 @@ Result<Entry> Connection::read(const std::string& dn, const std::vector<std::str
 }
 
 Result<std::string> Connection::who_am_i() {
+  if (auto refused = impl_->refuse_if_lost()) {
+    return *refused;
+  }
   const SigpipeGuard guard;
   berval* identity = nullptr;
   const int rc = ldap_whoami_s(impl_->ld.get(), &identity, nullptr, nullptr);
   if (rc != LDAP_SUCCESS) {
-    return make_error(classify(rc), "Who am I? failed: " + result_text(rc), rc);
+    return impl_->fail(classify(rc), "Who am I? failed: " + result_text(rc), rc);
   }
   std::string text = identity != nullptr ? std::string(identity->bv_val, identity->bv_len) : "";
   ber_bvfree(identity);
@@ -660,6 +683,9 @@ SearchOutcome Connection::search(const SearchRequest& request, const PageCallbac
 
   // Ends the read as incomplete with `reason`; the only other exit is the empty cookie below.
   const auto incomplete = [&](Completeness reason, int code, std::string detail) {
+    if (reason == Completeness::connection_lost || reason == Completeness::timeout) {
+      impl_->lost = detail;
+    }
     outcome.completeness = reason;
     outcome.ldap_code = code;
     outcome.detail = std::move(detail);
@@ -678,6 +704,10 @@ SearchOutcome Connection::search(const SearchRequest& request, const PageCallbac
     return true;
   };
 
+  if (impl_->lost) {
+    return incomplete(Completeness::connection_lost, LDAP_SERVER_DOWN,
+                      "the connection was lost earlier (" + *impl_->lost + "); open a new one");
+  }
   while (true) {
     berval cookie_value{static_cast<ber_len_t>(cookie.size()), cookie.data()};
     LDAPControl* raw_control = nullptr;

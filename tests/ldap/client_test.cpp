@@ -312,6 +312,34 @@ TEST(PagedSearch, ServerKilledMidReadIsIncompleteAndAFreshReadCompletes) {
   EXPECT_EQ(std::set<std::string>(full.uids.begin(), full.uids.end()).size(), 2500u);
 }
 
+// libldap reopens a lost default connection on the next operation, unbound and without
+// StartTLS. A Connection that lost its link must stay dead instead, even once the server is
+// back: an anonymous (ACL-filtered) read could otherwise look complete.
+TEST(PagedSearch, LostConnectionNeverReconnectsSilently) {
+  TempDir dir;
+  Slapd slapd(dir);
+  slapd.add_ldif(people_ldif(300));
+  auto connection = Connection::open(as_root(slapd)).value();
+  Collector first;
+  const auto inner = first.callback();
+  const auto outcome = connection.search(people_request(100), [&](const auto& page) {
+    inner(page);
+    if (first.calls == 1) {
+      slapd.kill();
+    }
+  });
+  EXPECT_EQ(outcome.completeness, Completeness::connection_lost);
+  slapd.start();
+  Collector again;
+  EXPECT_EQ(connection.search(people_request(100), again.callback()).completeness,
+            Completeness::connection_lost);
+  EXPECT_EQ(again.calls, 0u);
+  auto identity = connection.who_am_i();
+  ASSERT_FALSE(identity);
+  EXPECT_EQ(identity.error().code, ErrorCode::unreachable);
+  EXPECT_FALSE(connection.read("dc=example,dc=com", {}));
+}
+
 std::string base64(std::string_view bytes) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

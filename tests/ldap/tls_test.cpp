@@ -115,9 +115,9 @@ TEST_F(Tls, SaslExternalUsesTheClientCertificate) {
   }
 }
 
-TEST_F(Tls, SaslExternalWithoutAClientCertificateIsRefused) {
-  // Settings validation stops this before the network; with a certificate the server does not
-  // see (plain connection made by hand) the bind itself is refused.
+TEST_F(Tls, SaslExternalWithoutAClientCertificateIsRefusedBeforeConnecting) {
+  // Without a certificate the server would map the bind to nothing (or to anonymous): refused
+  // by settings validation, nothing is sent.
   ConnectionSettings settings;
   settings.uri = slapd_.ldaps_uri();
   settings.ca_file = pki_.ca_certificate;

@@ -172,8 +172,10 @@ class Connection {
   // entries are held at once) and continues until the server's cookie is empty, whatever the
   // size of each page (an empty page with a cookie is not the end). Never throws for LDAP or
   // network failures: they come back as an incomplete SearchOutcome. Rethrows what `on_page`
-  // throws. After connection_lost/timeout the Connection is unusable: open a new one and start
-  // the read again from the beginning; entries delivered so far do not prove anything.
+  // throws. After connection_lost or timeout the Connection is dead: every further call fails
+  // (connection_lost / unreachable) without touching the network, because libldap could
+  // otherwise reopen the link unbound and without StartTLS. Open a new Connection and read again
+  // from the beginning; entries delivered so far do not prove anything.
   SearchOutcome search(const SearchRequest& request, const PageCallback& on_page);
 
   // One base-scope read of `dn` (no paging). Errors: as search, mapped to ErrorCode.
