@@ -254,7 +254,7 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
          return as_list(user && user->tenant == tenant ? user : std::nullopt);
        }},
       {equality_on("externalId"),
-       [&](const std::string& id) { return as_list(reader.find_user_by_external_id(tenant, id)); }},
+       [&](const std::string& id) { return reader.find_users_by_external_id(tenant, id); }},
       {equality_on("id"),
        [&](const std::string& id) { return as_list(reader.find_user(tenant, core::UserId(id))); }},
       {email_equality,
@@ -281,9 +281,7 @@ ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::
          return as_list(reader.find_group_by_display_name(tenant, name));
        }},
       {equality_on("externalId"),
-       [&](const std::string& id) {
-         return as_list(reader.find_group_by_external_id(tenant, id));
-       }},
+       [&](const std::string& id) { return reader.find_groups_by_external_id(tenant, id); }},
       {equality_on("id"),
        [&](const std::string& id) {
          return as_list(reader.find_group(tenant, core::GroupId(id)));

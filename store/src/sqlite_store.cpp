@@ -129,12 +129,16 @@ class Queries : public Base {
         db().query("SELECT doc FROM users WHERE user_name_key = ?", core::fold_case(user_name)));
   }
 
-  std::optional<core::User> find_user_by_external_id(const core::TenantId& tenant,
-                                                     std::string_view external_id) override {
-    return one_user(
-        db().query("SELECT doc FROM users WHERE tenant = ? AND external_id = ? ORDER BY seq "
-                   "LIMIT 1",
-                   tenant.str(), external_id));
+  std::vector<core::User> find_users_by_external_id(const core::TenantId& tenant,
+                                                    std::string_view external_id) override {
+    auto rows =
+        db().query("SELECT doc FROM users WHERE tenant = ? AND external_id = ? ORDER BY seq",
+                   tenant.str(), external_id);
+    std::vector<core::User> users;
+    while (rows.step()) {
+      users.push_back(codec::decode_user(rows.text(0)));
+    }
+    return users;
   }
 
   std::optional<core::User> find_user_by_primary_email(const core::TenantId& tenant,
@@ -214,12 +218,16 @@ class Queries : public Base {
                                 tenant.str(), core::fold_case(display_name)));
   }
 
-  std::optional<core::Group> find_group_by_external_id(const core::TenantId& tenant,
-                                                       std::string_view external_id) override {
-    return one_group(
-        db().query("SELECT doc FROM groups WHERE tenant = ? AND external_id = ? ORDER BY seq "
-                   "LIMIT 1",
-                   tenant.str(), external_id));
+  std::vector<core::Group> find_groups_by_external_id(const core::TenantId& tenant,
+                                                      std::string_view external_id) override {
+    auto rows =
+        db().query("SELECT doc FROM groups WHERE tenant = ? AND external_id = ? ORDER BY seq",
+                   tenant.str(), external_id);
+    std::vector<core::Group> groups;
+    while (rows.step()) {
+      groups.push_back(codec::decode_group(rows.text(0)));
+    }
+    return groups;
   }
 
   std::optional<core::Group> find_system_group(const core::TenantId& tenant) override {

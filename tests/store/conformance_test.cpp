@@ -118,9 +118,33 @@ TEST_P(StoreConformance, ExternalIdLookupIsPerTenantAndExact) {
   alice.external_id = "CN=Alice";
   insert(alice);
   auto reader = store().read();
-  EXPECT_EQ(reader->find_user_by_external_id(acme, "CN=Alice"), alice);
-  EXPECT_FALSE(reader->find_user_by_external_id(globex, "CN=Alice").has_value());
-  EXPECT_FALSE(reader->find_user_by_external_id(acme, "cn=alice").has_value());
+  EXPECT_EQ(reader->find_users_by_external_id(acme, "CN=Alice"), std::vector<core::User>{alice});
+  EXPECT_TRUE(reader->find_users_by_external_id(globex, "CN=Alice").empty());
+  EXPECT_TRUE(reader->find_users_by_external_id(acme, "cn=alice").empty());
+}
+
+TEST_P(StoreConformance, ExternalIdIsNotUniqueAndLookupsReturnEveryMatchInCreationOrder) {
+  auto first = make_user("acme", "u2", "first");
+  first.external_id = "shared";
+  auto second = make_user("acme", "u1", "second");
+  second.external_id = "shared";
+  auto other = make_user("acme", "u3", "other");
+  other.external_id = "different";
+  insert(first);
+  insert(other);
+  insert(second);
+  auto first_group = make_group("acme", "g2", "First");
+  first_group.external_id = "shared";
+  auto second_group = make_group("acme", "g1", "Second");
+  second_group.external_id = "shared";
+  insert(first_group);
+  insert(second_group);
+  auto reader = store().read();
+  EXPECT_EQ(reader->find_users_by_external_id(acme, "shared"),
+            (std::vector<core::User>{first, second}));
+  EXPECT_EQ(reader->find_groups_by_external_id(acme, "shared"),
+            (std::vector<core::Group>{first_group, second_group}));
+  EXPECT_TRUE(reader->find_groups_by_external_id(globex, "shared").empty());
 }
 
 TEST_P(StoreConformance, FindsAccountOwnerAndExtensionOwner) {
@@ -162,7 +186,7 @@ TEST_P(StoreConformance, UpdateUserWithMatchingVersionReplacesEverything) {
   EXPECT_FALSE(reader->find_user_by_primary_email(acme, "zoe@example.com").has_value());
   EXPECT_EQ(reader->find_extension_owner(acme, "555"), UserId("u1"));
   EXPECT_FALSE(reader->find_extension_owner(acme, before.extensions[0].number).has_value());
-  EXPECT_FALSE(reader->find_user_by_external_id(acme, *before.external_id).has_value());
+  EXPECT_TRUE(reader->find_users_by_external_id(acme, *before.external_id).empty());
   EXPECT_EQ(reader->find_account_owner(acme), after);
 }
 
@@ -348,8 +372,9 @@ TEST_P(StoreConformance, GroupsRoundTripAndLookUpCaseInsensitively) {
   EXPECT_FALSE(reader->find_group(globex, GroupId("g1")).has_value());
   EXPECT_EQ(reader->find_group_by_display_name(acme, "support TEAM"), support);
   EXPECT_FALSE(reader->find_group_by_display_name(globex, "Support Team").has_value());
-  EXPECT_EQ(reader->find_group_by_external_id(acme, "CN=Support"), support);
-  EXPECT_FALSE(reader->find_group_by_external_id(acme, "CN=Other").has_value());
+  EXPECT_EQ(reader->find_groups_by_external_id(acme, "CN=Support"),
+            std::vector<core::Group>{support});
+  EXPECT_TRUE(reader->find_groups_by_external_id(acme, "CN=Other").empty());
   EXPECT_EQ(reader->find_system_group(acme), all_users);
   EXPECT_FALSE(reader->find_system_group(globex).has_value());
 }

@@ -53,8 +53,11 @@ class StoreReader {
   virtual std::optional<User> find_user(const TenantId& tenant, const UserId& id) = 0;
   // Across all tenants: userName is globally unique. Case-insensitive.
   virtual std::optional<User> find_user_by_user_name(std::string_view user_name) = 0;
-  virtual std::optional<User> find_user_by_external_id(const TenantId& tenant,
-                                                       std::string_view external_id) = 0;
+  // Every user of the tenant with this externalId (exact match), in creation order. externalId
+  // is the provisioning source's text and is not unique: two sources, or one that reuses ids,
+  // may give several users the same one.
+  virtual std::vector<User> find_users_by_external_id(const TenantId& tenant,
+                                                      std::string_view external_id) = 0;
   // The user whose primary email is `email`, case-insensitive.
   virtual std::optional<User> find_user_by_primary_email(const TenantId& tenant,
                                                          std::string_view email) = 0;
@@ -73,8 +76,9 @@ class StoreReader {
   virtual std::optional<Group> find_group(const TenantId& tenant, const GroupId& id) = 0;
   virtual std::optional<Group> find_group_by_display_name(const TenantId& tenant,
                                                           std::string_view display_name) = 0;
-  virtual std::optional<Group> find_group_by_external_id(const TenantId& tenant,
-                                                         std::string_view external_id) = 0;
+  // As find_users_by_external_id, for groups.
+  virtual std::vector<Group> find_groups_by_external_id(const TenantId& tenant,
+                                                        std::string_view external_id) = 0;
   virtual std::optional<Group> find_system_group(const TenantId& tenant) = 0;
   // Groups of a tenant in creation order.
   virtual Page<Group> list_groups(const TenantId& tenant, const PageRequest& page) = 0;
