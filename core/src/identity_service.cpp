@@ -203,12 +203,14 @@ enum class Access { read, write };
 
 std::optional<Error> check_access(const Principal& who, const TenantId& tenant,
                                   const TenantSettings* settings, Access access) {
-  if (settings == nullptr) {
-    return make_error(ErrorCode::not_found, "tenant " + tenant.str() + " not found");
-  }
+  // Scope first: a tenant-scoped credential gets the same answer for every other tenant, whether
+  // it exists or not, so it cannot probe which tenants the provider has.
   if (!who.may_access(tenant)) {
     return make_error(ErrorCode::forbidden,
                       "this credential may not act on tenant " + tenant.str());
+  }
+  if (settings == nullptr) {
+    return make_error(ErrorCode::not_found, "tenant " + tenant.str() + " not found");
   }
   if (access == Access::write && who.read_only) {
     return make_error(ErrorCode::read_only, "this credential is read-only");

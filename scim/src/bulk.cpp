@@ -1,6 +1,7 @@
 // Bulk (RFC 7644 §3.7): operations applied in order, each one atomic on its own, through the
 // same dispatcher as single requests; bulkId references resolved from earlier creates.
 #include "handlers.hpp"
+#include "resource_json.hpp"
 #include "schema.hpp"
 
 #include <algorithm>
@@ -97,8 +98,12 @@ Response run_bulk(const Request& request, const Limits& limits,
                 "the bulk request exceeds maxPayloadSize (" +
                     std::to_string(limits.max_payload_bytes) + " bytes)");
   }
-  const json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
+  auto parsed = parse_json_body(request.body);
+  if (!parsed) {
+    return fail(400, "invalidSyntax", parsed.error().detail);
+  }
+  const json body = *std::move(parsed);
+  if (!body.is_object()) {
     return fail(400, "invalidSyntax", "a BulkRequest must be a JSON object");
   }
   if (const json* schemas = find_key(body, "schemas");

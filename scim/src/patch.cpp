@@ -5,6 +5,8 @@
 #include "handlers.hpp"
 #include "idbridge/scim/filter.hpp"
 
+#include <algorithm>
+
 namespace idbridge::scim {
 namespace {
 
@@ -497,6 +499,23 @@ std::optional<ScimResult<MemberPatch>> member_only_patch(const json& body) {
     return ScimResult<MemberPatch>(operations.error());
   }
   MemberPatch patch;
+  // Operations apply in order (RFC 7644 §3.5.2): an add cancels an earlier remove of the same
+  // member and a remove an earlier add, so the net sets are disjoint and their order no longer
+  // matters when the service applies them.
+  const auto add_member = [&patch](const std::string& id, std::optional<core::MemberType> type) {
+    std::erase(patch.remove, id);
+    const bool present = std::any_of(patch.add.begin(), patch.add.end(),
+                                     [&](const auto& added) { return added.first == id; });
+    if (!present) {
+      patch.add.emplace_back(id, type);
+    }
+  };
+  const auto remove_member = [&patch](const std::string& id) {
+    std::erase_if(patch.add, [&](const auto& added) { return added.first == id; });
+    if (std::find(patch.remove.begin(), patch.remove.end(), id) == patch.remove.end()) {
+      patch.remove.push_back(id);
+    }
+  };
   for (const auto& operation : *operations) {
     auto parsed = parse_op(operation);
     if (!parsed) {
@@ -519,7 +538,7 @@ std::optional<ScimResult<MemberPatch>> member_only_patch(const json& body) {
           !iequals(comparison->path.attribute, "value")) {
         return std::nullopt;
       }
-      patch.remove.push_back(*id);
+      remove_member(*id);
       continue;
     }
     if (parsed->op == Op::replace) {
@@ -542,7 +561,7 @@ std::optional<ScimResult<MemberPatch>> member_only_patch(const json& body) {
         return ScimResult<MemberPatch>(invalid_value("every member needs a \"value\""));
       }
       if (parsed->op == Op::remove) {
-        patch.remove.push_back(id->get<std::string>());
+        remove_member(id->get<std::string>());
         continue;
       }
       std::optional<core::MemberType> type;
@@ -555,7 +574,7 @@ std::optional<ScimResult<MemberPatch>> member_only_patch(const json& body) {
           return ScimResult<MemberPatch>(invalid_value("member type must be User or Group"));
         }
       }
-      patch.add.emplace_back(id->get<std::string>(), type);
+      add_member(id->get<std::string>(), type);
     }
   }
   return ScimResult<MemberPatch>(std::move(patch));

@@ -183,17 +183,22 @@ void project(nlohmann::json& resource, const std::vector<std::string>& attribute
           slot[sub.key()] = *sub;
         }
       } else {
-        if (!slot.is_array()) {
+        // Element i of the kept list collects every requested sub-attribute of element i, so
+        // `emails.value,emails.type` gives one object per email, not two.
+        if (!slot.is_array() || slot.size() != it->size()) {
           slot = nlohmann::json::array();
+          for (std::size_t i = 0; i < it->size(); ++i) {
+            slot.push_back(nlohmann::json::object());
+          }
         }
+        std::size_t index = 0;
         for (auto& element : *it) {
-          nlohmann::json piece = nlohmann::json::object();
           if (element.is_object()) {
             if (auto sub = find_key(element, split.sub); sub != element.end()) {
-              piece[sub.key()] = *sub;
+              slot[index][sub.key()] = *sub;
             }
           }
-          slot.push_back(std::move(piece));
+          ++index;
         }
       }
     }

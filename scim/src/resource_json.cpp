@@ -182,6 +182,35 @@ json meta(std::string_view resource_type, core::Timestamp created, core::Timesta
 
 }  // namespace
 
+ScimResult<json> parse_json_body(std::string_view text) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_json_depth) {
+        return invalid_syntax("the JSON body nests deeper than " + std::to_string(max_json_depth) +
+                              " levels");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  json body = json::parse(text, nullptr, false);
+  if (body.is_discarded()) {
+    return invalid_syntax("the request body is not valid JSON");
+  }
+  return ok(std::move(body));
+}
+
 ScimResult<json> normalise_value(const json& value, const AttributeDef& def,
                                  const std::string& path) {
   if (value.is_null()) {

@@ -19,6 +19,15 @@ using nlohmann::json;
 
 enum class ResourceKind { user, group };
 
+// Deepest nesting of arrays and objects a request body may have. Real SCIM bodies nest four or
+// five levels; nlohmann's copy and dump recurse, so a hostile 500,000-level body would overflow
+// the stack of whichever thread handles it and take every tenant down.
+inline constexpr std::size_t max_json_depth = 64;
+
+// Parses a request body. Errors: invalidSyntax for malformed JSON or nesting beyond
+// max_json_depth (checked before parsing, without recursion).
+ScimResult<json> parse_json_body(std::string_view text);
+
 // Canonical JSON of a resource body: every known attribute under its schema spelling, values of
 // the schema's type. Errors: invalidSyntax (not an object, `schemas` not a string array),
 // invalidValue (a value of the wrong type).

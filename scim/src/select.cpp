@@ -70,6 +70,27 @@ std::optional<std::string> email_equality(const Filter& filter) {
   return std::nullopt;
 }
 
+// Whether any comparison or value path of `filter` is on `attribute` (values are not looked at:
+// `displayName eq "Board members"` does not name members).
+bool names_attribute(const Filter& filter, std::string_view attribute) {
+  return std::visit(
+      [&](const auto& node) -> bool {
+        using Node = std::decay_t<decltype(node)>;
+        if constexpr (std::is_same_v<Node, Comparison>) {
+          return iequals(node.path.attribute, attribute);
+        } else if constexpr (std::is_same_v<Node, Logical>) {
+          return std::any_of(
+              node.operands.begin(), node.operands.end(),
+              [&](const Filter& operand) { return names_attribute(operand, attribute); });
+        } else if constexpr (std::is_same_v<Node, Negation>) {
+          return names_attribute(*node.operand, attribute);
+        } else {
+          return iequals(node.path.attribute, attribute);
+        }
+      },
+      filter.node);
+}
+
 ScimResult<Filter> parse_and_validate(const std::string& text) {
   auto filter = parse_filter(text);
   if (!filter) {
@@ -270,8 +291,7 @@ ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::
   // Members are not part of the evaluated document: filtering on them is refused rather than
   // answered wrongly.
   if (!query.filter.empty()) {
-    if (auto filter = parse_filter(query.filter);
-        filter && to_string(*filter).find("members") != std::string::npos) {
+    if (auto filter = parse_filter(query.filter); filter && names_attribute(*filter, "members")) {
       return invalid_filter("filtering groups on members is not supported");
     }
   }

@@ -85,11 +85,7 @@ ScimResult<json> parse_body(const Request& request) {
   if (request.body.empty()) {
     return invalid_syntax("the request needs a JSON body");
   }
-  json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) {
-    return invalid_syntax("the request body is not valid JSON");
-  }
-  return {boost::system::in_place_value, std::move(body)};
+  return parse_json_body(request.body);
 }
 
 class Handler {
@@ -441,7 +437,8 @@ class Handler {
     return resource_response(200, resource, user->version, false);
   }
 
-  ScimResult<core::UserWrite> user_write_from_body() {
+  // `asserts_tenant_attributes` tells whether the body carried the idbridge tenant extension.
+  ScimResult<core::UserWrite> user_write_from_body(bool* asserts_tenant_attributes = nullptr) {
     auto body = parse_body(request_);
     if (!body) {
       return body.error();
@@ -449,6 +446,9 @@ class Handler {
     auto normalised = normalise_resource(*body, ResourceKind::user);
     if (!normalised) {
       return normalised.error();
+    }
+    if (asserts_tenant_attributes != nullptr) {
+      *asserts_tenant_attributes = normalised->contains(tenant_user_urn);
     }
     return user_from_json(*normalised);
   }
@@ -467,12 +467,29 @@ class Handler {
   }
 
   Response replace_user(const std::string& id) {
-    auto write = user_write_from_body();
+    bool asserts_tenant_attributes = false;
+    auto write = user_write_from_body(&asserts_tenant_attributes);
     if (!write) {
       return to_response(write.error());
     }
-    auto replaced = identity_.replace_user(who_, tenant_, core::UserId(id), *std::move(write),
-                                           parse_if_match(request_.if_match));
+    // Okta and Entra PUT the core and enterprise attributes they know; they never send the
+    // idbridge tenant extension. A PUT without it does not assert those attributes (RFC 7644
+    // §3.5.1), so role, profiles, extensions, MFA and mustChangePassword keep their values
+    // instead of falling back to defaults (which would demote an administrator).
+    auto replaced = identity_.modify_user(
+        who_, tenant_, core::UserId(id),
+        [&](const core::User& current) -> std::optional<core::UserWrite> {
+          core::UserWrite result = *write;
+          if (!asserts_tenant_attributes) {
+            result.user.role = current.role;
+            result.user.profiles = current.profiles;
+            result.user.extensions = current.extensions;
+            result.user.mfa = current.mfa;
+            result.user.must_change_password = current.must_change_password;
+          }
+          return result;
+        },
+        parse_if_match(request_.if_match));
     if (!replaced) {
       return to_response(from_core(replaced.error()));
     }
@@ -794,11 +811,15 @@ class Handler {
   }
 
   std::optional<Response> check_read() {
-    if (!who_.may_access(tenant_) || identity_.tenant(tenant_) == nullptr) {
+    // Scope before existence, as in core: a scoped credential cannot tell other tenants apart
+    // from tenants that do not exist.
+    if (!who_.may_access(tenant_)) {
+      return to_response(from_core(core::make_error(
+          core::ErrorCode::forbidden, "this credential may not act on tenant " + tenant_.str())));
+    }
+    if (identity_.tenant(tenant_) == nullptr) {
       return to_response(from_core(
-          core::make_error(identity_.tenant(tenant_) == nullptr ? core::ErrorCode::not_found
-                                                                : core::ErrorCode::forbidden,
-                           "tenant " + tenant_.str() + " is not available to this credential")));
+          core::make_error(core::ErrorCode::not_found, "tenant " + tenant_.str() + " not found")));
     }
     return std::nullopt;
   }

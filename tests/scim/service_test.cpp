@@ -256,3 +256,93 @@ TEST_F(ServiceTest, PathlessPatchMayRepeatTheIdButNotChangeIt) {
 
 }  // namespace
 }  // namespace idbridge::scim
+
+namespace idbridge::scim {
+namespace {
+
+TEST_F(ServiceTest, DeeplyNestedJsonIsRefusedNotRecursedInto) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  Request request;
+  request.method = "POST";
+  request.path = "/Users";
+  request.body = R"({"userName":"deep","x":)" + deep + "}";
+  const auto response = service_.handle(who_, tenant_, request);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(body_of(response)["scimType"], "invalidSyntax");
+  request.path = "/Bulk";
+  EXPECT_EQ(service_.handle(who_, tenant_, request).status, 400);
+  EXPECT_EQ(call("POST", "/Users", {{"userName", "shallow"}, {"x", {{{"y", {1, 2}}}}}}).status, 201)
+      << "ordinary nesting is fine";
+}
+
+TEST_F(ServiceTest, PutWithoutTheTenantExtensionKeepsRoleExtensionsAndMfa) {
+  const json admin{{"userName", "admin1"},
+                   {"urn:idbridge:params:scim:schemas:extension:tenant:2.0:User",
+                    {{"role", "administrator"},
+                     {"extensions", {{{"number", "101"}, {"e911Location", "HQ floor 2"}}}}}}};
+  const auto created = call("POST", "/Users", admin);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = body_of(created)["id"];
+  const auto put = call("PUT", "/Users/" + id, {{"userName", "admin1"}, {"title", "CTO"}});
+  ASSERT_EQ(put.status, 200) << put.body;
+  const json tenant = body_of(put)["urn:idbridge:params:scim:schemas:extension:tenant:2.0:User"];
+  EXPECT_EQ(tenant["role"], "administrator");
+  EXPECT_EQ(tenant["extensions"][0]["number"], "101");
+  EXPECT_EQ(body_of(put)["title"], "CTO");
+}
+
+TEST_F(ServiceTest, MemberPatchOperationsApplyInOrder) {
+  const std::string user = create_user("member");
+  const auto group = call("POST", "/Groups", {{"displayName", "Ordered"}});
+  const std::string id = body_of(group)["id"];
+  const auto ops = [&](json operations) {
+    return call("PATCH", "/Groups/" + id,
+                {{"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+                 {"Operations", std::move(operations)}});
+  };
+  const auto members = [&] { return body_of(call("GET", "/Groups/" + id))["members"].size(); };
+  ASSERT_EQ(ops({{{"op", "add"}, {"path", "members"}, {"value", {{{"value", user}}}}},
+                 {{"op", "remove"}, {"path", "members[value eq \"" + user + "\"]"}}})
+                .status,
+            204);
+  EXPECT_EQ(members(), 0U) << "add then remove leaves the user out";
+  ASSERT_EQ(ops({{{"op", "remove"}, {"path", "members[value eq \"" + user + "\"]"}},
+                 {{"op", "add"}, {"path", "members"}, {"value", {{{"value", user}}}}}})
+                .status,
+            204);
+  EXPECT_EQ(members(), 1U) << "remove then add leaves the user in";
+}
+
+TEST_F(ServiceTest, GroupFiltersMayMentionMembersInValues) {
+  ASSERT_EQ(call("POST", "/Groups", {{"displayName", "Board members"}}).status, 201);
+  const auto found =
+      call("GET", "/Groups", nullptr, "filter=displayName%20eq%20%22board%20members%22");
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(body_of(found)["totalResults"], 1);
+  EXPECT_EQ(call("GET", "/Groups", nullptr, "filter=members%20pr").status, 400);
+}
+
+TEST_F(ServiceTest, AScopedCredentialCannotTellForeignTenantsFromMissingOnes) {
+  Request request;
+  request.method = "GET";
+  request.path = "/Users";
+  EXPECT_EQ(service_.handle(who_, core::TenantId("nope"), request).status, 403);
+  core::Principal provider = who_;
+  provider.tenant_scope.reset();
+  EXPECT_EQ(service_.handle(provider, core::TenantId("nope"), request).status, 404);
+}
+
+TEST_F(ServiceTest, ProjectingTwoSubAttributesKeepsOneObjectPerValue) {
+  const auto created =
+      call("POST", "/Users",
+           {{"userName", "proj"},
+            {"emails", {{{"value", "a@example.com"}, {"type", "work"}, {"primary", true}}}}});
+  const std::string id = body_of(created)["id"];
+  const json user =
+      body_of(call("GET", "/Users/" + id, nullptr, "attributes=emails.value,emails.type"));
+  ASSERT_EQ(user["emails"].size(), 1U);
+  EXPECT_EQ(user["emails"][0], (json{{"value", "a@example.com"}, {"type", "work"}}));
+}
+
+}  // namespace
+}  // namespace idbridge::scim
