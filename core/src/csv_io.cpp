@@ -146,20 +146,21 @@ std::optional<Error> apply_row(User& user, const std::map<std::string, std::stri
 
 }  // namespace
 
-Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
-  std::vector<std::vector<std::string>> rows;
+Result<std::vector<CsvRow>> parse_csv_rows(std::string_view text) {
+  std::vector<CsvRow> rows;
   std::vector<std::string> row;
   std::string field;
   bool quoted = false;
   bool field_started = false;
   std::size_t line = 1;
+  std::size_t row_line = 1;  // where the row being read started
   std::size_t quote_line = 0;
   const auto end_row = [&] {
     row.push_back(std::move(field));
     field.clear();
     // A blank line is not a row.
     if (!(row.size() == 1 && row[0].empty())) {
-      rows.push_back(std::move(row));
+      rows.push_back({row_line, std::move(row)});
     }
     row.clear();
     field_started = false;
@@ -198,6 +199,7 @@ Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
     } else if (c == '\n') {
       end_row();
       ++line;
+      row_line = line;
     } else {
       field += c;
       field_started = true;
@@ -211,6 +213,19 @@ Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
     end_row();
   }
   return rows;
+}
+
+Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text) {
+  auto rows = parse_csv_rows(text);
+  if (!rows) {
+    return rows.error();
+  }
+  std::vector<std::vector<std::string>> fields;
+  fields.reserve(rows->size());
+  for (auto& row : *rows) {
+    fields.push_back(std::move(row.fields));
+  }
+  return fields;
 }
 
 std::string format_csv(const std::vector<std::vector<std::string>>& rows) {
@@ -307,7 +322,7 @@ std::size_t ImportReport::count(RowOutcome outcome) const {
 ImportReport import_users_csv(IdentityService& service, const Principal& who,
                               const TenantId& tenant, std::string_view csv) {
   ImportReport report;
-  auto parsed = parse_csv(csv);
+  auto parsed = parse_csv_rows(csv);
   if (!parsed) {
     report.file_error = parsed.error();
     return report;
@@ -316,7 +331,7 @@ ImportReport import_users_csv(IdentityService& service, const Principal& who,
     report.file_error = make_error(ErrorCode::required, "the file has no header row");
     return report;
   }
-  const auto& header = parsed->front();
+  const auto& header = parsed->front().fields;
   const auto& known = user_csv_columns();
   for (const auto& column : header) {
     if (std::find(known.begin(), known.end(), column) == known.end()) {
@@ -331,9 +346,9 @@ ImportReport import_users_csv(IdentityService& service, const Principal& who,
     return report;
   }
   for (std::size_t index = 1; index < parsed->size(); ++index) {
-    const auto& fields = (*parsed)[index];
+    const auto& fields = (*parsed)[index].fields;
     RowReport row;
-    row.line = index + 1;
+    row.line = (*parsed)[index].line;
     if (fields.size() != header.size()) {
       row.error =
           make_error(ErrorCode::invalid_value, "the row has " + std::to_string(fields.size()) +

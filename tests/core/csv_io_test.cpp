@@ -19,6 +19,13 @@ TEST(Csv, ParsesQuotesEscapesNewlinesAndCrLf) {
   EXPECT_EQ((*rows)[2], (std::vector<std::string>{"last", "", ""}));
 }
 
+TEST(Csv, EachRowKnowsTheLineItStartsOn) {
+  const auto rows = parse_csv_rows("a,b\n\n\"two\nlines\",x\r\nlast,y\n\n");
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_EQ(*rows,
+            (std::vector<CsvRow>{{1, {"a", "b"}}, {3, {"two\nlines", "x"}}, {5, {"last", "y"}}}));
+}
+
 TEST(Csv, RefusesMalformedInputNamingTheLine) {
   const auto unclosed = parse_csv("a\n\"open\n");
   ASSERT_FALSE(unclosed.has_value());
@@ -89,6 +96,24 @@ TEST_F(CsvImportTest, EachRowIsAppliedOrRefusedWholeWithAReport) {
   EXPECT_EQ(ann->role, Role::administrator);
   EXPECT_EQ(ann->profiles, (std::vector<std::string>{"default:administrator", "helpdesk"}));
   EXPECT_EQ(ann->extensions, (std::vector<Extension>{{"1001", "HQ", true}}));
+}
+
+TEST_F(CsvImportTest, RowReportsNameTheFileLineAfterBlankLinesAndMultiLineFields) {
+  const std::string csv =
+      "userName,title\n"
+      "\n"
+      "ann,\"Head of\nSupport\"\n"
+      "bad name,Clerk\n"
+      "\n"
+      "also bad,Clerk\n";
+  const ImportReport report = import_users_csv(service_, who_, acme_, csv);
+  ASSERT_FALSE(report.file_error.has_value());
+  ASSERT_EQ(report.rows.size(), 3U);
+  EXPECT_EQ(report.rows[0].outcome, RowOutcome::created);
+  EXPECT_EQ(report.rows[0].line, 3U) << "the blank line 2 counts";
+  EXPECT_EQ(report.rows[1].line, 5U) << "the quoted field spans lines 3 and 4";
+  EXPECT_EQ(report.rows[1].user_name, "bad name");
+  EXPECT_EQ(report.rows[2].line, 7U);
 }
 
 TEST_F(CsvImportTest, ReimportUpdatesOnlyGivenColumnsAndReportsUnchangedRows) {

@@ -12,8 +12,19 @@
 
 namespace idbridge::core {
 
+// One record of a CSV file and the 1-based line it starts on. Blank lines are skipped and a
+// quoted field may span lines, so a row's position in the list does not give its line.
+struct CsvRow {
+  std::size_t line = 0;
+  std::vector<std::string> fields;
+  friend bool operator==(const CsvRow&, const CsvRow&) = default;
+};
+
 // RFC 4180: comma-separated, fields optionally in double quotes ("" escapes a quote), CRLF or LF
-// line ends, quoted fields may span lines. Error (invalid_value) names the line.
+// line ends, quoted fields may span lines, blank lines are not rows. Error (invalid_value) names
+// the line.
+Result<std::vector<CsvRow>> parse_csv_rows(std::string_view text);
+// As parse_csv_rows, the fields only.
 Result<std::vector<std::vector<std::string>>> parse_csv(std::string_view text);
 std::string format_csv(const std::vector<std::vector<std::string>>& rows);
 
