@@ -234,6 +234,47 @@ ChangeRecord make_record(const Principal& who, const TenantId& tenant, ResourceT
   return record;
 }
 
+// A user or group that is deleted leaves every group that directly held it. Each such group gets
+// a new version (its ETag must change, or If-None-Match would answer 304 with a stale member
+// list) and a change record with the removal, or write-back would never see the loss.
+std::optional<Error> remove_from_parents(StoreWriter& tx, const Principal& who,
+                                         const TenantId& tenant, const MemberRef& member,
+                                         Timestamp now) {
+  for (const GroupId& parent_id : tx.groups_containing(tenant, member)) {
+    const auto parent = tx.find_group(tenant, parent_id);
+    if (!parent) {
+      continue;  // a member row outlives its group only if the store broke its own foreign key
+    }
+    Group updated = *parent;
+    updated.version = parent->version + 1;
+    updated.last_modified = now;
+    if (!tx.update_group(updated, parent->version)) {
+      return make_error(ErrorCode::version_mismatch, "a parent group changed concurrently");
+    }
+    tx.append_change(make_record(who, tenant, ResourceType::group, parent_id.str(),
+                                 ChangeKind::updated, updated.version, now,
+                                 {{"members", member_text(member), std::nullopt}}));
+  }
+  return std::nullopt;
+}
+
+// All Users' members are implicit (every user of the tenant) and never stored, so nothing else
+// would move its version when a user is created or deleted; this does, so its ETag follows its
+// member list. No change record: the user's own created/deleted record already says it all.
+std::optional<Error> touch_all_users(StoreWriter& tx, const TenantId& tenant, Timestamp now) {
+  const auto all_users = tx.find_system_group(tenant);
+  if (!all_users) {
+    return std::nullopt;  // a tenant that was never ensured has no All Users to keep honest
+  }
+  Group touched = *all_users;
+  touched.version = all_users->version + 1;
+  touched.last_modified = now;
+  if (!tx.update_group(touched, all_users->version)) {
+    return make_error(ErrorCode::version_mismatch, "All Users changed concurrently");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<void> IdentityService::ensure_tenant(const TenantId& tenant) {
@@ -330,6 +371,9 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
     user.last_modified = now;
     user.password_set = write.password.has_value();
     tx->insert_user(user);
+    if (auto e = touch_all_users(*tx, tenant, now)) {
+      return *e;
+    }
     auto attributes = diff_users(nullptr, &user);
     if (write.password) {
       tx->set_password_hash(tenant, user.id, ports_.passwords.hash(*write.password));
@@ -479,9 +523,18 @@ Result<void> IdentityService::delete_user(const Principal& who, const TenantId& 
                       "role");
   }
   const Timestamp now = ports_.clock.now();
+  const MemberRef as_member{MemberType::user, id.str()};
   auto attributes = diff_users(&*existing, nullptr);
-  for (const GroupId& group : tx->groups_containing(tenant, {MemberType::user, id.str()})) {
+  for (const GroupId& group : tx->groups_containing(tenant, as_member)) {
     attributes.push_back({"groups", group.str(), std::nullopt});
+  }
+  // The groups' records come first, so a log reader never sees a membership of a user it was
+  // already told is gone.
+  if (auto e = remove_from_parents(*tx, who, tenant, as_member, now)) {
+    return *e;
+  }
+  if (auto e = touch_all_users(*tx, tenant, now)) {
+    return *e;
   }
   tx->delete_user(tenant, id);
   tx->append_change(make_record(who, tenant, ResourceType::user, id.str(), ChangeKind::deleted,
@@ -790,13 +843,17 @@ Result<void> IdentityService::delete_group(const Principal& who, const TenantId&
   if (existing->system) {
     return system_group_error("it cannot be deleted");
   }
+  const Timestamp now = ports_.clock.now();
   auto attributes = diff_groups(&*existing, nullptr);
   for (const auto& member : all_stored_members(*tx, tenant, id)) {
     attributes.push_back({"members", member_text(member), std::nullopt});
   }
+  if (auto e = remove_from_parents(*tx, who, tenant, {MemberType::group, id.str()}, now)) {
+    return *e;
+  }
   tx->delete_group(tenant, id);
   tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::deleted,
-                                existing->version + 1, ports_.clock.now(), std::move(attributes)));
+                                existing->version + 1, now, std::move(attributes)));
   tx->commit();
   return {};
 }

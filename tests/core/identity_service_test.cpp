@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <stdexcept>
 
 namespace idbridge::core {
@@ -420,6 +421,7 @@ TEST_F(IdentityServiceTest, AllUsersExistsContainsEveryoneAndCannotBeChanged) {
   EXPECT_EQ(members.items[0].id, a.id.str());
   EXPECT_EQ(members.items[1].id, b.id.str());
 
+  const auto with_members = store_->read()->find_system_group(acme_);
   const ChangeSequence before = last_change();
   auto removed = service_.change_members(owner_, acme_, all_users->id,
                                          {{}, {{MemberType::user, a.id.str()}}}, std::nullopt);
@@ -437,7 +439,88 @@ TEST_F(IdentityServiceTest, AllUsersExistsContainsEveryoneAndCannotBeChanged) {
                                        {{{MemberType::user, a.id.str()}}, {}}, std::nullopt);
   EXPECT_TRUE(added.has_value()) << "adding an existing user is a harmless no-op";
   EXPECT_EQ(last_change(), before);
-  EXPECT_EQ(store_->read()->find_system_group(acme_), all_users);
+  EXPECT_EQ(store_->read()->find_system_group(acme_), with_members);
+}
+
+TEST_F(IdentityServiceTest, AllUsersVersionFollowsUsersCreatedAndDeletedWithoutExtraRecords) {
+  const Group initial = store_->read()->find_system_group(acme_).value();
+  const ChangeSequence before = last_change();
+  const User user = create("counted");
+  const Group after_create = store_->read()->find_system_group(acme_).value();
+  EXPECT_EQ(after_create.version, initial.version + 1) << "its member list grew";
+  EXPECT_EQ(after_create.last_modified, user.created);
+  EXPECT_EQ(store_->read()->changes_after(before, 10).size(), 1U)
+      << "the user's created record is the only one";
+  ASSERT_TRUE(service_.delete_user(owner_, acme_, user.id, std::nullopt));
+  const Group after_delete = store_->read()->find_system_group(acme_).value();
+  EXPECT_EQ(after_delete.version, initial.version + 2) << "its member list shrank";
+  EXPECT_GT(after_delete.last_modified, after_create.last_modified);
+  EXPECT_EQ(store_->read()->changes_after(before, 10).size(), 2U);
+  EXPECT_EQ(store_->read()->find_system_group(globex_)->version, initial.version)
+      << "another tenant's All Users is untouched";
+}
+
+TEST_F(IdentityServiceTest, DeletingAMemberBumpsEachParentGroupAndRecordsTheRemoval) {
+  const User user = create("leaver");
+  const User stays = create("stayer");
+  const Group team =
+      service_
+          .create_group(owner_, acme_,
+                        {"Team",
+                         std::nullopt,
+                         GroupKind::team,
+                         {{MemberType::user, user.id.str()}, {MemberType::user, stays.id.str()}}})
+          .value();
+  const Group parent =
+      service_
+          .create_group(owner_, acme_,
+                        {"Parent",
+                         std::nullopt,
+                         GroupKind::access,
+                         {{MemberType::group, team.id.str()}, {MemberType::user, user.id.str()}}})
+          .value();
+  const Group bystander =
+      service_.create_group(owner_, acme_, {"Bystander", std::nullopt, GroupKind::access, {}})
+          .value();
+
+  ChangeSequence before = last_change();
+  ASSERT_TRUE(service_.delete_user(owner_, acme_, user.id, std::nullopt));
+  auto records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 3U) << "one per parent group, then the user's";
+  std::map<std::string, ChangeRecord> by_group;
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(records[i].resource_type, ResourceType::group);
+    EXPECT_EQ(records[i].kind, ChangeKind::updated);
+    EXPECT_EQ(records[i].actor, owner_.actor);
+    EXPECT_EQ(records[i].attributes,
+              (std::vector<AttributeChange>{{"members", "user:" + user.id.str(), std::nullopt}}));
+    by_group[records[i].resource_id] = records[i];
+  }
+  EXPECT_EQ(records[2].resource_id, user.id.str());
+  EXPECT_EQ(records[2].kind, ChangeKind::deleted);
+  const Group team_after = service_.get_group(owner_, acme_, team.id).value();
+  const Group parent_after = service_.get_group(owner_, acme_, parent.id).value();
+  EXPECT_EQ(team_after.version, team.version + 1);
+  EXPECT_EQ(parent_after.version, parent.version + 1);
+  EXPECT_GT(team_after.last_modified, team.last_modified);
+  EXPECT_EQ(by_group.at(team.id.str()).version, team_after.version);
+  EXPECT_EQ(by_group.at(parent.id.str()).version, parent_after.version);
+  EXPECT_EQ(service_.get_group(owner_, acme_, bystander.id).value(), bystander);
+
+  before = last_change();
+  ASSERT_TRUE(service_.delete_group(owner_, acme_, team.id, std::nullopt));
+  records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 2U);
+  EXPECT_EQ(records[0].resource_id, parent.id.str());
+  EXPECT_EQ(records[0].attributes,
+            (std::vector<AttributeChange>{{"members", "group:" + team.id.str(), std::nullopt}}));
+  EXPECT_EQ(records[1].resource_id, team.id.str());
+  EXPECT_EQ(records[1].kind, ChangeKind::deleted);
+  const Group parent_final = service_.get_group(owner_, acme_, parent.id).value();
+  EXPECT_EQ(parent_final.version, parent_after.version + 1);
+  EXPECT_EQ(records[0].version, parent_final.version);
+  EXPECT_EQ(service_.list_members(owner_, acme_, parent.id, {0, 10})->total, 0);
+  EXPECT_EQ(service_.get_group(owner_, acme_, bystander.id).value(), bystander);
 }
 
 TEST_F(IdentityServiceTest, GroupsHaveKindsUniqueNamesKnownMembersAndNoCycles) {
