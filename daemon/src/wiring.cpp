@@ -205,7 +205,9 @@ int serve_loaded(config::Config config) {
   options.listen = config.server.listen;
   options.tls = std::move(tls);
   options.io_threads = io_thread_count(config.server.threads);
-  options.blocking_threads = std::max(2U, options.io_threads);
+  // Store calls block: writes wait for fsync, reads for pages. More blocking threads than cores
+  // keep reads flowing while writers wait on the disk (SQLite readers never wait for writers).
+  options.blocking_threads = std::max(8U, 2 * options.io_threads);
   options.max_body_bytes = config.server.max_body_bytes;
   options.request_timeout = config.server.request_timeout;
   options.shutdown_grace = config.server.shutdown_grace;
