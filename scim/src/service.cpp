@@ -393,7 +393,10 @@ class Handler {
 
   // ---- Users ----
 
-  Response list_users(const std::map<std::string, std::string>& params) {
+  // GET /Users and GET /Groups (and their .search): filter, sort and page in one snapshot.
+  template <class Select, class Render>
+  Response list_resources(const std::map<std::string, std::string>& params, Select select,
+                          Render render) {
     if (auto e = check_read()) {
       return *e;
     }
@@ -401,23 +404,30 @@ class Handler {
     if (!page) {
       return to_response(page.error());
     }
-    auto reader = store_.read();
     auto query = list_query(params, *page);
     if (!query) {
       return to_response(query.error());
     }
-    auto selection = select_users(*reader, tenant_, *query);
+    auto reader = store_.read();
+    auto selection = select(*reader, tenant_, *query);
     if (!selection) {
       return to_response(selection.error());
     }
     json resources = json::array();
-    for (const auto& user : selection->items) {
-      json resource = user_json(*reader, user);
+    for (const auto& item : selection->items) {
+      json resource = render(*reader, item);
       apply_projection(resource, params);
       resources.push_back(std::move(resource));
     }
     return json_response(200,
                          list_response(std::move(resources), selection->total, page->start_index));
+  }
+
+  Response list_users(const std::map<std::string, std::string>& params) {
+    return list_resources(params, select_users,
+                          [this](core::StoreReader& reader, const core::User& user) {
+                            return user_json(reader, user);
+                          });
   }
 
   // One read transaction for the user and its groups (the hot read path: a second snapshot
@@ -552,31 +562,12 @@ class Handler {
   // ---- Groups ----
 
   Response list_groups(const std::map<std::string, std::string>& params) {
-    if (auto e = check_read()) {
-      return *e;
-    }
-    auto page = paging(params);
-    if (!page) {
-      return to_response(page.error());
-    }
-    auto reader = store_.read();
-    auto query = list_query(params, *page);
-    if (!query) {
-      return to_response(query.error());
-    }
-    auto selection = select_groups(*reader, tenant_, *query);
-    if (!selection) {
-      return to_response(selection.error());
-    }
     const bool with_members = wants_members(params);
-    json resources = json::array();
-    for (const auto& group : selection->items) {
-      json resource = group_json(*reader, group, with_members);
-      apply_projection(resource, params);
-      resources.push_back(std::move(resource));
-    }
-    return json_response(200,
-                         list_response(std::move(resources), selection->total, page->start_index));
+    return list_resources(
+        params, select_groups,
+        [this, with_members](core::StoreReader& reader, const core::Group& group) {
+          return group_json(reader, group, with_members);
+        });
   }
 
   Response get_group(const std::string& id) {
