@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <set>
 #include <utility>
+#include <variant>
 
 namespace idbridge::core {
 namespace {
@@ -348,10 +349,14 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
   if (auto e = validate_values(user, *settings, ports_.zones)) {
     return *e;
   }
+  std::optional<std::string> password_hash;
   if (write.password) {
     if (auto e = check_password(*write.password, user.user_name, settings->password_policy)) {
       return *e;
     }
+    // scrypt takes a third of a second; inside the transaction it would hold the one write slot,
+    // and so every tenant's writes, for that long.
+    password_hash = ports_.passwords.hash(*write.password);
   }
   try {
     auto tx = ports_.store.write();
@@ -375,8 +380,8 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
       return *e;
     }
     auto attributes = diff_users(nullptr, &user);
-    if (write.password) {
-      tx->set_password_hash(tenant, user.id, ports_.passwords.hash(*write.password));
+    if (password_hash) {
+      tx->set_password_hash(tenant, user.id, *password_hash);
       attributes.push_back({"password", std::nullopt, std::string(redacted_value)});
     }
     tx->append_change(make_record(who, tenant, ResourceType::user, user.id.str(),
@@ -388,23 +393,35 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
   }
 }
 
-Result<User> IdentityService::replace_user(const Principal& who, const TenantId& tenant,
-                                           const UserId& id, UserWrite write,
-                                           std::optional<ResourceVersion> if_match) {
-  return modify_user(
-      who, tenant, id,
-      [&write](const User&) -> std::optional<UserWrite> { return std::move(write); }, if_match);
+namespace {
+
+// A password turned into its hash outside the write slot, for the transaction to store.
+struct PreparedPassword {
+  std::string password;
+  std::string new_hash;
+};
+
+PreparedPassword prepare_password(PasswordHasher& hasher, const std::string& password) {
+  return {password, hasher.hash(password)};
 }
 
-Result<User> IdentityService::modify_user(const Principal& who, const TenantId& tenant,
-                                          const UserId& id, const UserChange& change,
-                                          std::optional<ResourceVersion> if_match) {
-  const TenantSettings* settings = this->tenant(tenant);
-  if (auto e = check_access(who, tenant, settings, Access::write)) {
-    return *e;
-  }
+// What one attempt of modify_user needs before it can commit: the password its change callback
+// produced, to be hashed outside the write slot.
+struct PasswordNeeded {
+  std::string password;
+};
+
+enum class PasswordWork { outside_slot, inside_slot };
+
+// One read-modify-write transaction of modify_user. With `prepared` matching the password the
+// change produces, it commits; otherwise, with outside_slot, it abandons the transaction after
+// every check has passed and says which password it needs.
+std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
+    const IdentityService::Ports& ports, const TenantSettings& settings, const Principal& who,
+    const TenantId& tenant, const UserId& id, const IdentityService::UserChange& change,
+    std::optional<ResourceVersion> if_match, const PreparedPassword* prepared, PasswordWork work) {
   try {
-    auto tx = ports_.store.write();
+    auto tx = ports.store.write();
     auto existing = tx->find_user(tenant, id);
     if (!existing) {
       return not_found("user", id.str());
@@ -448,20 +465,33 @@ Result<User> IdentityService::modify_user(const Principal& who, const TenantId& 
         previous_owner = tx->find_account_owner(tenant);
       }
     }
-    if (auto e = validate_values(user, *settings, ports_.zones)) {
+    if (auto e = validate_values(user, settings, ports.zones)) {
       return *e;
     }
     if (write.password) {
-      if (auto e = check_password(*write.password, user.user_name, settings->password_policy)) {
+      if (auto e = check_password(*write.password, user.user_name, settings.password_policy)) {
         return *e;
       }
     }
     if (auto e = validate_against_store(*tx, user, &*existing)) {
       return *e;
     }
+    // Everything is valid; only now is a password worth the cost of scrypt.
+    std::optional<PreparedPassword> computed_here;
+    const PreparedPassword* password = nullptr;
+    if (write.password) {
+      if (prepared && prepared->password == *write.password) {
+        password = prepared;
+      } else if (work == PasswordWork::outside_slot) {
+        return PasswordNeeded{*write.password};
+      } else {
+        computed_here = prepare_password(ports.passwords, *write.password);
+        password = &*computed_here;
+      }
+    }
 
     auto attributes = diff_users(&*existing, &user);
-    if (write.password) {
+    if (password) {
       attributes.push_back(
           {"password",
            existing->password_set ? std::optional<std::string>(redacted_value) : std::nullopt,
@@ -470,7 +500,7 @@ Result<User> IdentityService::modify_user(const Principal& who, const TenantId& 
     if (attributes.empty()) {
       return *existing;  // nothing changed: no new version, no change record
     }
-    const Timestamp now = ports_.clock.now();
+    const Timestamp now = ports.clock.now();
     if (previous_owner) {
       // The transfer: the old owner becomes Administrator in this same transaction.
       User demoted = *previous_owner;
@@ -486,9 +516,9 @@ Result<User> IdentityService::modify_user(const Principal& who, const TenantId& 
     }
     user.version = existing->version + 1;
     user.last_modified = now;
-    if (write.password) {
+    if (password) {
       user.password_set = true;
-      tx->set_password_hash(tenant, user.id, ports_.passwords.hash(*write.password));
+      tx->set_password_hash(tenant, user.id, password->new_hash);
     }
     if (!tx->update_user(user, existing->version)) {
       return make_error(ErrorCode::version_mismatch, "the user changed concurrently");
@@ -500,6 +530,68 @@ Result<User> IdentityService::modify_user(const Principal& who, const TenantId& 
   } catch (const StoreConstraintViolation& violation) {
     return from_constraint(violation);
   }
+}
+
+// modify_user without holding the write slot during scrypt. The password, when the change sets
+// one, comes out of the change callback, which runs inside the transaction on the stored state.
+// So a first attempt runs every check, finds the password and abandons the transaction; the
+// password is hashed with no lock held; a second attempt re-runs the callback on the state as it
+// is then and commits with that hash. Only if the callback then produces another password (a
+// callback that is not a pure function of the user, or a concurrent change it depends on) does a
+// last attempt hash inside the slot: slow, but never wrong and never looping.
+Result<User> modify_user_hashing_outside(const IdentityService::Ports& ports,
+                                         const TenantSettings& settings, const Principal& who,
+                                         const TenantId& tenant, const UserId& id,
+                                         const IdentityService::UserChange& change,
+                                         std::optional<ResourceVersion> if_match,
+                                         std::optional<PreparedPassword> prepared) {
+  constexpr int attempts_outside_slot = 2;
+  for (int attempt = 1;; ++attempt) {
+    const PasswordWork work =
+        attempt <= attempts_outside_slot ? PasswordWork::outside_slot : PasswordWork::inside_slot;
+    auto outcome = modify_user_attempt(ports, settings, who, tenant, id, change, if_match,
+                                       prepared ? &*prepared : nullptr, work);
+    if (auto* done = std::get_if<Result<User>>(&outcome)) {
+      return std::move(*done);
+    }
+    prepared = prepare_password(ports.passwords, std::get<PasswordNeeded>(outcome).password);
+  }
+}
+
+}  // namespace
+
+Result<User> IdentityService::replace_user(const Principal& who, const TenantId& tenant,
+                                           const UserId& id, UserWrite write,
+                                           std::optional<ResourceVersion> if_match) {
+  const TenantSettings* settings = this->tenant(tenant);
+  if (auto e = check_access(who, tenant, settings, Access::write)) {
+    return *e;
+  }
+  // The password is known before the transaction, so it is hashed before it (after the cheap
+  // policy check, so an obviously bad one costs no scrypt).
+  std::optional<PreparedPassword> prepared;
+  if (write.password) {
+    if (auto e = check_password(*write.password, write.user.user_name, settings->password_policy)) {
+      return *e;
+    }
+    prepared = prepare_password(ports_.passwords, *write.password);
+  }
+  // The callback copies: a retry calls it again.
+  return modify_user_hashing_outside(
+      ports_, *settings, who, tenant, id,
+      [&write](const User&) -> std::optional<UserWrite> { return write; }, if_match,
+      std::move(prepared));
+}
+
+Result<User> IdentityService::modify_user(const Principal& who, const TenantId& tenant,
+                                          const UserId& id, const UserChange& change,
+                                          std::optional<ResourceVersion> if_match) {
+  const TenantSettings* settings = this->tenant(tenant);
+  if (auto e = check_access(who, tenant, settings, Access::write)) {
+    return *e;
+  }
+  return modify_user_hashing_outside(ports_, *settings, who, tenant, id, change, if_match,
+                                     std::nullopt);
 }
 
 Result<void> IdentityService::delete_user(const Principal& who, const TenantId& tenant,

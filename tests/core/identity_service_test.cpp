@@ -10,6 +10,7 @@
 
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 namespace idbridge::core {
 namespace {
@@ -22,19 +23,98 @@ class SteppingClock final : public Clock {
   mutable std::int64_t ticks_ = 1'700'000'000'000;
 };
 
-// A hasher that can be told to fail, to interrupt a transaction after its first writes.
-class SwitchableHasher final : public PasswordHasher {
+// A hasher that notes on every call whether the store's write lock was held: scrypt must never
+// run inside a write transaction, where it would stall every writer.
+class ProbingHasher final : public PasswordHasher {
  public:
   std::string hash(std::string_view password) override {
-    if (fail) {
-      throw StoreFailure("injected failure");
-    }
+    note_write_lock();
     return real_.hash(password);
   }
-  bool fail = false;
+  Store* probe = nullptr;  // a second store on the same file that never waits for the lock
+  int calls = 0;
+  int calls_under_write_lock = 0;
 
  private:
+  void note_write_lock() {
+    ++calls;
+    try {
+      (void)probe->write();
+    } catch (const StoreFailure&) {
+      ++calls_under_write_lock;
+    }
+  }
   crypto::ScryptPasswordHasher real_{10};
+};
+
+// Wraps a store; the n-th write call (counted across transactions) throws StoreFailure, as a
+// full disk or a lost connection would mid-transaction.
+class FailingStore final : public Store {
+ public:
+  explicit FailingStore(Store& inner) : inner_(inner) {}
+  int fail_at = 0;  // 0: never
+  int writes = 0;
+
+  std::unique_ptr<StoreReader> read() override { return inner_.read(); }
+  std::unique_ptr<StoreWriter> write() override {
+    return std::make_unique<Writer>(*this, inner_.write());
+  }
+  void check() override { inner_.check(); }
+  int schema_version() override { return inner_.schema_version(); }
+
+ private:
+  class Writer final : public StoreWriter {
+   public:
+    Writer(FailingStore& store, std::unique_ptr<StoreWriter> inner)
+        : store_(store), inner_(std::move(inner)) {}
+    // clang-format off
+    std::optional<TenantRecord> find_tenant(const TenantId& t) override { return inner_->find_tenant(t); }
+    std::vector<TenantRecord> list_tenants() override { return inner_->list_tenants(); }
+    std::optional<User> find_user(const TenantId& t, const UserId& id) override { return inner_->find_user(t, id); }
+    std::optional<User> find_user_by_user_name(std::string_view n) override { return inner_->find_user_by_user_name(n); }
+    std::vector<User> find_users_by_external_id(const TenantId& t, std::string_view e) override { return inner_->find_users_by_external_id(t, e); }
+    std::optional<User> find_user_by_primary_email(const TenantId& t, std::string_view e) override { return inner_->find_user_by_primary_email(t, e); }
+    std::vector<User> find_users_by_email(const TenantId& t, std::string_view e) override { return inner_->find_users_by_email(t, e); }
+    std::optional<User> find_account_owner(const TenantId& t) override { return inner_->find_account_owner(t); }
+    std::optional<UserId> find_extension_owner(const TenantId& t, std::string_view n) override { return inner_->find_extension_owner(t, n); }
+    Page<User> list_users(const TenantId& t, const PageRequest& p) override { return inner_->list_users(t, p); }
+    std::int64_t count_users(const TenantId& t) override { return inner_->count_users(t); }
+    std::optional<std::string> password_hash(const TenantId& t, const UserId& id) override { return inner_->password_hash(t, id); }
+    std::optional<Group> find_group(const TenantId& t, const GroupId& id) override { return inner_->find_group(t, id); }
+    std::optional<Group> find_group_by_display_name(const TenantId& t, std::string_view n) override { return inner_->find_group_by_display_name(t, n); }
+    std::vector<Group> find_groups_by_external_id(const TenantId& t, std::string_view e) override { return inner_->find_groups_by_external_id(t, e); }
+    std::optional<Group> find_system_group(const TenantId& t) override { return inner_->find_system_group(t); }
+    Page<Group> list_groups(const TenantId& t, const PageRequest& p) override { return inner_->list_groups(t, p); }
+    bool is_member(const TenantId& t, const GroupId& g, const MemberRef& m) override { return inner_->is_member(t, g, m); }
+    Page<MemberRef> list_members(const TenantId& t, const GroupId& g, const PageRequest& p) override { return inner_->list_members(t, g, p); }
+    std::vector<GroupId> groups_containing(const TenantId& t, const MemberRef& m) override { return inner_->groups_containing(t, m); }
+    std::vector<ChangeRecord> changes_after(ChangeSequence a, std::size_t l) override { return inner_->changes_after(a, l); }
+    ChangeSequence last_change_sequence() override { return inner_->last_change_sequence(); }
+    bool ensure_tenant(const TenantId& t, Timestamp now) override { count(); return inner_->ensure_tenant(t, now); }
+    void insert_user(const User& u) override { count(); inner_->insert_user(u); }
+    bool update_user(const User& u, ResourceVersion v) override { count(); return inner_->update_user(u, v); }
+    bool delete_user(const TenantId& t, const UserId& id) override { count(); return inner_->delete_user(t, id); }
+    void set_password_hash(const TenantId& t, const UserId& id, const std::string& h) override { count(); inner_->set_password_hash(t, id, h); }
+    void insert_group(const Group& g) override { count(); inner_->insert_group(g); }
+    bool update_group(const Group& g, ResourceVersion v) override { count(); return inner_->update_group(g, v); }
+    bool delete_group(const TenantId& t, const GroupId& id) override { count(); return inner_->delete_group(t, id); }
+    bool add_member(const TenantId& t, const GroupId& g, const MemberRef& m) override { count(); return inner_->add_member(t, g, m); }
+    bool remove_member(const TenantId& t, const GroupId& g, const MemberRef& m) override { count(); return inner_->remove_member(t, g, m); }
+    ChangeSequence append_change(const ChangeRecord& r) override { count(); return inner_->append_change(r); }
+    void commit() override { count(); inner_->commit(); }
+    // clang-format on
+
+   private:
+    void count() {
+      if (++store_.writes == store_.fail_at) {
+        throw StoreFailure("injected failure");
+      }
+    }
+    FailingStore& store_;
+    std::unique_ptr<StoreWriter> inner_;
+  };
+
+  Store& inner_;
 };
 
 Principal credential(const std::string& tenant, Role ceiling, bool read_only = false) {
@@ -66,6 +146,7 @@ class IdentityServiceTest : public ::testing::Test {
                  tenants()) {
     EXPECT_TRUE(service_.ensure_tenant(acme_));
     EXPECT_TRUE(service_.ensure_tenant(globex_));
+    hasher_.probe = probe_.get();
   }
 
   static std::vector<TenantSettings> tenants() {
@@ -109,10 +190,12 @@ class IdentityServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   SteppingClock clock_;
   RandomUuidGenerator ids_;
-  SwitchableHasher hasher_;
+  ProbingHasher hasher_;
   TzdataZoneCatalog zones_;
   std::unique_ptr<Store> store_;
   IdentityService service_;
+  std::unique_ptr<Store> probe_ =
+      store::open_sqlite_store({.path = dir_.file("idbridge.db"), .busy_timeout_ms = 0});
   TenantId acme_{"acme"};
   TenantId globex_{"globex"};
   Principal owner_ = credential("acme", Role::account_owner);
@@ -232,6 +315,54 @@ TEST_F(IdentityServiceTest, PasswordIsPolicyCheckedHashedAndRedactedInTheChangeL
       }
     }
   }
+}
+
+TEST_F(IdentityServiceTest, TheWriteLockProbeSeesAHeldLock) {
+  auto tx = store_->write();
+  (void)hasher_.hash("Secr3t-Passw0rd");
+  EXPECT_EQ(hasher_.calls_under_write_lock, 1);
+}
+
+TEST_F(IdentityServiceTest, PasswordsAreHashedWithoutHoldingTheWriteLock) {
+  UserWrite created = user_write("hashed");
+  created.password = "Secr3t-Passw0rd";
+  const User user = service_.create_user(owner_, acme_, created).value();
+  EXPECT_EQ(hasher_.calls, 1);
+
+  UserWrite replaced{user, "Other-Passw0rd"};
+  const User after_put =
+      service_.replace_user(owner_, acme_, user.id, replaced, std::nullopt).value();
+  EXPECT_EQ(after_put.version, user.version + 1);
+  EXPECT_TRUE(
+      crypto::verify_password("Other-Passw0rd", *store_->read()->password_hash(acme_, user.id)));
+
+  // The PATCH path: the password comes out of the callback, which sees the stored state.
+  const ChangeSequence before = last_change();
+  int callback_runs = 0;
+  const User after_patch = service_
+                               .modify_user(
+                                   owner_, acme_, user.id,
+                                   [&](const User& current) -> std::optional<UserWrite> {
+                                     ++callback_runs;
+                                     UserWrite write{current, "Third-Passw0rd"};
+                                     write.user.title = current.title + "+";
+                                     return write;
+                                   },
+                                   after_put.version)
+                               .value();
+  EXPECT_EQ(after_patch.version, after_put.version + 1);
+  EXPECT_EQ(after_patch.title, "+") << "the change was applied once, to the stored state";
+  EXPECT_GE(callback_runs, 1);
+  EXPECT_TRUE(
+      crypto::verify_password("Third-Passw0rd", *store_->read()->password_hash(acme_, user.id)));
+  const auto records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 1U) << "an abandoned attempt leaves no record";
+  EXPECT_EQ(records[0].attributes,
+            (std::vector<AttributeChange>{
+                {"title", std::nullopt, "+"},
+                {"password", std::string(redacted_value), std::string(redacted_value)}}));
+  EXPECT_GE(hasher_.calls, 3);
+  EXPECT_EQ(hasher_.calls_under_write_lock, 0);
 }
 
 TEST_F(IdentityServiceTest, AtMostOneAccountOwner) {
@@ -397,16 +528,49 @@ TEST_F(IdentityServiceTest, ChangeRecordsCarryWhoWhatAndOriginAndOnlyRealChanges
 }
 
 TEST_F(IdentityServiceTest, FailureInsideTheTransactionLeavesNothingBehind) {
-  hasher_.fail = true;
+  const User member = create("member");
+  const Group team =
+      service_
+          .create_group(
+              owner_, acme_,
+              {"Team", std::nullopt, GroupKind::team, {{MemberType::user, member.id.str()}}})
+          .value();
+  FailingStore failing(*store_);
+  IdentityService service({failing, clock_, ids_, hasher_, zones_}, ProviderSettings{"Provider"},
+                          tenants());
+  const auto snapshot = [&] {
+    auto reader = store_->read();
+    return std::tuple(reader->last_change_sequence(), reader->list_users(acme_, {0, 100}).items,
+                      reader->list_groups(acme_, {0, 100}).items,
+                      reader->is_member(acme_, team.id, {MemberType::user, member.id.str()}));
+  };
+  // Fails each write call of the transaction in turn, until the call has no write left to fail.
+  const auto fail_each_write = [&](auto&& call) {
+    int failed = 0;
+    for (int n = 1;; ++n) {
+      const auto before = snapshot();
+      failing.writes = 0;
+      failing.fail_at = n;
+      try {
+        (void)call();
+      } catch (const StoreFailure&) {
+        ++failed;
+        EXPECT_EQ(snapshot(), before) << "failing write " << n << " left a trace";
+        continue;
+      }
+      return failed;
+    }
+  };
   UserWrite write = user_write("interrupted", "i@example.com");
   write.password = "Passw0rd-ok";
-  const ChangeSequence before = last_change();
-  EXPECT_THROW((void)service_.create_user(owner_, acme_, write), StoreFailure);
-  EXPECT_EQ(last_change(), before);
-  EXPECT_FALSE(store_->read()->find_user_by_user_name("interrupted"));
-  hasher_.fail = false;
-  EXPECT_TRUE(service_.create_user(owner_, acme_, write).has_value())
-      << "the interrupted insert left no half-written row behind";
+  EXPECT_GE(fail_each_write([&] { return service.create_user(owner_, acme_, write); }), 4)
+      << "insert, All Users, password, record, commit";
+  EXPECT_TRUE(store_->read()->find_user_by_user_name("interrupted"));
+  EXPECT_GE(
+      fail_each_write([&] { return service.delete_user(owner_, acme_, member.id, std::nullopt); }),
+      5)
+      << "parent group and its record, All Users, delete, record, commit";
+  EXPECT_FALSE(store_->read()->find_user(acme_, member.id));
 }
 
 TEST_F(IdentityServiceTest, AllUsersExistsContainsEveryoneAndCannotBeChanged) {

@@ -78,7 +78,9 @@ class IdentityService {
 
   // Read-modify-write in one transaction: `change` sees the stored user and returns what to
   // write (or nullopt to abandon, which returns invalid_value and writes nothing). No concurrent
-  // writer can slip in between, so no update is lost. `change` must not call the service.
+  // writer can slip in between, so no update is lost. `change` must not call the service, and
+  // it may be called more than once: when it sets a password, that transaction is abandoned, the
+  // password hashed without holding the write slot, and `change` re-applied to the fresh state.
   using UserChange = std::function<std::optional<UserWrite>(const User& current)>;
   Result<User> modify_user(const Principal& who, const TenantId& tenant, const UserId& id,
                            const UserChange& change, std::optional<ResourceVersion> if_match);
