@@ -16,15 +16,6 @@ constexpr std::string_view bulk_request_urn = "urn:ietf:params:scim:api:messages
 constexpr std::string_view bulk_response_urn = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 constexpr std::string_view bulk_prefix = "bulkId:";
 
-const json* find_key(const json& object, std::string_view key) {
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (iequals(it.key(), key)) {
-      return &*it;
-    }
-  }
-  return nullptr;
-}
-
 // Replaces "bulkId:<id>" strings (anywhere in the data, e.g. members[].value) with the id the
 // earlier POST created. Returns the first reference that cannot be resolved.
 std::optional<std::string> resolve_references(json& value,
@@ -106,14 +97,14 @@ Response run_bulk(const Request& request, const Limits& limits,
   if (!body.is_object()) {
     return fail(400, "invalidSyntax", "a BulkRequest must be a JSON object");
   }
-  if (const json* schemas = find_key(body, "schemas");
+  if (const json* schemas = find_member(body, "schemas");
       schemas == nullptr || !schemas->is_array() ||
       std::none_of(schemas->begin(), schemas->end(), [](const json& s) {
         return s.is_string() && iequals(s.get_ref<const std::string&>(), bulk_request_urn);
       })) {
     return fail(400, "invalidSyntax", "\"schemas\" must list " + std::string(bulk_request_urn));
   }
-  const json* operations = find_key(body, "Operations");
+  const json* operations = find_member(body, "Operations");
   if (operations == nullptr || !operations->is_array()) {
     return fail(400, "invalidSyntax", "a BulkRequest needs an \"Operations\" array");
   }
@@ -123,7 +114,8 @@ Response run_bulk(const Request& request, const Limits& limits,
                     " operations; maxOperations is " + std::to_string(limits.bulk_max_operations));
   }
   std::optional<std::int64_t> fail_on_errors;
-  if (const json* value = find_key(body, "failOnErrors"); value != nullptr && !value->is_null()) {
+  if (const json* value = find_member(body, "failOnErrors");
+      value != nullptr && !value->is_null()) {
     if (!value->is_number_integer() || value->get<std::int64_t>() < 1) {
       return fail(400, "invalidValue", "failOnErrors must be a positive integer");
     }
@@ -144,8 +136,8 @@ Response run_bulk(const Request& request, const Limits& limits,
       result["response"] = operation_error(status, scim_type, detail);
       ++errors;
     };
-    const json* method = operation.is_object() ? find_key(operation, "method") : nullptr;
-    const json* path = operation.is_object() ? find_key(operation, "path") : nullptr;
+    const json* method = operation.is_object() ? find_member(operation, "method") : nullptr;
+    const json* path = operation.is_object() ? find_member(operation, "path") : nullptr;
     if (method == nullptr || !method->is_string() || path == nullptr || !path->is_string()) {
       record_error(400, "invalidSyntax", "each operation needs a \"method\" and a \"path\"");
       results.push_back(std::move(result));
@@ -156,7 +148,7 @@ Response run_bulk(const Request& request, const Limits& limits,
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     result["method"] = verb;
     std::optional<std::string> bulk_id;
-    if (const json* id = find_key(operation, "bulkId"); id != nullptr && id->is_string()) {
+    if (const json* id = find_member(operation, "bulkId"); id != nullptr && id->is_string()) {
       bulk_id = id->get<std::string>();
       result["bulkId"] = *bulk_id;
     }
@@ -186,7 +178,7 @@ Response run_bulk(const Request& request, const Limits& limits,
       results.push_back(std::move(result));
       continue;
     }
-    if (const json* data = find_key(operation, "data"); data != nullptr) {
+    if (const json* data = find_member(operation, "data"); data != nullptr) {
       json resolved = *data;
       if (auto missing = resolve_references(resolved, created)) {
         record_error(409, "invalidValue", "unresolved reference " + *missing);
@@ -195,7 +187,7 @@ Response run_bulk(const Request& request, const Limits& limits,
       }
       sub.body = resolved.dump();
     }
-    if (const json* version = find_key(operation, "version");
+    if (const json* version = find_member(operation, "version");
         version != nullptr && version->is_string()) {
       sub.if_match = version->get<std::string>();
     }

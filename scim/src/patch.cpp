@@ -18,18 +18,6 @@ ScimResult<json> ok(json value) {
   return {boost::system::in_place_value, std::move(value)};
 }
 
-const json* find_key(const json& object, std::string_view key) {
-  if (!object.is_object()) {
-    return nullptr;
-  }
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (iequals(it.key(), key)) {
-      return &*it;
-    }
-  }
-  return nullptr;
-}
-
 // Where an attribute lives: the resource root (core schema) or an extension object.
 struct Target {
   const AttributeDef* def = nullptr;
@@ -127,8 +115,8 @@ std::optional<json> element_from_filter(const Filter& filter) {
 }
 
 bool same_element(const json& a, const json& b) {
-  const json* va = find_key(a, "value");
-  const json* vb = find_key(b, "value");
+  const json* va = find_member(a, "value");
+  const json* vb = find_member(b, "value");
   if (va != nullptr && vb != nullptr) {
     return *va == *vb;
   }
@@ -420,7 +408,7 @@ ScimResult<std::vector<json>> operations_of(const json& body) {
   if (!body.is_object()) {
     return invalid_syntax("a PATCH body must be a PatchOp JSON object");
   }
-  if (const json* schemas = find_key(body, "schemas"); schemas != nullptr) {
+  if (const json* schemas = find_member(body, "schemas"); schemas != nullptr) {
     const bool has_patch_op =
         schemas->is_array() && std::any_of(schemas->begin(), schemas->end(), [](const json& s) {
           return s.is_string() && iequals(s.get_ref<const std::string&>(), patch_op_urn);
@@ -429,7 +417,7 @@ ScimResult<std::vector<json>> operations_of(const json& body) {
       return invalid_syntax("\"schemas\" must list " + std::string(patch_op_urn));
     }
   }
-  const json* operations = find_key(body, "Operations");
+  const json* operations = find_member(body, "Operations");
   if (operations == nullptr || !operations->is_array() || operations->empty()) {
     return invalid_syntax("a PatchOp needs a non-empty \"Operations\" array");
   }
@@ -446,7 +434,7 @@ ScimResult<ParsedOp> parse_op(const json& operation) {
   if (!operation.is_object()) {
     return invalid_syntax("each operation must be an object");
   }
-  const json* op = find_key(operation, "op");
+  const json* op = find_member(operation, "op");
   if (op == nullptr || !op->is_string()) {
     return invalid_syntax("each operation needs an \"op\"");
   }
@@ -462,13 +450,13 @@ ScimResult<ParsedOp> parse_op(const json& operation) {
   } else {
     return invalid_syntax("op \"" + text + "\" is not add, replace or remove");
   }
-  if (const json* path = find_key(operation, "path"); path != nullptr && !path->is_null()) {
+  if (const json* path = find_member(operation, "path"); path != nullptr && !path->is_null()) {
     if (!path->is_string()) {
       return invalid_path("\"path\" must be a string");
     }
     parsed.path = path->get<std::string>();
   }
-  parsed.value = find_key(operation, "value");
+  parsed.value = find_member(operation, "value");
   return parsed;
 }
 
@@ -556,7 +544,7 @@ std::optional<ScimResult<MemberPatch>> member_only_patch(const json& body) {
       return ScimResult<MemberPatch>(normalised.error());
     }
     for (const auto& member : *normalised) {
-      const json* id = find_key(member, "value");
+      const json* id = find_member(member, "value");
       if (id == nullptr || !id->is_string() || id->get_ref<const std::string&>().empty()) {
         return ScimResult<MemberPatch>(invalid_value("every member needs a \"value\""));
       }
@@ -565,7 +553,7 @@ std::optional<ScimResult<MemberPatch>> member_only_patch(const json& body) {
         continue;
       }
       std::optional<core::MemberType> type;
-      if (const json* t = find_key(member, "type"); t != nullptr && t->is_string()) {
+      if (const json* t = find_member(member, "type"); t != nullptr && t->is_string()) {
         if (iequals(t->get_ref<const std::string&>(), "User")) {
           type = core::MemberType::user;
         } else if (iequals(t->get_ref<const std::string&>(), "Group")) {

@@ -182,6 +182,18 @@ json meta(std::string_view resource_type, core::Timestamp created, core::Timesta
 
 }  // namespace
 
+const json* find_member(const json& object, std::string_view key) {
+  if (!object.is_object()) {
+    return nullptr;
+  }
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (iequals(it.key(), key)) {
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
 ScimResult<json> parse_json_body(std::string_view text) {
   std::size_t depth = 0;
   bool in_string = false;

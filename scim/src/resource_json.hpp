@@ -28,6 +28,10 @@ inline constexpr std::size_t max_json_depth = 64;
 // max_json_depth (checked before parsing, without recursion).
 ScimResult<json> parse_json_body(std::string_view text);
 
+// The member of `object` whose key equals `key` ignoring ASCII case (RFC 7643 §2.1), or null
+// (also when `object` is not an object).
+const json* find_member(const json& object, std::string_view key);
+
 // Canonical JSON of a resource body: every known attribute under its schema spelling, values of
 // the schema's type. Errors: invalidSyntax (not an object, `schemas` not a string array),
 // invalidValue (a value of the wrong type).
