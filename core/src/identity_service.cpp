@@ -395,20 +395,36 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
 
 namespace {
 
-// A password turned into its hash outside the write slot, for the transaction to store.
+// The slow half of a password write, done outside the write slot: whether the password is the
+// one already stored (verified against `checked_against`, the stored hash at the time) and, if
+// not, its new hash. A transaction uses it only if the stored hash is still `checked_against`.
 struct PreparedPassword {
   std::string password;
+  std::optional<std::string> checked_against;
+  bool unchanged = false;
   std::string new_hash;
 };
 
-PreparedPassword prepare_password(PasswordHasher& hasher, const std::string& password) {
-  return {password, hasher.hash(password)};
+PreparedPassword prepare_password(PasswordHasher& hasher, const std::string& password,
+                                  std::optional<std::string> stored_hash) {
+  PreparedPassword prepared;
+  prepared.password = password;
+  prepared.checked_against = std::move(stored_hash);
+  // A PUT that repeats the current password (what a provisioning client re-sending the whole
+  // user does) is not a change: no new version, no change record.
+  prepared.unchanged =
+      prepared.checked_against && hasher.verify(password, *prepared.checked_against);
+  if (!prepared.unchanged) {
+    prepared.new_hash = hasher.hash(password);
+  }
+  return prepared;
 }
 
 // What one attempt of modify_user needs before it can commit: the password its change callback
-// produced, to be hashed outside the write slot.
+// produced and the hash stored now, to be verified and hashed outside the write slot.
 struct PasswordNeeded {
   std::string password;
+  std::optional<std::string> stored_hash;
 };
 
 enum class PasswordWork { outside_slot, inside_slot };
@@ -480,13 +496,18 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
     std::optional<PreparedPassword> computed_here;
     const PreparedPassword* password = nullptr;
     if (write.password) {
-      if (prepared && prepared->password == *write.password) {
+      auto stored_hash = tx->password_hash(tenant, id);
+      if (prepared && prepared->password == *write.password &&
+          prepared->checked_against == stored_hash) {
         password = prepared;
       } else if (work == PasswordWork::outside_slot) {
-        return PasswordNeeded{*write.password};
+        return PasswordNeeded{*write.password, std::move(stored_hash)};
       } else {
-        computed_here = prepare_password(ports.passwords, *write.password);
+        computed_here = prepare_password(ports.passwords, *write.password, std::move(stored_hash));
         password = &*computed_here;
+      }
+      if (password->unchanged) {
+        password = nullptr;
       }
     }
 
@@ -535,10 +556,11 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
 // modify_user without holding the write slot during scrypt. The password, when the change sets
 // one, comes out of the change callback, which runs inside the transaction on the stored state.
 // So a first attempt runs every check, finds the password and abandons the transaction; the
-// password is hashed with no lock held; a second attempt re-runs the callback on the state as it
-// is then and commits with that hash. Only if the callback then produces another password (a
-// callback that is not a pure function of the user, or a concurrent change it depends on) does a
-// last attempt hash inside the slot: slow, but never wrong and never looping.
+// password is verified against the stored hash and hashed with no lock held; a second attempt
+// re-runs the callback on the state as it is then and commits with that result. Only if the
+// callback then produces another password, or the stored hash changed in between (a concurrent
+// password write), does a last attempt do the work inside the slot: slow, but never wrong and
+// never looping.
 Result<User> modify_user_hashing_outside(const IdentityService::Ports& ports,
                                          const TenantSettings& settings, const Principal& who,
                                          const TenantId& tenant, const UserId& id,
@@ -554,7 +576,8 @@ Result<User> modify_user_hashing_outside(const IdentityService::Ports& ports,
     if (auto* done = std::get_if<Result<User>>(&outcome)) {
       return std::move(*done);
     }
-    prepared = prepare_password(ports.passwords, std::get<PasswordNeeded>(outcome).password);
+    auto& needed = std::get<PasswordNeeded>(outcome);
+    prepared = prepare_password(ports.passwords, needed.password, std::move(needed.stored_hash));
   }
 }
 
@@ -567,14 +590,16 @@ Result<User> IdentityService::replace_user(const Principal& who, const TenantId&
   if (auto e = check_access(who, tenant, settings, Access::write)) {
     return *e;
   }
-  // The password is known before the transaction, so it is hashed before it (after the cheap
-  // policy check, so an obviously bad one costs no scrypt).
+  // The password is known before the transaction, so it is verified against the stored hash
+  // and hashed before it (after the cheap policy check, so an obviously bad one costs no scrypt).
+  // Should the stored hash change meanwhile, the transaction sees it and redoes this work.
   std::optional<PreparedPassword> prepared;
   if (write.password) {
     if (auto e = check_password(*write.password, write.user.user_name, settings->password_policy)) {
       return *e;
     }
-    prepared = prepare_password(ports_.passwords, *write.password);
+    prepared = prepare_password(ports_.passwords, *write.password,
+                                ports_.store.read()->password_hash(tenant, id));
   }
   // The callback copies: a retry calls it again.
   return modify_user_hashing_outside(

@@ -90,6 +90,10 @@ std::string ScryptPasswordHasher::hash(std::string_view password) {
          base64url(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
+bool ScryptPasswordHasher::verify(std::string_view password, std::string_view hash) {
+  return verify_password(password, hash);
+}
+
 bool verify_password(std::string_view password, std::string_view encoded_hash) {
   const auto parts = split(encoded_hash, '$');
   unsigned log2_n = 0;

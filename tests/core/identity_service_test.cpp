@@ -23,14 +23,20 @@ class SteppingClock final : public Clock {
   mutable std::int64_t ticks_ = 1'700'000'000'000;
 };
 
-// A hasher that notes on every call whether the store's write lock was held: scrypt must never
-// run inside a write transaction, where it would stall every writer.
+// A hasher that notes on every call (hash or verify) whether the store's write lock was held:
+// scrypt must never run inside a write transaction, where it would stall every writer.
 class ProbingHasher final : public PasswordHasher {
  public:
   std::string hash(std::string_view password) override {
     note_write_lock();
     return real_.hash(password);
   }
+  bool verify(std::string_view password, std::string_view hash) override {
+    note_write_lock();
+    ++verifications;
+    return real_.verify(password, hash);
+  }
+  int verifications = 0;
   Store* probe = nullptr;  // a second store on the same file that never waits for the lock
   int calls = 0;
   int calls_under_write_lock = 0;
@@ -362,6 +368,56 @@ TEST_F(IdentityServiceTest, PasswordsAreHashedWithoutHoldingTheWriteLock) {
                 {"title", std::nullopt, "+"},
                 {"password", std::string(redacted_value), std::string(redacted_value)}}));
   EXPECT_GE(hasher_.calls, 3);
+  EXPECT_EQ(hasher_.calls_under_write_lock, 0);
+}
+
+TEST_F(IdentityServiceTest, RepeatingTheCurrentPasswordIsNotAChange) {
+  UserWrite created = user_write("same-password");
+  created.password = "Secr3t-Passw0rd";
+  const User user = service_.create_user(owner_, acme_, created).value();
+  const auto stored = [&] { return store_->read()->password_hash(acme_, user.id).value(); };
+  const std::string hash = stored();
+  const ChangeSequence before = last_change();
+
+  const User put =
+      service_.replace_user(owner_, acme_, user.id, {user, "Secr3t-Passw0rd"}, user.version)
+          .value();
+  EXPECT_EQ(put.version, user.version);
+  const User patched = service_
+                           .modify_user(
+                               owner_, acme_, user.id,
+                               [](const User& current) -> std::optional<UserWrite> {
+                                 return UserWrite{current, "Secr3t-Passw0rd"};
+                               },
+                               user.version)
+                           .value();
+  EXPECT_EQ(patched.version, user.version);
+  EXPECT_EQ(last_change(), before) << "no change record for an unchanged password";
+  EXPECT_EQ(stored(), hash) << "not even re-salted";
+  EXPECT_GE(hasher_.verifications, 2);
+
+  // Another attribute alongside the same password: only that attribute is recorded.
+  UserWrite retitled{user, "Secr3t-Passw0rd"};
+  retitled.user.title = "Lead";
+  const User after_title =
+      service_.replace_user(owner_, acme_, user.id, retitled, user.version).value();
+  EXPECT_EQ(after_title.version, user.version + 1);
+  auto records = store_->read()->changes_after(before, 10);
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].attributes, (std::vector<AttributeChange>{{"title", std::nullopt, "Lead"}}));
+  EXPECT_EQ(stored(), hash);
+
+  // A different password still is a change.
+  const User changed =
+      service_.replace_user(owner_, acme_, user.id, {after_title, "Other-Passw0rd"}, std::nullopt)
+          .value();
+  EXPECT_EQ(changed.version, after_title.version + 1);
+  records = store_->read()->changes_after(records[0].sequence, 10);
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].attributes,
+            (std::vector<AttributeChange>{
+                {"password", std::string(redacted_value), std::string(redacted_value)}}));
+  EXPECT_TRUE(crypto::verify_password("Other-Passw0rd", stored()));
   EXPECT_EQ(hasher_.calls_under_write_lock, 0);
 }
 

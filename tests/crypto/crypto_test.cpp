@@ -15,6 +15,15 @@ TEST(Crypto, PasswordHashVerifiesOnlyTheRightPassword) {
   EXPECT_NE(hasher.hash("Correct horse 1"), hash) << "salt must differ per hash";
 }
 
+TEST(Crypto, TheHasherPortVerifiesItsOwnHashes) {
+  ScryptPasswordHasher hasher(10);
+  core::PasswordHasher& port = hasher;
+  const std::string hash = port.hash("Correct horse 1");
+  EXPECT_TRUE(port.verify("Correct horse 1", hash));
+  EXPECT_FALSE(port.verify("Correct horse 2", hash));
+  EXPECT_FALSE(port.verify("Correct horse 1", "md5$abc"));
+}
+
 TEST(Crypto, MalformedHashNeverVerifies) {
   EXPECT_FALSE(verify_password("x", ""));
   EXPECT_FALSE(verify_password("x", "scrypt$99$8$1$salt$hash"));

@@ -34,11 +34,15 @@ class RandomUuidGenerator final : public IdGenerator {
   std::string next() override;
 };
 
-// Turns a plaintext password into a self-describing hash (algorithm and salt included).
+// Turns a plaintext password into a self-describing hash (algorithm and salt included), and
+// checks a password against such a hash. Both are deliberately slow (scrypt), so the service
+// never calls them while it holds the store's write slot.
 class PasswordHasher {
  public:
   virtual ~PasswordHasher() = default;
   virtual std::string hash(std::string_view password) = 0;
+  // Whether `password` is the one `hash` was made from; false for a hash it cannot read.
+  virtual bool verify(std::string_view password, std::string_view hash) = 0;
 };
 
 // The set of valid IANA zone names.

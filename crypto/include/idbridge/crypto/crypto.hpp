@@ -16,6 +16,8 @@ class ScryptPasswordHasher final : public core::PasswordHasher {
   // Defaults follow OWASP's scrypt guidance (N=2^15, r=8, p=1); tests may lower N.
   explicit ScryptPasswordHasher(unsigned log2_n = 15) : log2_n_(log2_n) {}
   std::string hash(std::string_view password) override;
+  // verify_password: reads N, r and p from the hash, so hashes made with another N still verify.
+  bool verify(std::string_view password, std::string_view hash) override;
 
  private:
   unsigned log2_n_;
