@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <utility>
 
@@ -603,6 +604,452 @@ void read_provider(const toml::table& table, Context& context, Config& config) {
   reader.finish();
 }
 
+// --- [directories.NAME] ----------------------------------------------------------------------
+
+// [a-z0-9][a-z0-9_-]{0,62}, like tenant ids (plus '_'): the name is typed on the command line.
+bool is_valid_directory_name(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.front() == '_') {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+// A non-empty, balanced "(...)" filter. The server is the judge of the rest; this catches the
+// usual slips (a missing parenthesis, a bare `objectClass=user`) at load time.
+bool looks_like_filter(std::string_view filter) {
+  if (filter.size() < 3 || filter.front() != '(' || filter.back() != ')') {
+    return false;
+  }
+  int depth = 0;
+  for (std::size_t i = 0; i < filter.size(); ++i) {
+    if (filter[i] == '\\') {
+      ++i;  // RFC 4515 escape: the next characters are hex digits, never parentheses
+    } else if (filter[i] == '(') {
+      ++depth;
+    } else if (filter[i] == ')') {
+      if (--depth < 0) {
+        return false;
+      }
+    }
+  }
+  return depth == 0;
+}
+
+// `attributes` as target -> template. A dotted target written bare (`emails.primary = "{mail}"`)
+// is a nested table in TOML, so nested tables are flattened back to dotted paths.
+void read_attribute_mappings(const toml::table& table, const std::string& prefix,
+                             const std::string& path, Context& context,
+                             std::vector<core::sync::AttributeMapping>& out) {
+  const auto& targets = core::sync::mapping_targets();
+  for (auto&& [key, node] : table) {
+    const std::string target =
+        prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    const std::string key_path = join_path(path, key.str());
+    if (const auto* nested = node.as_table()) {
+      read_attribute_mappings(*nested, target, key_path, context, out);
+      continue;
+    }
+    if (std::find(targets.begin(), targets.end(), target) == targets.end()) {
+      std::string known;
+      for (const auto& name : targets) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+      context.diagnostics.add(
+          key.source(), key_path,
+          "unknown mapping target \"" + target + "\"; expected one of " + known);
+      continue;
+    }
+    const auto* value = node.as_string();
+    if (value == nullptr) {
+      context.diagnostics.add(node.source(), key_path,
+                              "expected string template such as \"{uid}\", found " +
+                                  std::string(detail::type_name(node.type())));
+      continue;
+    }
+    if (value->get().find('{') == std::string::npos) {
+      // A constant would give every user the same value: for userName a collision on every
+      // entry, for the others almost certainly a forgotten pair of braces.
+      context.diagnostics.add(node.source(), key_path,
+                              "template names no attribute; write \"{attribute}\"");
+      continue;
+    }
+    out.push_back({target, value->get()});
+  }
+}
+
+std::vector<std::string> read_string_array(TableReader& reader, std::string_view key,
+                                           Context& context) {
+  std::vector<std::string> values;
+  const toml::node* node = reader.get(key);
+  if (node == nullptr) {
+    return values;
+  }
+  const auto* array = node->as_array();
+  if (array == nullptr) {
+    reader.report_type(key, *node, "array of strings");
+    return values;
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    const std::string element_path = reader.path_of(key) + "[" + std::to_string(i) + "]";
+    const auto* text = element.as_string();
+    if (text == nullptr) {
+      context.diagnostics.add(
+          element.source(), element_path,
+          "expected string, found " + std::string(detail::type_name(element.type())));
+    } else if (text->get().empty()) {
+      context.diagnostics.add(element.source(), element_path, "empty value");
+    } else {
+      values.push_back(text->get());
+    }
+  }
+  return values;
+}
+
+void read_directory_users(TableReader& parent, Context& context, DirectoryConfig& directory) {
+  const auto* table = parent.table("users");
+  if (table == nullptr) {
+    if (parent.get("users") == nullptr) {
+      parent.report_missing("users");
+    }
+    return;
+  }
+  TableReader reader(*table, parent.path_of("users"), context.diagnostics);
+  if (reader.get("base_dns") == nullptr) {
+    reader.report_missing("base_dns");
+  } else {
+    directory.user_base_dns = read_string_array(reader, "base_dns", context);
+    if (directory.user_base_dns.empty()) {
+      reader.report_value("base_dns", "base_dns needs at least one DN");
+    }
+  }
+  if (auto filter = reader.string("filter")) {
+    if (!looks_like_filter(*filter)) {
+      reader.report_value("filter",
+                          "not an LDAP filter: expected \"(...)\" with balanced "
+                          "parentheses, e.g. \"(objectClass=inetOrgPerson)\"");
+    }
+    directory.user_filter = std::move(*filter);
+  }
+  if (auto anchor = reader.string("anchor_attribute")) {
+    if (anchor->empty() || has_space_or_control(*anchor)) {
+      reader.report_value("anchor_attribute", "an attribute name without spaces");
+    }
+    directory.anchor_attribute = std::move(*anchor);
+  }
+  if (const auto* attributes = reader.table("attributes")) {
+    read_attribute_mappings(*attributes, "", reader.path_of("attributes"), context,
+                            directory.rules.attributes);
+    const bool has_user_name =
+        std::any_of(directory.rules.attributes.begin(), directory.rules.attributes.end(),
+                    [](const auto& mapping) { return mapping.target == "userName"; });
+    if (!has_user_name && attributes->get("userName") == nullptr) {
+      reader.report_value("attributes", "attributes must map userName, e.g. userName = \"{uid}\"");
+    }
+  } else if (reader.get("attributes") == nullptr) {
+    reader.report_missing("attributes");
+  }
+  if (auto role = read_role(reader, "default_role")) {
+    directory.rules.default_role = *role;
+  }
+  reader.finish();
+}
+
+// Reads `group` of a rule: a DN (contains '=') or a group's cn.
+std::optional<std::string> read_rule_group(TableReader& reader) {
+  auto group = required_string(reader, "group");
+  if (group && group->empty()) {
+    reader.report_value("group", "group is empty; give a DN or a cn");
+    return std::nullopt;
+  }
+  return group;
+}
+
+void read_directory_rules(TableReader& parent, Context& context, const TenantConfig* tenant,
+                          DirectoryConfig& directory) {
+  const auto rule_reader = [&](std::string_view key, std::size_t i, const toml::table& table) {
+    return std::make_unique<TableReader>(table, parent.path_of(key) + "[" + std::to_string(i) + "]",
+                                         context.diagnostics);
+  };
+  const auto role_tables = parent.array_of_tables("roles");
+  for (std::size_t i = 0; i < role_tables.size(); ++i) {
+    if (role_tables[i] == nullptr) {
+      continue;
+    }
+    auto reader = rule_reader("roles", i, *role_tables[i]);
+    core::sync::RoleRule rule;
+    auto group = read_rule_group(*reader);
+    const auto role = read_role(*reader, "role");
+    if (reader->get("role") == nullptr) {
+      reader->report_missing("role");
+    }
+    const auto precedence = reader->integer("precedence", -1000000, 1000000);
+    if (reader->get("precedence") == nullptr) {
+      // Without it two rules would tie silently in file order; the planner must never guess.
+      reader->report_missing("precedence");
+    }
+    reader->finish();
+    if (group && role && precedence) {
+      directory.rules.roles.push_back({std::move(*group), *role, static_cast<int>(*precedence)});
+    }
+  }
+  const auto profile_tables = parent.array_of_tables("profiles");
+  for (std::size_t i = 0; i < profile_tables.size(); ++i) {
+    if (profile_tables[i] == nullptr) {
+      continue;
+    }
+    auto reader = rule_reader("profiles", i, *profile_tables[i]);
+    auto group = read_rule_group(*reader);
+    auto profile = required_string(*reader, "profile");
+    if (profile && profile->empty()) {
+      reader->report_value("profile", "profile is empty");
+      profile.reset();
+    } else if (profile && tenant != nullptr && !profile->starts_with("default:")) {
+      const auto& defined = tenant->settings.profiles;
+      if (std::none_of(defined.begin(), defined.end(),
+                       [&](const auto& p) { return p.name == *profile; })) {
+        reader->report_value("profile", "profile \"" + *profile + "\" is not defined in tenants." +
+                                            tenant->settings.id.str() + ".profiles");
+      }
+    }
+    reader->finish();
+    if (group && profile) {
+      directory.rules.profiles.push_back({std::move(*group), std::move(*profile)});
+    }
+  }
+  const auto group_tables = parent.array_of_tables("groups");
+  for (std::size_t i = 0; i < group_tables.size(); ++i) {
+    if (group_tables[i] == nullptr) {
+      continue;
+    }
+    auto reader = rule_reader("groups", i, *group_tables[i]);
+    auto group = read_rule_group(*reader);
+    auto tenant_group = required_string(*reader, "tenant_group");
+    if (tenant_group && tenant_group->empty()) {
+      reader->report_value("tenant_group", "tenant_group is empty");
+      tenant_group.reset();
+    }
+    core::GroupKind kind = core::GroupKind::access;
+    if (auto text = reader->string("kind")) {
+      if (auto parsed = core::parse_group_kind(*text)) {
+        kind = *parsed;
+      } else {
+        reader->report_value("kind", "unknown group kind \"" + *text +
+                                         "\"; expected access, team, contactType or distribution");
+      }
+    }
+    reader->finish();
+    if (group && tenant_group) {
+      directory.rules.groups.push_back({std::move(*group), std::move(*tenant_group), kind});
+    }
+  }
+}
+
+void read_directory_disabled(TableReader& parent, Context& context, DirectoryConfig& directory) {
+  const auto* table = parent.table("disabled");
+  if (table == nullptr) {
+    return;
+  }
+  using Kind = core::sync::DisabledRule::Kind;
+  TableReader reader(*table, parent.path_of("disabled"), context.diagnostics);
+  auto& rule = directory.rules.disabled;
+  if (auto kind = required_string(reader, "kind")) {
+    constexpr std::pair<std::string_view, Kind> kinds[] = {
+        {"none", Kind::none},
+        {"ad_account_disabled", Kind::ad_account_disabled},
+        {"attribute_equals", Kind::attribute_equals},
+        {"attribute_present", Kind::attribute_present}};
+    const auto* match = std::find_if(std::begin(kinds), std::end(kinds),
+                                     [&](const auto& entry) { return entry.first == *kind; });
+    if (match == std::end(kinds)) {
+      reader.report_value("kind", "unknown kind \"" + *kind +
+                                      "\"; expected none, ad_account_disabled, attribute_equals "
+                                      "or attribute_present");
+    } else {
+      rule.kind = match->second;
+    }
+  }
+  const bool wants_attribute =
+      rule.kind == Kind::attribute_equals || rule.kind == Kind::attribute_present;
+  if (auto attribute = reader.string("attribute")) {
+    if (!wants_attribute) {
+      reader.report_value("attribute",
+                          "attribute applies to attribute_equals and "
+                          "attribute_present only");
+    } else if (attribute->empty() || has_space_or_control(*attribute)) {
+      reader.report_value("attribute", "an attribute name without spaces");
+    }
+    rule.attribute = std::move(*attribute);
+  } else if (wants_attribute && reader.get("attribute") == nullptr) {
+    reader.report_missing("attribute");
+  }
+  if (auto value = reader.string("value")) {
+    if (rule.kind != Kind::attribute_equals) {
+      reader.report_value("value", "value applies to attribute_equals only");
+    }
+    rule.value = std::move(*value);
+  } else if (rule.kind == Kind::attribute_equals && reader.get("value") == nullptr) {
+    reader.report_missing("value");
+  }
+  if (rule.kind == Kind::ad_account_disabled && directory.kind != DirectoryKind::active_directory) {
+    reader.report_value("kind",
+                        "ad_account_disabled needs kind = \"active_directory\" on the "
+                        "directory (userAccountControl is AD's)");
+  }
+  reader.finish();
+}
+
+// A percentage from 0 to 100, integer or float, as a fraction.
+std::optional<double> read_percent(TableReader& reader, std::string_view key) {
+  const toml::node* node = reader.get(key);
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  std::optional<double> value;
+  if (const auto* integer = node->as_integer()) {
+    value = static_cast<double>(integer->get());
+  } else if (const auto* floating = node->as_floating_point()) {
+    value = floating->get();
+  } else {
+    reader.report_type(key, *node, "number");
+    return std::nullopt;
+  }
+  if (!(*value >= 0.0 && *value <= 100.0)) {
+    reader.report_value(key, "a percentage from 0 to 100");
+    return std::nullopt;
+  }
+  return *value / 100.0;
+}
+
+void read_directory_safety(TableReader& parent, Context& context, DirectoryConfig& directory) {
+  const auto* table = parent.table("safety");
+  if (table == nullptr) {
+    return;
+  }
+  TableReader reader(*table, parent.path_of("safety"), context.diagnostics);
+  auto& policy = directory.policy;
+  constexpr std::int64_t most = 100'000'000;
+  if (auto count = reader.integer("max_disables", 0, most)) {
+    policy.disables.max_count = static_cast<std::size_t>(*count);
+  }
+  if (auto fraction = read_percent(reader, "max_disable_percent")) {
+    policy.disables.max_fraction = *fraction;
+  }
+  if (auto count = reader.integer("max_deletes", 0, most)) {
+    policy.deletes.max_count = static_cast<std::size_t>(*count);
+  }
+  if (auto fraction = read_percent(reader, "max_delete_percent")) {
+    policy.deletes.max_fraction = *fraction;
+  }
+  if (auto days = reader.integer("retention_days", 0, 3650)) {
+    policy.retention = std::chrono::hours(24 * *days);
+  }
+  reader.finish();
+}
+
+void read_directories(const toml::table& directories, Context& context, Config& config) {
+  for (auto&& [key, node] : directories) {
+    const std::string name(key.str());
+    const std::string path = join_path("directories", name);
+    if (!is_valid_directory_name(name)) {
+      context.diagnostics.add(key.source(), path,
+                              "directory name must match [a-z0-9][a-z0-9_-]{0,62}");
+    }
+    const auto* table = node.as_table();
+    if (table == nullptr) {
+      context.diagnostics.add(
+          node.source(), path,
+          "expected table, found " + std::string(detail::type_name(node.type())));
+      continue;
+    }
+    TableReader reader(*table, path, context.diagnostics);
+    DirectoryConfig directory;
+    directory.name = name;
+    directory.where = reader.location();
+
+    const TenantConfig* tenant = nullptr;
+    if (auto id = required_string(reader, "tenant")) {
+      const auto found = std::find_if(config.tenants.begin(), config.tenants.end(),
+                                      [&](const auto& t) { return t.settings.id.str() == *id; });
+      if (found == config.tenants.end()) {
+        reader.report_value("tenant", "tenant \"" + *id + "\" is not configured in [tenants]");
+      } else {
+        tenant = &*found;
+      }
+      directory.tenant = core::TenantId(*id);
+    }
+    if (auto kind = required_string(reader, "kind")) {
+      if (*kind == "openldap") {
+        directory.kind = DirectoryKind::openldap;
+      } else if (*kind == "active_directory") {
+        directory.kind = DirectoryKind::active_directory;
+      } else {
+        reader.report_value("kind", "unknown kind \"" + *kind +
+                                        "\"; expected \"openldap\" or \"active_directory\"");
+      }
+    }
+    const bool ad = directory.kind == DirectoryKind::active_directory;
+    directory.user_filter =
+        ad ? "(&(objectCategory=person)(objectClass=user))" : "(objectClass=inetOrgPerson)";
+    directory.anchor_attribute = ad ? "objectGUID" : "entryUUID";
+
+    if (auto uri = required_string(reader, "uri")) {
+      const bool ldaps = uri->starts_with("ldaps://");
+      if (!ldaps && !uri->starts_with("ldap://")) {
+        reader.report_value("uri", "expected ldap://HOST:PORT or ldaps://HOST:PORT");
+      } else if (uri->find_first_of(" ,") != std::string::npos) {
+        reader.report_value("uri", "exactly one server: no spaces or commas");
+      }
+      directory.uri = std::move(*uri);
+    }
+    if (auto start_tls = reader.boolean("start_tls")) {
+      directory.start_tls = *start_tls;
+      if (*start_tls && directory.uri.starts_with("ldaps://")) {
+        reader.report_value("start_tls", "start_tls is for ldap:// URIs; ldaps:// is TLS already");
+      }
+    }
+    if (auto verify = reader.boolean("verify_certificate")) {
+      directory.verify_certificate = *verify;
+      directory.verify_certificate_where =
+          context.diagnostics.location(reader.get("verify_certificate")->source());
+    }
+    if (auto ca_file = reader.string("ca_file")) {
+      if (ca_file->empty()) {
+        reader.report_value("ca_file", "file path is empty");
+      } else {
+        directory.ca_file = resolve_path(context.config_dir, *ca_file);
+      }
+    }
+    if (auto bind_dn = reader.string("bind_dn")) {
+      if (bind_dn->empty() || bind_dn->find('=') == std::string::npos) {
+        reader.report_value("bind_dn", "expected a DN such as \"cn=idbridge,dc=example,dc=com\"");
+      }
+      directory.bind_dn = std::move(*bind_dn);
+    }
+    directory.bind_password = read_secret_ref(reader, "bind_password", context);
+    if (!directory.bind_dn.empty() && reader.get("bind_password") == nullptr) {
+      reader.report_missing("bind_password");
+    } else if (directory.bind_dn.empty() && reader.get("bind_password") != nullptr &&
+               reader.get("bind_dn") == nullptr) {
+      reader.report_value("bind_password", "bind_password needs bind_dn as well");
+    }
+    if (auto page_size = reader.integer("page_size", 1, 100000)) {
+      directory.page_size = static_cast<int>(*page_size);
+    }
+    if (auto seconds = reader.integer("timeout_seconds", 1, 3600)) {
+      directory.timeout = std::chrono::seconds(*seconds);
+    }
+    read_directory_users(reader, context, directory);
+    read_directory_rules(reader, context, tenant, directory);
+    read_directory_disabled(reader, context, directory);
+    read_directory_safety(reader, context, directory);
+    reader.finish();
+    config.directories.push_back(std::move(directory));
+  }
+}
+
 Config read_config(const toml::table& root, Context& context, const std::string& source_name) {
   Config config;
   config.source_file = source_name;
@@ -630,11 +1077,25 @@ Config read_config(const toml::table& root, Context& context, const std::string&
   if (const auto* tenants = reader.table("tenants")) {
     read_tenants(*tenants, context, config);
   }
+  // After the tenants: a directory names its tenant and the tenant's profiles.
+  if (const auto* directories = reader.table("directories")) {
+    read_directories(*directories, context, config);
+  }
   reader.finish();
   return config;
 }
 
 }  // namespace
+
+std::string_view to_string(DirectoryKind kind) {
+  return kind == DirectoryKind::active_directory ? "active_directory" : "openldap";
+}
+
+const DirectoryConfig* Config::find_directory(std::string_view name) const {
+  const auto found = std::find_if(directories.begin(), directories.end(),
+                                  [&](const auto& directory) { return directory.name == name; });
+  return found == directories.end() ? nullptr : &*found;
+}
 
 LoadResult parse_config(std::string_view toml_text, const std::string& source_name) {
   Diagnostics diagnostics(source_name);

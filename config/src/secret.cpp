@@ -103,6 +103,11 @@ std::vector<ConfigError> check_secrets(const Config& config) {
       check(credential.token);
     }
   }
+  for (const auto& directory : config.directories) {
+    if (directory.bind_password) {
+      check(*directory.bind_password);
+    }
+  }
   return errors;
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -810,6 +811,267 @@ jwks_file = "k.json"
 )",
                                          "/etc/idbridge/x.toml");
   EXPECT_TRUE(result.config) << all_errors(result.errors);
+}
+
+}  // namespace
+}  // namespace idbridge::config
+
+// --- [directories.NAME] ------------------------------------------------------------------------
+
+namespace idbridge::config {
+namespace {
+
+constexpr const char* directory_config = R"([tenants.acme]
+[[tenants.acme.profiles]]
+name = "helpdesk"
+rights = ["users.read"]
+
+[directories.corp]
+tenant = "acme"
+kind = "openldap"
+uri = "ldap://ldap.example.com:389"
+start_tls = true
+ca_file = "ca.pem"
+bind_dn = "cn=idbridge,dc=example,dc=com"
+bind_password = { file = "ldap.password" }
+page_size = 250
+timeout_seconds = 15
+
+[directories.corp.users]
+base_dns = ["ou=people,dc=example,dc=com", "ou=staff,dc=example,dc=com"]
+anchor_attribute = "entryUUID"
+attributes = { userName = "{uid}", displayName = "{givenName} {sn}", emails.primary = "{mail}" }
+
+[[directories.corp.roles]]
+group = "cn=admins,ou=groups,dc=example,dc=com"
+role = "administrator"
+precedence = 10
+
+[[directories.corp.profiles]]
+group = "helpdesk"
+profile = "helpdesk"
+
+[[directories.corp.groups]]
+group = "sales"
+tenant_group = "Sales"
+kind = "team"
+
+[directories.corp.disabled]
+kind = "attribute_equals"
+attribute = "employeeStatus"
+value = "terminated"
+
+[directories.corp.safety]
+max_disables = 5
+max_disable_percent = 2.5
+max_deletes = 3
+max_delete_percent = 1
+retention_days = 7
+)";
+
+TEST(ParseDirectories, ReadsEveryKey) {
+  const LoadResult result = parse_config(directory_config, "/etc/idbridge/idbridge.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  ASSERT_EQ(result.config->directories.size(), 1u);
+  const DirectoryConfig& d = result.config->directories[0];
+  EXPECT_EQ(result.config->find_directory("corp"), &d);
+  EXPECT_EQ(result.config->find_directory("other"), nullptr);
+  EXPECT_EQ(d.name, "corp");
+  EXPECT_EQ(d.tenant.str(), "acme");
+  EXPECT_EQ(d.kind, DirectoryKind::openldap);
+  EXPECT_EQ(d.uri, "ldap://ldap.example.com:389");
+  EXPECT_TRUE(d.start_tls);
+  EXPECT_TRUE(d.verify_certificate);
+  EXPECT_EQ(d.ca_file, "/etc/idbridge/ca.pem");
+  EXPECT_EQ(d.bind_dn, "cn=idbridge,dc=example,dc=com");
+  ASSERT_TRUE(d.bind_password);
+  EXPECT_EQ(d.bind_password->kind, SecretRef::Kind::file);
+  EXPECT_EQ(d.bind_password->name, "/etc/idbridge/ldap.password");
+  EXPECT_EQ(d.page_size, 250);
+  EXPECT_EQ(d.timeout, std::chrono::seconds(15));
+  EXPECT_EQ(d.user_base_dns, (std::vector<std::string>{"ou=people,dc=example,dc=com",
+                                                       "ou=staff,dc=example,dc=com"}));
+  EXPECT_EQ(d.user_filter, "(objectClass=inetOrgPerson)");
+  EXPECT_EQ(d.anchor_attribute, "entryUUID");
+  ASSERT_EQ(d.rules.attributes.size(), 3u);
+  std::map<std::string, std::string> mapped;
+  for (const auto& mapping : d.rules.attributes) {
+    mapped[mapping.target] = mapping.value;
+  }
+  EXPECT_EQ(mapped["userName"], "{uid}");
+  EXPECT_EQ(mapped["displayName"], "{givenName} {sn}");
+  EXPECT_EQ(mapped["emails.primary"], "{mail}");
+  ASSERT_EQ(d.rules.roles.size(), 1u);
+  EXPECT_EQ(d.rules.roles[0].group, "cn=admins,ou=groups,dc=example,dc=com");
+  EXPECT_EQ(d.rules.roles[0].role, core::Role::administrator);
+  EXPECT_EQ(d.rules.roles[0].precedence, 10);
+  ASSERT_EQ(d.rules.profiles.size(), 1u);
+  EXPECT_EQ(d.rules.profiles[0].profile, "helpdesk");
+  ASSERT_EQ(d.rules.groups.size(), 1u);
+  EXPECT_EQ(d.rules.groups[0].tenant_group, "Sales");
+  EXPECT_EQ(d.rules.groups[0].kind, core::GroupKind::team);
+  EXPECT_EQ(d.rules.disabled.kind, core::sync::DisabledRule::Kind::attribute_equals);
+  EXPECT_EQ(d.rules.disabled.attribute, "employeeStatus");
+  EXPECT_EQ(d.rules.disabled.value, "terminated");
+  EXPECT_EQ(d.policy.disables.max_count, 5u);
+  EXPECT_DOUBLE_EQ(d.policy.disables.max_fraction, 0.025);
+  EXPECT_EQ(d.policy.deletes.max_count, 3u);
+  EXPECT_DOUBLE_EQ(d.policy.deletes.max_fraction, 0.01);
+  EXPECT_EQ(d.policy.retention, std::chrono::hours(24 * 7));
+}
+
+TEST(ParseDirectories, DefaultsFollowTheKind) {
+  const LoadResult result = parse_config(R"([tenants.acme]
+[directories.ad]
+tenant = "acme"
+kind = "active_directory"
+uri = "ldaps://dc1.example.com"
+verify_certificate = false
+[directories.ad.users]
+base_dns = ["DC=example,DC=com"]
+attributes = { userName = "{sAMAccountName}" }
+[directories.ad.disabled]
+kind = "ad_account_disabled"
+)",
+                                         "/etc/idbridge/idbridge.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  const DirectoryConfig& d = result.config->directories.at(0);
+  EXPECT_EQ(d.kind, DirectoryKind::active_directory);
+  EXPECT_EQ(d.user_filter, "(&(objectCategory=person)(objectClass=user))");
+  EXPECT_EQ(d.anchor_attribute, "objectGUID");
+  EXPECT_FALSE(d.verify_certificate);
+  EXPECT_EQ(d.verify_certificate_where.line, 6);
+  EXPECT_FALSE(d.bind_password);
+  EXPECT_EQ(d.page_size, 500);
+  EXPECT_EQ(d.timeout, std::chrono::seconds(30));
+  EXPECT_EQ(d.rules.disabled.kind, core::sync::DisabledRule::Kind::ad_account_disabled);
+  const core::sync::Policy defaults;
+  EXPECT_EQ(d.policy.disables.max_count, defaults.disables.max_count);
+  EXPECT_EQ(d.policy.retention, defaults.retention);
+}
+
+#define DIRECTORY(extra, users)                                                                \
+  "[tenants.acme]\n"                                                                           \
+  "[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\nuri = \"ldap://h:389\"\n" extra \
+  "[directories.corp.users]\nbase_dns = [\"ou=people,dc=x\"]\n" users
+
+const ErrorCase directory_error_cases[] = {
+    {"unknown_tenant",
+     "[tenants.acme]\n[directories.corp]\ntenant = \"nope\"\nkind = \"openldap\"\n"
+     "uri = \"ldap://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
+     "attributes = { userName = \"{uid}\" }\n",
+     3, "directories.corp.tenant", "not configured"},
+    {"unknown_kind",
+     "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"novell\"\n"
+     "uri = \"ldap://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
+     "attributes = { userName = \"{uid}\" }\n",
+     4, "directories.corp.kind", "expected \"openldap\" or \"active_directory\""},
+    {"inline_bind_password",
+     DIRECTORY("bind_dn = \"cn=a,dc=x\"\nbind_password = \"hunter2\"\n",
+               "attributes = { userName = \"{uid}\" }\n"),
+     7, "directories.corp.bind_password", "inline secret not allowed"},
+    {"bind_dn_without_password",
+     DIRECTORY("bind_dn = \"cn=a,dc=x\"\n", "attributes = { userName = \"{uid}\" }\n"), 2,
+     "directories.corp.bind_password", "required key is missing"},
+    {"unknown_directory_key",
+     DIRECTORY("pagesize = 10\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.pagesize", "did you mean \"page_size\""},
+    {"verify_certificate_not_boolean",
+     DIRECTORY("verify_certificate = \"no\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.verify_certificate", "expected boolean, found string"},
+    {"bad_uri",
+     "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\n"
+     "uri = \"http://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
+     "attributes = { userName = \"{uid}\" }\n",
+     5, "directories.corp.uri", "expected ldap://HOST:PORT"},
+    {"page_size_zero", DIRECTORY("page_size = 0\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.page_size", "between 1 and 100000"},
+    {"unknown_target",
+     DIRECTORY("", "attributes = { userName = \"{uid}\", shoeSize = \"{shoe}\" }\n"), 8,
+     "directories.corp.users.attributes.shoeSize", "unknown mapping target \"shoeSize\""},
+    {"unknown_dotted_target",
+     DIRECTORY("", "attributes = { userName = \"{uid}\", emails.tertiary = \"{mail}\" }\n"), 8,
+     "directories.corp.users.attributes.emails.tertiary", "unknown mapping target"},
+    {"user_name_required", DIRECTORY("", "attributes = { displayName = \"{cn}\" }\n"), 8,
+     "directories.corp.users.attributes", "must map userName"},
+    {"template_without_attribute", DIRECTORY("", "attributes = { userName = \"admin\" }\n"), 8,
+     "directories.corp.users.attributes.userName", "names no attribute"},
+    {"bad_filter",
+     DIRECTORY("", "filter = \"objectClass=person\"\nattributes = { userName = \"{uid}\" }\n"), 8,
+     "directories.corp.users.filter", "not an LDAP filter"},
+    {"role_unknown",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.roles]]\ngroup = \"admins\"\nrole = \"boss\"\n"
+               "precedence = 1\n"),
+     11, "directories.corp.roles[0].role", "unknown role"},
+    {"role_without_precedence",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.roles]]\ngroup = \"admins\"\nrole = \"administrator\"\n"),
+     9, "directories.corp.roles[0].precedence", "required key is missing"},
+    {"profile_not_defined",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.profiles]]\ngroup = \"g\"\nprofile = \"nope\"\n"),
+     11, "directories.corp.profiles[0].profile", "not defined in tenants.acme.profiles"},
+    {"group_kind_unknown",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.groups]]\ngroup = \"g\"\ntenant_group = \"G\"\n"
+               "kind = \"club\"\n"),
+     12, "directories.corp.groups[0].kind", "unknown group kind"},
+    {"disabled_equals_without_value",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
+               "attribute = \"status\"\n"),
+     9, "directories.corp.disabled.value", "required key is missing"},
+    {"ad_disabled_on_openldap",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.disabled]\nkind = \"ad_account_disabled\"\n"),
+     10, "directories.corp.disabled.kind", "needs kind = \"active_directory\""},
+    {"percent_out_of_range",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.safety]\nmax_delete_percent = 150\n"),
+     10, "directories.corp.safety.max_delete_percent", "percentage from 0 to 100"},
+    {"unknown_safety_key",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.safety]\nmax_delete = 1\n"),
+     10, "directories.corp.safety.max_delete", "did you mean \"max_deletes\""},
+    {"unknown_users_key",
+     DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.users.extra]\n", 9,
+     "directories.corp.users.extra", "unknown key"},
+};
+#undef DIRECTORY
+
+INSTANTIATE_TEST_SUITE_P(Directories, ConfigErrorClass, ::testing::ValuesIn(directory_error_cases),
+                         [](const auto& test_param) { return std::string(test_param.param.name); });
+
+TEST(ParseDirectories, MissingUsersTableIsReported) {
+  const LoadResult result = parse_config(
+      "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\n"
+      "uri = \"ldap://h\"\n",
+      "/etc/idbridge/x.toml");
+  ASSERT_FALSE(result.config);
+  EXPECT_THAT(all_errors(result.errors), HasSubstr("directories.corp.users: required key"));
+}
+
+TEST(CheckSecrets, ReportsAnUnreadableBindPassword) {
+  const LoadResult result = parse_config(
+      "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\n"
+      "uri = \"ldap://h\"\nbind_dn = \"cn=a,dc=x\"\n"
+      "bind_password = { env = \"IDBRIDGE_TEST_NO_SUCH_VARIABLE\" }\n"
+      "[directories.corp.users]\nbase_dns = [\"dc=x\"]\nattributes = { userName = \"{uid}\" }\n",
+      "/etc/idbridge/x.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  const auto errors = check_secrets(*result.config);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key_path, "directories.corp.bind_password");
+  EXPECT_EQ(errors[0].line, 7);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #pragma once
 
 #include "idbridge/core/model.hpp"
+#include "idbridge/core/sync/mapping.hpp"
+#include "idbridge/core/sync/plan.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -115,6 +117,36 @@ struct TenantConfig {
   SourceLocation where;
 };
 
+enum class DirectoryKind { openldap, active_directory };
+std::string_view to_string(DirectoryKind kind);  // "openldap", "active_directory"
+
+// One `[directories.NAME]` table: where the directory is, how to read its users, and how they map
+// onto the tenant. Connection settings are plain values; the daemon turns them into the LDAP
+// client's settings (config does not depend on ldap/).
+struct DirectoryConfig {
+  std::string name;
+  core::TenantId tenant;
+  DirectoryKind kind = DirectoryKind::openldap;
+  std::string uri;  // ldap://host:port or ldaps://host:port
+  bool start_tls = false;
+  bool verify_certificate = true;  // false only when written; the daemon logs a warning
+  std::string ca_file;             // absolute after loading; empty: the system's
+  std::string bind_dn;             // empty: anonymous bind
+  std::optional<SecretRef> bind_password;
+  int page_size = 500;
+  std::chrono::seconds timeout{30};  // TCP/TLS connect and each server reply
+
+  std::vector<std::string> user_base_dns;
+  std::string user_filter;       // defaulted by kind
+  std::string anchor_attribute;  // defaulted by kind: entryUUID / objectGUID
+
+  core::sync::MappingRules rules;
+  core::sync::Policy policy;
+
+  SourceLocation where;  // the [directories.NAME] table
+  SourceLocation verify_certificate_where;
+};
+
 struct Config {
   std::string source_file;
   std::string state_dir = "/var/lib/idbridge";
@@ -125,6 +157,10 @@ struct Config {
   std::vector<CredentialConfig> provider_credentials;
   std::vector<JwtIssuerConfig> provider_jwt_issuers;
   std::vector<TenantConfig> tenants;
+  std::vector<DirectoryConfig> directories;  // sorted by name
+
+  // The directory named `name`, or nullptr.
+  const DirectoryConfig* find_directory(std::string_view name) const;
 };
 
 struct ConfigError {
@@ -159,8 +195,9 @@ std::vector<ConfigError> apply_overrides(Config& config, const Overrides& overri
 // when not plain). Call after applying --listen/--state-dir.
 std::vector<ConfigError> validate_effective(const Config& config);
 
-// Resolves every secret reference of the config (TLS key, every credential token) and reports
-// the ones that cannot be read or are empty, at the reference's location. Values are discarded.
+// Resolves every secret reference of the config (TLS key, every credential token, every
+// directory bind password) and reports the ones that cannot be read or are empty, at the
+// reference's location. Values are discarded.
 std::vector<ConfigError> check_secrets(const Config& config);
 
 }  // namespace idbridge::config
