@@ -33,6 +33,8 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   bool init_demo = false;
   std::optional<Command> csv_command;
   std::optional<std::string> tenant;
+  bool sync = false;
+  bool dry_run = false;
   bool help = false;
   bool version = false;
 
@@ -52,6 +54,21 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
       init_demo = true;
     } else if (i == 0 && (flag == "import-users" || flag == "export-users")) {
       csv_command = flag == "import-users" ? Command::import_users : Command::export_users;
+    } else if (i == 0 && flag == "sync") {
+      sync = true;
+    } else if (sync && flag == "--directory") {
+      auto v = value();
+      if (!v || v->empty()) {
+        return usage_error("--directory needs a value");
+      }
+      result.directory = std::move(*v);
+    } else if (sync && flag == "--dry-run") {
+      dry_run = true;
+    } else if (sync && flag == "--json") {
+      result.json = true;
+    } else if (sync && (flag == "--apply" || flag == "--approve")) {
+      return usage_error("sync " + std::string(flag) +
+                         " is not implemented yet; only sync --dry-run is available");
     } else if (csv_command && (flag == "--tenant" || flag == "--file")) {
       auto v = value();
       if (!v || v->empty()) {
@@ -88,6 +105,24 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   }
   if (version) {
     result.command = Command::version;
+    return {result, {}};
+  }
+  if (sync) {
+    if (!config_path || result.directory.empty()) {
+      return usage_error("sync needs --config FILE and --directory NAME");
+    }
+    if (!dry_run) {
+      return usage_error("sync needs --dry-run (applying a plan is not implemented yet)");
+    }
+    if (check_path || result.overrides.listen) {
+      return usage_error("sync takes --config, --directory, --dry-run, --json and --state-dir");
+    }
+    result.command = Command::sync;
+    result.config_path = std::move(*config_path);
+    if (result.state_dir) {
+      result.overrides.state_dir =
+          std::filesystem::absolute(*result.state_dir).lexically_normal().string();
+    }
     return {result, {}};
   }
   if (csv_command) {
@@ -148,6 +183,7 @@ std::string usage_text() {
          "       idbridged init-demo --state-dir DIR\n"
          "       idbridged import-users --config FILE --tenant ID --file CSV\n"
          "       idbridged export-users --config FILE --tenant ID [--file CSV]\n"
+         "       idbridged sync --config FILE --directory NAME --dry-run [--json]\n"
          "       idbridged --help | --version\n"
          "\n"
          "  --config FILE        serve with the TOML configuration FILE\n"
@@ -160,7 +196,11 @@ std::string usage_text() {
          "  import-users         create or update the tenant's users from a CSV file; each\n"
          "                       row is applied whole or refused whole, with a report per\n"
          "                       row; exits 1 when any row was refused\n"
-         "  export-users         write the tenant's users as CSV (stdout without --file)\n";
+         "  export-users         write the tenant's users as CSV (stdout without --file)\n"
+         "  sync --dry-run       read the directory, plan the changes to its tenant and print\n"
+         "                       the plan (a table, or JSON with --json); writes nothing.\n"
+         "                       Exits 0, 3 when the plan is held by a safety threshold, 4\n"
+         "                       when the read was incomplete (no disable or delete planned)\n";
 }
 
 }  // namespace idbridge::daemon

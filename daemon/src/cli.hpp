@@ -10,7 +10,16 @@
 
 namespace idbridge::daemon {
 
-enum class Command { serve, check_config, init_demo, import_users, export_users, help, version };
+enum class Command {
+  serve,
+  check_config,
+  init_demo,
+  import_users,
+  export_users,
+  sync,
+  help,
+  version
+};
 
 struct CommandLine {
   Command command = Command::serve;
@@ -20,6 +29,8 @@ struct CommandLine {
   std::optional<std::string> state_dir;  // init_demo: required
   std::string tenant;                    // import_users, export_users
   std::optional<std::string> file;       // import_users: required; export_users: default stdout
+  std::string directory;                 // sync: the [directories.NAME] to read
+  bool json = false;                     // sync: print the plan as JSON instead of a table
 };
 
 struct ParsedCommandLine {
@@ -33,6 +44,7 @@ struct ParsedCommandLine {
 //   idbridged init-demo --state-dir DIR
 //   idbridged import-users --config FILE --tenant ID --file CSV [--state-dir DIR]
 //   idbridged export-users --config FILE --tenant ID [--file CSV] [--state-dir DIR]
+//   idbridged sync --config FILE --directory NAME --dry-run [--json] [--state-dir DIR]
 //   idbridged --help | --version
 ParsedCommandLine parse_command_line(std::span<const std::string_view> args);
 

@@ -13,6 +13,7 @@
 #include "logger.hpp"
 #include "scim_routes.hpp"
 #include "server.hpp"
+#include "sync_command.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -196,6 +197,15 @@ int serve_loaded(config::Config config) {
   }
   core::Store* store = identity->store.get();
   core::IdentityService& service = *identity->service;
+
+  for (const auto& directory : config.directories) {
+    if (!directory.verify_certificate) {
+      const auto& where = directory.verify_certificate_where;
+      logger.warning("directory TLS certificate verification is off",
+                     {{"directory", directory.name},
+                      {"config", where.file + ":" + std::to_string(where.line)}});
+    }
+  }
 
   const bool debug_routes = test_routes_enabled();
   if (debug_routes) {
@@ -437,6 +447,51 @@ int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& 
   return report.count(core::RowOutcome::refused) == 0 ? kExitOk : kExitFailure;
 }
 
+int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostream& err) {
+  auto loaded = config::load_config_file(command_line.config_path);
+  if (!loaded.errors.empty() || !loaded.config) {
+    print_errors(loaded.errors, err);
+    return kExitFailure;
+  }
+  config::Config config = std::move(*loaded.config);
+  if (auto errors = config::apply_overrides(config, command_line.overrides); !errors.empty()) {
+    print_errors(errors, err);
+    return kExitFailure;
+  }
+  const config::DirectoryConfig* directory = config.find_directory(command_line.directory);
+  if (directory == nullptr) {
+    err << "idbridged: directory " << command_line.directory << " is not in "
+        << command_line.config_path << '\n';
+    return kExitFailure;
+  }
+  // An unreadable password is a configuration problem (exit 1), not an incomplete read.
+  std::string password;
+  if (directory->bind_password) {
+    auto secret = config::resolve_secret(*directory->bind_password);
+    if (!secret.value) {
+      const auto& ref = *directory->bind_password;
+      print_errors({{ref.where.file, ref.where.line, ref.where.column, ref.key_path,
+                     std::move(secret.error)}},
+                   err);
+      return kExitFailure;
+    }
+    password = std::move(*secret.value);
+  }
+  Logger logger(config.logging.level);
+  if (!directory->verify_certificate) {
+    const auto& where = directory->verify_certificate_where;
+    logger.warning("directory TLS certificate verification is off",
+                   {{"directory", directory->name},
+                    {"config", where.file + ":" + std::to_string(where.line)}});
+  }
+  auto identity = IdentityCore::open(config, logger);
+  if (!identity) {
+    return kExitFailure;
+  }
+  return sync_dry_run(*directory, std::move(password), *identity->store, command_line.json, out,
+                      logger);
+}
+
 int run_main(std::span<const std::string_view> args) {
   // A client that goes away must not kill the process through a write to its socket.
   std::signal(SIGPIPE, SIG_IGN);
@@ -456,6 +511,7 @@ int run_main(std::span<const std::string_view> args) {
       case Command::serve: return serve(command_line);
       case Command::import_users:
       case Command::export_users: return users_csv(command_line, std::cout, std::cerr);
+      case Command::sync: return sync_directory(command_line, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {
     Logger(config::LogLevel::error).error("fatal error", {{"error", e.what()}});

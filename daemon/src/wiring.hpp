@@ -37,6 +37,11 @@ int init_demo(const std::string& state_dir, std::ostream& out, std::ostream& err
 // was refused or the file as a whole was), or CSV export to --file or `out`.
 int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& err);
 
+// sync --dry-run: reads the directory, plans against its tenant and prints the plan to `out`
+// (nothing is written to the store). Exit codes: kExitOk, kExitFailure (config, store, unknown
+// directory), kExitPlanHeld, kExitReadIncomplete (see sync_command.hpp).
+int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostream& err);
+
 // Loads, overrides, validates, opens the store, ensures the tenants and serves until SIGTERM or
 // SIGINT. Config problems are printed to stderr before anything is bound.
 int serve(const CommandLine& command_line);

@@ -121,5 +121,39 @@ TEST(CliTest, UsersCsvCommands) {
       << "--tenant only belongs to the CSV commands";
 }
 
+TEST(CliTest, SyncDryRun) {
+  const auto parsed =
+      parse({"sync", "--config", "/c.toml", "--directory=corp", "--dry-run", "--json"});
+  ASSERT_TRUE(parsed.command_line) << parsed.error;
+  const auto& command = *parsed.command_line;
+  EXPECT_EQ(command.command, Command::sync);
+  EXPECT_EQ(command.config_path, "/c.toml");
+  EXPECT_EQ(command.directory, "corp");
+  EXPECT_TRUE(command.json);
+
+  const auto table = parse({"sync", "--directory", "corp", "--dry-run", "--config", "/c.toml"});
+  ASSERT_TRUE(table.command_line) << table.error;
+  EXPECT_FALSE(table.command_line->json);
+}
+
+TEST(CliTest, SyncUsageErrors) {
+  // Applying is a later slice: refused with a message that says so, whatever else is given.
+  const auto apply =
+      parse({"sync", "--config", "/c.toml", "--directory", "corp", "--apply", "plan.json"});
+  ASSERT_FALSE(apply.command_line);
+  EXPECT_NE(apply.error.find("not implemented yet"), std::string::npos) << apply.error;
+  const auto no_mode = parse({"sync", "--config", "/c.toml", "--directory", "corp"});
+  ASSERT_FALSE(no_mode.command_line);
+  EXPECT_NE(no_mode.error.find("--dry-run"), std::string::npos) << no_mode.error;
+  EXPECT_FALSE(parse({"sync", "--config", "/c.toml", "--dry-run"}).command_line);
+  EXPECT_FALSE(parse({"sync", "--directory", "corp", "--dry-run"}).command_line);
+  EXPECT_FALSE(
+      parse({"sync", "--config", "/c.toml", "--directory", "corp", "--dry-run", "--listen", "x"})
+          .command_line);
+  // --directory belongs to sync only.
+  EXPECT_FALSE(parse({"--config", "/c.toml", "--directory", "corp"}).command_line);
+  EXPECT_NE(usage_text().find("sync --config FILE --directory NAME --dry-run"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace idbridge::daemon

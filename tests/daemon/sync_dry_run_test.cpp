@@ -1,0 +1,242 @@
+// `idbridged sync --dry-run` end to end: a private slapd with people and groups (memberOf from
+// the overlay), a config with a [directories] section, the real binary, and the printed plan.
+// Also the two reads that must never look like an empty directory: a size limit and a failed bind.
+#include "idbridge/testing/process.hpp"
+#include "idbridge/testing/slapd.hpp"
+#include "idbridge/testing/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace idbridge::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kBinary = IDBRIDGED_PATH;
+constexpr int kUsers = 30;
+
+std::string uid(int i) {
+  char text[16];
+  std::snprintf(text, sizeof text, "user%02d", i);
+  return text;
+}
+
+std::string person_dn(int i) {
+  return "uid=" + uid(i) + ",ou=people,dc=example,dc=com";
+}
+
+std::string directory_ldif() {
+  std::string ldif =
+      "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n"
+      "dn: ou=groups,dc=example,dc=com\nobjectClass: organizationalUnit\nou: groups\n\n";
+  for (int i = 1; i <= kUsers; ++i) {
+    ldif += "dn: " + person_dn(i) + "\nobjectClass: inetOrgPerson\nuid: " + uid(i) + "\ncn: Given" +
+            std::to_string(i) + " Family\ngivenName: Given" + std::to_string(i) +
+            "\nsn: Family\nmail: " + uid(i) + "@example.com\n\n";
+  }
+  // Groups after their members: the memberof overlay writes memberOf on existing entries.
+  ldif +=
+      "dn: cn=admins,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: admins\n"
+      "member: " +
+      person_dn(1) + "\nmember: " + person_dn(2) + "\n\n";
+  ldif += "dn: cn=sales,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: sales\n";
+  for (int i = 3; i <= 12; ++i) {
+    ldif += "member: " + person_dn(i) + "\n";
+  }
+  return ldif;
+}
+
+struct DirectoryOptions {
+  bool bind_as_root = true;
+  std::string password = "admin-secret";
+};
+
+class SyncDryRunTest : public ::testing::Test {
+ protected:
+  std::string write_config(const Slapd& slapd, const DirectoryOptions& options) {
+    const auto password_file = dir_.write("ldap.password", options.password + "\n");
+    std::string toml = "state_dir = \"" + dir_.file("state") + "\"\n\n";
+    toml += "[logging]\nlevel = \"info\"\n\n[tenants.acme]\ndisplay_name = \"Acme\"\n\n";
+    toml += "[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\n";
+    toml += "uri = \"" + slapd.uri() + "\"\n";
+    if (options.bind_as_root) {
+      toml += "bind_dn = \"" + slapd.options().root_dn + "\"\n";
+      toml += "bind_password = { file = \"" + password_file + "\" }\n";
+    }
+    // Small pages: the read must go through several of them.
+    toml += "page_size = 7\ntimeout_seconds = 10\n\n";
+    toml += "[directories.corp.users]\nbase_dns = [\"ou=people,dc=example,dc=com\"]\n";
+    toml += "[directories.corp.users.attributes]\nuserName = \"{uid}\"\n";
+    toml += "displayName = \"{givenName} {sn}\"\nname.givenName = \"{givenName}\"\n";
+    toml += "name.familyName = \"{sn}\"\nemails.primary = \"{mail}\"\n\n";
+    toml += "[[directories.corp.roles]]\ngroup = \"cn=admins,ou=groups,dc=example,dc=com\"\n";
+    toml += "role = \"administrator\"\nprecedence = 10\n\n";
+    toml += "[[directories.corp.groups]]\ngroup = \"sales\"\ntenant_group = \"Sales\"\n";
+    toml += "kind = \"team\"\n";
+    return dir_.write("idbridged.toml", toml);
+  }
+
+  static CommandResult dry_run(const std::string& config, bool json = true) {
+    std::vector<std::string> argv{kBinary,       "sync", "--config", config,
+                                  "--directory", "corp", "--dry-run"};
+    if (json) {
+      argv.push_back("--json");
+    }
+    return run_command(argv, std::chrono::seconds(60));
+  }
+
+  TempDir dir_;
+};
+
+const nlohmann::json* find_op(const nlohmann::json& plan, const std::string& kind,
+                              const std::string& user_name, const std::string& group = "") {
+  for (const auto& op : plan.at("operations")) {
+    if (op.at("op") == kind && op.value("userName", "") == user_name &&
+        op.value("group", "") == group) {
+      return &op;
+    }
+  }
+  return nullptr;
+}
+
+// The plan's counts (the JSON writes them as strings or numbers; either is accepted here).
+int count(const nlohmann::json& plan, const std::string& key) {
+  const auto& value = plan.at("counts").at(key);
+  return value.is_string() ? std::stoi(value.get<std::string>()) : value.get<int>();
+}
+
+std::optional<std::string> change_after(const nlohmann::json& op, const std::string& path) {
+  for (const auto& change : op.value("changes", nlohmann::json::array())) {
+    if (change.at("path") == path && change.contains("after")) {
+      return change.at("after").is_string() ? change.at("after").get<std::string>()
+                                            : change.at("after").dump();
+    }
+  }
+  return std::nullopt;
+}
+
+TEST_F(SyncDryRunTest, PlansCreatesRolesAndGroupsFromACompleteRead) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+
+  // An existing tenant user with a directory userName is shown as an adoption, not a create.
+  const auto csv = dir_.write("users.csv",
+                              "userName,externalId,givenName,familyName,email\n"
+                              "user30,,Old,Name,old30@example.com\n");
+  const auto imported =
+      run_command({kBinary, "import-users", "--config", config, "--tenant", "acme", "--file", csv});
+  ASSERT_EQ(imported.status.code, 0) << imported.out << imported.err;
+
+  const auto result = dry_run(config);
+  ASSERT_EQ(result.status.code, 0) << result.out << result.err;
+  const auto plan = nlohmann::json::parse(result.out);
+  EXPECT_EQ(plan.at("directory"), "corp");
+  EXPECT_EQ(plan.at("tenant"), "acme");
+  EXPECT_EQ(plan.at("complete"), true) << plan.dump(2);
+  EXPECT_EQ(plan.at("held"), false);
+  EXPECT_EQ(count(plan, "read"), kUsers);
+  EXPECT_EQ(count(plan, "creates"), kUsers - 1);
+  EXPECT_EQ(count(plan, "disables"), 0);
+  EXPECT_EQ(count(plan, "deletes"), 0);
+
+  const auto* create = find_op(plan, "createUser", "user01");
+  ASSERT_NE(create, nullptr) << plan.dump(2);
+  EXPECT_EQ(change_after(*create, "userName"), "user01") << create->dump(2);
+  EXPECT_EQ(change_after(*create, "displayName"), "Given1 Family") << create->dump(2);
+  const auto dumped = create->dump();
+  EXPECT_THAT(dumped, HasSubstr("user01@example.com"));
+  // The admins group rule gives user01 its role; a user outside it keeps the default.
+  EXPECT_THAT(dumped, HasSubstr("administrator"));
+  const auto* plain = find_op(plan, "createUser", "user20");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_THAT(plain->dump(), Not(HasSubstr("administrator")));
+
+  EXPECT_NE(find_op(plan, "adoptUser", "user30"), nullptr) << plan.dump(2);
+  EXPECT_EQ(find_op(plan, "createUser", "user30"), nullptr);
+
+  // The sales group rule: the tenant group is created, and its directory members join it.
+  bool create_group = false;
+  for (const auto& op : plan.at("operations")) {
+    create_group = create_group || (op.at("op") == "createGroup" && op.at("group") == "Sales");
+  }
+  EXPECT_TRUE(create_group) << plan.dump(2);
+  EXPECT_NE(find_op(plan, "addMembership", "user03", "Sales"), nullptr) << plan.dump(2);
+  EXPECT_NE(find_op(plan, "addMembership", "user12", "Sales"), nullptr);
+  EXPECT_EQ(find_op(plan, "addMembership", "user13", "Sales"), nullptr);
+
+  // The table form says the same, and nothing was written: the tenant still has one user.
+  const auto table = dry_run(config, false);
+  ASSERT_EQ(table.status.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("directory corp -> tenant acme"));
+  EXPECT_THAT(table.out, HasSubstr("complete"));
+  const auto exported =
+      run_command({kBinary, "export-users", "--config", config, "--tenant", "acme"});
+  ASSERT_EQ(exported.status.code, 0) << exported.err;
+  EXPECT_THAT(exported.out, HasSubstr("user30"));
+  EXPECT_THAT(exported.out, Not(HasSubstr("user01")));
+}
+
+TEST_F(SyncDryRunTest, SizeLimitGivesAnIncompletePlanWithoutDisables) {
+  TempDir slapd_dir;
+  SlapdOptions options;
+  options.size_limit = 10;  // the rootdn is exempt: read anonymously
+  Slapd slapd(slapd_dir, options);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {.bind_as_root = false});
+
+  const auto result = dry_run(config);
+  EXPECT_EQ(result.status.code, 4) << result.out << result.err;
+  const auto plan = nlohmann::json::parse(result.out);
+  EXPECT_EQ(plan.at("complete"), false);
+  EXPECT_THAT(plan.at("incompleteReason").get<std::string>(),
+              HasSubstr("size_limit_exceeded on ou=people,dc=example,dc=com"));
+  EXPECT_EQ(count(plan, "disables"), 0);
+  EXPECT_EQ(count(plan, "deletes"), 0);
+  EXPECT_LE(count(plan, "read"), 10);
+  EXPECT_THAT(result.err, HasSubstr("directory read incomplete"));
+}
+
+TEST_F(SyncDryRunTest, WrongBindPasswordIsAnIncompleteReadNotAnEmptyDirectory) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {.password = "not-the-password"});
+
+  const auto result = dry_run(config);
+  EXPECT_EQ(result.status.code, 4) << result.out << result.err;
+  const auto plan = nlohmann::json::parse(result.out);
+  EXPECT_EQ(plan.at("complete"), false);
+  const auto reason = plan.at("incompleteReason").get<std::string>();
+  EXPECT_THAT(reason, HasSubstr("cannot connect"));
+  EXPECT_THAT(reason, HasSubstr("invalid_credentials"));
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr("not-the-password")));
+  EXPECT_EQ(count(plan, "read"), 0);
+  EXPECT_EQ(count(plan, "disables"), 0);
+}
+
+TEST_F(SyncDryRunTest, UnknownDirectoryAndApplyAreRefused) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  const auto config = write_config(slapd, {});
+  const auto unknown =
+      run_command({kBinary, "sync", "--config", config, "--directory", "nope", "--dry-run"});
+  EXPECT_EQ(unknown.status.code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("directory nope"));
+  const auto apply = run_command(
+      {kBinary, "sync", "--config", config, "--directory", "corp", "--apply", "plan.json"});
+  EXPECT_EQ(apply.status.code, 2);
+  EXPECT_THAT(apply.err, HasSubstr("not implemented yet"));
+}
+
+}  // namespace
+}  // namespace idbridge::testing
