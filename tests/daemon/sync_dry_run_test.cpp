@@ -57,7 +57,21 @@ std::string directory_ldif() {
 struct DirectoryOptions {
   bool bind_as_root = true;
   std::string password = "admin-secret";
+  std::string extra;  // more lines for [directories.corp]
 };
+
+DirectoryOptions anonymous_bind() {
+  DirectoryOptions options;
+  options.bind_as_root = false;
+  return options;
+}
+
+DirectoryOptions root_bind_with(std::string password, std::string extra = "") {
+  DirectoryOptions options;
+  options.password = std::move(password);
+  options.extra = std::move(extra);
+  return options;
+}
 
 class SyncDryRunTest : public ::testing::Test {
  protected:
@@ -72,6 +86,7 @@ class SyncDryRunTest : public ::testing::Test {
       toml += "bind_password = { file = \"" + password_file + "\" }\n";
     }
     // Small pages: the read must go through several of them.
+    toml += options.extra;
     toml += "page_size = 7\ntimeout_seconds = 10\n\n";
     toml += "[directories.corp.users]\nbase_dns = [\"ou=people,dc=example,dc=com\"]\n";
     toml += "[directories.corp.users.attributes]\nuserName = \"{uid}\"\n";
@@ -192,7 +207,7 @@ TEST_F(SyncDryRunTest, SizeLimitGivesAnIncompletePlanWithoutDisables) {
   options.size_limit = 10;  // the rootdn is exempt: read anonymously
   Slapd slapd(slapd_dir, options);
   slapd.add_ldif(directory_ldif());
-  const auto config = write_config(slapd, {.bind_as_root = false});
+  const auto config = write_config(slapd, anonymous_bind());
 
   const auto result = dry_run(config);
   EXPECT_EQ(result.status.code, 4) << result.out << result.err;
@@ -210,7 +225,7 @@ TEST_F(SyncDryRunTest, WrongBindPasswordIsAnIncompleteReadNotAnEmptyDirectory) {
   TempDir slapd_dir;
   Slapd slapd(slapd_dir);
   slapd.add_ldif(directory_ldif());
-  const auto config = write_config(slapd, {.password = "not-the-password"});
+  const auto config = write_config(slapd, root_bind_with("not-the-password"));
 
   const auto result = dry_run(config);
   EXPECT_EQ(result.status.code, 4) << result.out << result.err;
@@ -236,6 +251,20 @@ TEST_F(SyncDryRunTest, UnknownDirectoryAndApplyAreRefused) {
       {kBinary, "sync", "--config", config, "--directory", "corp", "--apply", "plan.json"});
   EXPECT_EQ(apply.status.code, 2);
   EXPECT_THAT(apply.err, HasSubstr("not implemented yet"));
+}
+
+TEST_F(SyncDryRunTest, CertificateVerificationOffIsLoggedWithItsConfigLine) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config =
+      write_config(slapd, root_bind_with("admin-secret", "verify_certificate = false\n"));
+  const auto result = dry_run(config);
+  EXPECT_EQ(result.status.code, 0) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("directory TLS certificate verification is off"));
+  EXPECT_THAT(result.err, HasSubstr(config + ":"));
+  // A simple bind over ldap:// without TLS sends the password in clear: also a warning.
+  EXPECT_THAT(result.err, HasSubstr("weakened directory connection"));
 }
 
 }  // namespace
