@@ -245,6 +245,43 @@ std::string expand_template(const std::string& text, const DirectoryEntry& entry
   return collapsed;
 }
 
+std::vector<std::string> attributes_read_by(const MappingRules& rules) {
+  std::vector<std::string> names;
+  const auto add = [&](const std::string& name) {
+    if (name.empty()) {
+      return;
+    }
+    const auto folded = fold_case(name);
+    if (std::none_of(names.begin(), names.end(),
+                     [&](const std::string& seen) { return fold_case(seen) == folded; })) {
+      names.push_back(name);
+    }
+  };
+  for (const auto& mapping : rules.attributes) {
+    const std::string& text = mapping.value;
+    // The same scan as expand_template: "{{" and "}}" are literal braces.
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() && text[i + 1] == text[i]) {
+        ++i;
+      } else if (text[i] == '{') {
+        const auto close = text.find('}', i);
+        if (close == std::string::npos) {
+          break;
+        }
+        add(text.substr(i + 1, close - i - 1));
+        i = close;
+      }
+    }
+  }
+  switch (rules.disabled.kind) {
+    case DisabledRule::Kind::none: break;
+    case DisabledRule::Kind::ad_account_disabled: add("userAccountControl"); break;
+    case DisabledRule::Kind::attribute_equals:
+    case DisabledRule::Kind::attribute_present: add(rules.disabled.attribute); break;
+  }
+  return names;
+}
+
 MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
   MappingResult result;
   // Account Owner is granted only when exactly one user qualifies for it.

@@ -31,6 +31,7 @@ ldap::ReadSettings read_settings(const config::DirectoryConfig& directory, std::
   settings.user_base_dns = directory.user_base_dns;
   settings.user_filter = directory.user_filter;
   settings.anchor_attribute = directory.anchor_attribute;
+  settings.attributes = core::sync::attributes_read_by(directory.rules);
   settings.page_size = directory.page_size;
   return settings;
 }

@@ -92,9 +92,13 @@ core::sync::Snapshot read_directory(const ReadSettings& settings, const SleepFun
     request.base_dn = base;
     request.scope = Scope::subtree;
     request.filter = settings.user_filter;
-    // "*" is every user attribute; the anchor and memberOf are operational on OpenLDAP and
-    // come only when named. Mapping templates may name any user attribute, hence "*".
-    request.attributes = {"*", settings.anchor_attribute, "memberOf"};
+    // The anchor and memberOf are operational on OpenLDAP: returned only when named.
+    request.attributes = settings.attributes;
+    if (request.attributes.empty()) {
+      request.attributes.push_back("*");
+    }
+    request.attributes.push_back(settings.anchor_attribute);
+    request.attributes.push_back("memberOf");
     request.page_size = settings.page_size;
 
     SearchOutcome outcome;

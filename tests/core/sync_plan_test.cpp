@@ -284,5 +284,18 @@ TEST(SyncPlan, AnUnlinkedTenantUserWithTheSameUserNameIsAdopted) {
   EXPECT_EQ(p.ops[0].user, UserId("scim-1"));
 }
 
+TEST(AttributesReadBy, TemplatesAndTheDisabledRuleWithoutRepeats) {
+  MappingRules r;
+  r.attributes = {{"userName", "{uid}"},
+                  {"displayName", "{givenName} {sn}"},
+                  {"name.givenName", "{GIVENNAME}"},
+                  {"title", "{{literal}} {title}"}};
+  r.disabled = {DisabledRule::Kind::attribute_equals, "employeeStatus", "gone"};
+  EXPECT_EQ(attributes_read_by(r),
+            (std::vector<std::string>{"uid", "givenName", "sn", "title", "employeeStatus"}));
+  r.disabled = {DisabledRule::Kind::ad_account_disabled, "", ""};
+  EXPECT_EQ(attributes_read_by(r).back(), "userAccountControl");
+}
+
 }  // namespace
 }  // namespace idbridge::core::sync

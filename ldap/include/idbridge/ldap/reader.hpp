@@ -21,6 +21,10 @@ struct ReadSettings {
   // entryUUID (text, taken as is) or objectGUID (16 binary bytes, turned into lower-case hex);
   // any other attribute is taken as text.
   std::string anchor_attribute = "entryUUID";
+  // The attributes the rules read (core::sync::attributes_read_by); the anchor and memberOf are
+  // always added. Empty: every user attribute ("*"), which on AD includes large values such as
+  // thumbnailPhoto in every page.
+  std::vector<std::string> attributes;
   int page_size = 500;
   int connect_attempts = 3;  // for transient failures; invalid credentials are never retried
 };

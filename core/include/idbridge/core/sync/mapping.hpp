@@ -108,4 +108,9 @@ MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules);
 // trimmed with inner runs of spaces collapsed. "{{" and "}}" are literal braces.
 std::string expand_template(const std::string& text, const DirectoryEntry& entry);
 
+// The attribute names the rules read from an entry: every {attr} of every template and the
+// disabled rule's attribute (userAccountControl for ad_account_disabled), in first-seen order
+// without case-insensitive repeats. The reader asks the directory for these only.
+std::vector<std::string> attributes_read_by(const MappingRules& rules);
+
 }  // namespace idbridge::core::sync
