@@ -410,17 +410,24 @@ JwtVerification JwtVerifier::verify(std::string_view token) const {
   const auto iss = string_member(*claims, "iss");
   const JwtIssuer* entry = nullptr;
   bool issuer_known = false;
+  bool ambiguous = false;
   for (const auto& candidate : issuers_) {
     if (iss && candidate.issuer == *iss) {
       issuer_known = true;
       if (audience_matches(*claims, candidate.audience)) {
-        entry = &candidate;
-        break;
+        // An `aud` array can name the audiences of two entries with the same issuer; taking the
+        // first would pick a tenant and a ceiling by config order. Refuse instead.
+        ambiguous = entry != nullptr;
+        entry = entry == nullptr ? &candidate : entry;
       }
     }
   }
   if (!issuer_known) {
     return reject(JwtFailure::issuer_not_accepted, "jwt iss matches no jwt_issuers entry");
+  }
+  if (ambiguous) {
+    return reject(JwtFailure::audience_not_accepted,
+                  "jwt aud matches more than one jwt_issuers entry with this iss");
   }
   if (entry == nullptr) {
     return reject(JwtFailure::audience_not_accepted,

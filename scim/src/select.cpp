@@ -267,6 +267,13 @@ ScimResult<Selection<T>> select(const ListQuery& query,
 
 ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::TenantId& tenant,
                                        const ListQuery& query) {
+  // A user's groups are not part of the evaluated document (they live in other rows): refused
+  // rather than answered with an empty result that looks true.
+  if (!query.filter.empty()) {
+    if (auto filter = parse_filter(query.filter); filter && names_attribute(*filter, "groups")) {
+      return invalid_filter("filtering users on groups is not supported; filter the group instead");
+    }
+  }
   const std::vector<IndexedLookup<core::User>> lookups{
       {equality_on("userName"),
        [&](const std::string& name) {

@@ -552,3 +552,34 @@ TEST_F(JwtTest, StaticTokenShapedLikeAJwtStillMatchesItsCredential) {
 
 }  // namespace
 }  // namespace idbridge::scim
+
+namespace idbridge::scim {
+namespace {
+
+TEST_F(JwtTest, AnAudienceArrayMatchingTwoEntriesOfOneIssuerIsRefused) {
+  JwtIssuer first;
+  first.name = "acme-app";
+  first.issuer = "https://idp.example.com";
+  first.audience = "app-acme";
+  first.keys = parse_jwks(jwks());
+  first.tenant = core::TenantId("acme");
+  JwtIssuer second = first;
+  second.name = "globex-app";
+  second.audience = "app-globex";
+  second.tenant = core::TenantId("globex");
+  const JwtVerifier both({first, second},
+                         [] { return core::Timestamp(std::chrono::seconds(kNow)); });
+  json claims = valid_claims();
+  claims["iss"] = "https://idp.example.com";
+  claims["aud"] = {"app-acme", "app-globex"};
+  const auto ambiguous = both.verify(rs256(claims));
+  EXPECT_FALSE(ambiguous.principal) << "no tenant is picked by config order";
+  EXPECT_EQ(ambiguous.failure, JwtFailure::audience_not_accepted);
+  claims["aud"] = "app-globex";
+  const auto single = both.verify(rs256(claims));
+  ASSERT_TRUE(single.principal) << single.reason;
+  EXPECT_EQ(single.principal->tenant_scope, core::TenantId("globex"));
+}
+
+}  // namespace
+}  // namespace idbridge::scim

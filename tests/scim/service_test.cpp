@@ -320,6 +320,8 @@ TEST_F(ServiceTest, GroupFiltersMayMentionMembersInValues) {
   ASSERT_EQ(found.status, 200) << found.body;
   EXPECT_EQ(body_of(found)["totalResults"], 1);
   EXPECT_EQ(call("GET", "/Groups", nullptr, "filter=members%20pr").status, 400);
+  EXPECT_EQ(call("GET", "/Users", nullptr, "filter=groups.value%20eq%20%22x%22").status, 400)
+      << "user documents carry no groups to match against";
 }
 
 TEST_F(ServiceTest, AScopedCredentialCannotTellForeignTenantsFromMissingOnes) {
