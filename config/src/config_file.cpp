@@ -551,6 +551,18 @@ void read_server(const toml::table& table, Context& context, ServerSettings& ser
   if (auto seconds = reader.integer("shutdown_grace_seconds", 0, 3600)) {
     server.shutdown_grace = std::chrono::seconds(*seconds);
   }
+  if (auto base = reader.string("public_base_url")) {
+    const bool scheme = base->rfind("https://", 0) == 0 || base->rfind("http://", 0) == 0;
+    const auto host_start = base->find("://") + 3;
+    if (!scheme || base->size() <= host_start || base->back() == '/' ||
+        base->find_first_of("?# ") != std::string::npos) {
+      reader.report_value("public_base_url",
+                          "expected an absolute http(s) URL without a trailing slash, query or "
+                          "fragment, e.g. \"https://idbridge.example.com\"");
+    } else {
+      server.public_base_url = *base;
+    }
+  }
   reader.finish();
 }
 

@@ -35,8 +35,15 @@ std::string optional_header(const Request& request, std::string_view name) {
   return value ? std::string(*value) : std::string();
 }
 
+// Where response URLs point: the configured public base URL, else the Host header.
+struct UrlOrigin {
+  bool https = false;
+  std::string public_base_url;
+};
+
 Response handle_scim(const Request& request, scim::Service& service,
-                     const scim::BearerAuthenticator& authenticator, bool https, Logger& logger) {
+                     const scim::BearerAuthenticator& authenticator, const UrlOrigin& origin,
+                     Logger& logger) {
   const auto auth = authenticator.authenticate(optional_header(request, "Authorization"));
   if (auth.outcome != scim::AuthOutcome::ok) {
     const bool missing = auth.outcome == scim::AuthOutcome::missing;
@@ -65,9 +72,13 @@ Response handle_scim(const Request& request, scim::Service& service,
   if (const auto value = request.header("If-None-Match")) {
     scim_request.if_none_match = std::string(*value);
   }
-  const std::string host = optional_header(request, "Host");
-  scim_request.base_url =
-      std::string(https ? "https://" : "http://") + (host.empty() ? "localhost" : host) + base;
+  if (!origin.public_base_url.empty()) {
+    scim_request.base_url = origin.public_base_url + base;
+  } else {
+    const std::string host = optional_header(request, "Host");
+    scim_request.base_url = std::string(origin.https ? "https://" : "http://") +
+                            (host.empty() ? "localhost" : host) + base;
+  }
   return to_http(service.handle(*auth.principal, tenant, scim_request));
 }
 
@@ -148,9 +159,12 @@ std::vector<scim::JwtIssuer> load_jwt_issuers(const config::Config& config,
 }
 
 void add_scim_routes(Router& router, scim::Service& service,
-                     const scim::BearerAuthenticator& authenticator, bool https, Logger& logger) {
-  const auto handler = [&service, &authenticator, https, &logger](const Request& request) {
-    return handle_scim(request, service, authenticator, https, logger);
+                     const scim::BearerAuthenticator& authenticator, bool https,
+                     std::string public_base_url, Logger& logger) {
+  const auto handler = [&service, &authenticator,
+                        origin = UrlOrigin{https, std::move(public_base_url)},
+                        &logger](const Request& request) {
+    return handle_scim(request, service, authenticator, origin, logger);
   };
   // The SCIM service routes below the tenant itself (and answers 404/405 as SCIM errors), so the
   // table only needs the shapes of its paths.

@@ -24,9 +24,11 @@ std::vector<scim::Credential> load_scim_credentials(const config::Config& config
 std::vector<scim::JwtIssuer> load_jwt_issuers(const config::Config& config,
                                               std::vector<config::ConfigError>& errors);
 
-// Adds the SCIM routes. `https` selects the scheme of meta.location URLs.
+// Adds the SCIM routes. URLs in responses start with `public_base_url` when it is set, else
+// with the request's Host header and `https` selecting the scheme.
 void add_scim_routes(Router& router, scim::Service& service,
-                     const scim::BearerAuthenticator& authenticator, bool https, Logger& logger);
+                     const scim::BearerAuthenticator& authenticator, bool https,
+                     std::string public_base_url, Logger& logger);
 
 // The prefix every tenant's SCIM base URL starts with.
 inline constexpr std::string_view scim_tenant_prefix = "/scim/v2/tenants/";

@@ -238,7 +238,8 @@ int serve_loaded(config::Config config) {
   scim_limits.max_payload_bytes = config.server.max_body_bytes;
   scim::Service scim_service(service, *store, scim_limits);
   Router router = make_router(*store, service, logger, debug_routes);
-  add_scim_routes(router, scim_service, authenticator, options.tls.has_value(), logger);
+  add_scim_routes(router, scim_service, authenticator, options.tls.has_value(),
+                  config.server.public_base_url, logger);
 
   std::optional<Server> server;
   try {

@@ -65,6 +65,7 @@ threads = 4
 max_body_bytes = 65536
 request_timeout_seconds = 10
 shutdown_grace_seconds = 5
+public_base_url = "https://idbridge.example.com"
 
 [logging]
 level = "debug"
@@ -128,6 +129,7 @@ TEST(ParseConfig, ReadsEveryKey) {
   EXPECT_EQ(config.server.max_body_bytes, 65536u);
   EXPECT_EQ(config.server.request_timeout, std::chrono::seconds(10));
   EXPECT_EQ(config.server.shutdown_grace, std::chrono::seconds(5));
+  EXPECT_EQ(config.server.public_base_url, "https://idbridge.example.com");
 
   EXPECT_EQ(config.logging.level, LogLevel::debug);
   EXPECT_EQ(config.store.backend, StoreBackend::sqlite);
@@ -277,6 +279,10 @@ const ErrorCase error_cases[] = {
      "between 1 and 3600"},
     {"grace_range", "[server]\nshutdown_grace_seconds = 7200\n", 2, "server.shutdown_grace_seconds",
      "between 0 and 3600"},
+    {"base_url_trailing_slash", "[server]\npublic_base_url = \"https://h.example/\"\n", 2,
+     "server.public_base_url", "without a trailing slash"},
+    {"base_url_no_scheme", "[server]\npublic_base_url = \"h.example\"\n", 2,
+     "server.public_base_url", "absolute http(s) URL"},
     {"cert_without_key", "[server]\ntls_certificate = \"c.pem\"\n", 2, "server.tls_certificate",
      "needs tls_private_key"},
     {"key_without_cert", "[server]\ntls_private_key = { file = \"k.pem\" }\n", 2,

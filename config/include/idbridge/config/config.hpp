@@ -66,6 +66,9 @@ struct ServerSettings {
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds request_timeout{30};
   std::chrono::seconds shutdown_grace{20};
+  // The scheme, host and port clients reach the daemon by (e.g. behind a reverse proxy), used in
+  // meta.location, Location and $ref. Empty: taken from the request's Host header.
+  std::string public_base_url;
   // Where the settings were written, for validate_effective. line 0 when defaulted; an override
   // from the command line sets file to "command line".
   SourceLocation where;  // the [server] table
