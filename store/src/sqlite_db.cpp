@@ -167,6 +167,10 @@ bool Connection::in_transaction() const {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
+void Connection::set_commit_hook(int (*hook)(void*), void* context) {
+  sqlite3_commit_hook(db_, hook, context);
+}
+
 void Connection::fail(int rc, std::string_view sql) const {
   const std::string message = sqlite3_errmsg(db_);
   std::string what = "sqlite: " + message + " (" + sqlite3_errstr(rc) + ") in: " + std::string(sql);

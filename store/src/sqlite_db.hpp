@@ -79,6 +79,9 @@ class Connection {
   std::int64_t changes() const;
   std::int64_t last_insert_rowid() const;
   bool in_transaction() const;
+  // Installs sqlite3_commit_hook: a non-zero return from `hook` turns a COMMIT into a rollback
+  // and makes it fail. Tests use it to inject a failed physical commit.
+  void set_commit_hook(int (*hook)(void*), void* context);
 
   // Throws the exception matching SQLite result code `rc` on this connection.
   [[noreturn]] void fail(int rc, std::string_view sql) const;

@@ -1,5 +1,6 @@
-// core::Store on SQLite: one writer connection behind a write slot, a pool of read-only
-// connections each holding a read transaction (a WAL snapshot) for a reader's whole life.
+// core::Store on SQLite: one writer connection behind a write slot, with group commit (several
+// logical write transactions share one physical COMMIT), and a pool of read-only connections
+// each holding a read transaction (a WAL snapshot) for a reader's whole life.
 #include "idbridge/store/sqlite_store.hpp"
 
 #include "codec.hpp"
@@ -12,10 +13,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace idbridge::store {
@@ -24,12 +28,33 @@ namespace {
 using sqlite::Connection;
 using sqlite::OpenMode;
 
+// Group commit: logical write transactions (StoreWriters) take the write slot one at a time, and
+// each runs inside `SAVEPOINT logical` of a physical SQLite transaction that several of them
+// share (a batch). commit() releases the savepoint, joins the batch, frees the slot and waits
+// for the batch's one physical COMMIT, so one fsync makes a whole batch durable. The batch is
+// committed by the writer that ends (commits or rolls back) when no other writer waits for the
+// slot, or when the batch reached this size or SqliteOptions::group_commit_max_age; the caps
+// bound how long a follower waits.
+constexpr std::size_t max_batch_members = 64;
+
+// One physical transaction's acknowledged logical transactions.
+struct Batch {
+  std::size_t members = 0;
+  std::chrono::steady_clock::time_point opened;
+  bool done = false;                   // the physical COMMIT has finished, well or not
+  std::optional<std::string> failure;  // why it failed; then no member was committed
+};
+
 // State shared by the store and every reader and writer it handed out, so a reader that
 // outlives the Store object still returns its connection safely.
 class Shared {
  public:
   Shared(SqliteOptions options, std::unique_ptr<Connection> writer, int version)
-      : options_(std::move(options)), writer_(std::move(writer)), version_(version) {}
+      : options_(std::move(options)), writer_(std::move(writer)), version_(version) {
+    if (options_.commit_allowed_for_testing) {
+      writer_->set_commit_hook(&Shared::commit_hook, this);
+    }
+  }
 
   int version() const { return version_; }
 
@@ -55,24 +80,128 @@ class Shared {
     }
   }
 
-  // The write slot is a flag and a condition variable rather than a held std::mutex: a writer
-  // may be created on one pool thread and destroyed on another, which a mutex forbids.
-  Connection& acquire_writer() {
-    std::unique_lock lock(slot_mutex_);
-    slot_free_.wait(lock, [this] { return !writer_busy_; });
-    writer_busy_ = true;
+  // Waits for the write slot and opens a logical transaction in it: the physical transaction
+  // first when none is open, then its savepoint.
+  // The slot is a flag and a condition variable rather than a held std::mutex: a writer may be
+  // created on one pool thread and finished on another, which a mutex forbids.
+  Connection& begin_logical() {
+    {
+      std::unique_lock lock(slot_mutex_);
+      ++waiting_;
+      slot_free_.wait(lock, [this] { return !slot_busy_; });
+      --waiting_;
+      slot_busy_ = true;
+      if (physical_open_ && !writer_->in_transaction()) {
+        abandon_physical_locked();
+      }
+    }
+    // Only the slot holder touches physical_open_ and the writer connection from here on.
+    try {
+      if (!physical_open_) {
+        // IMMEDIATE takes the write lock now, so a second process cannot make the transaction
+        // fail with SQLITE_BUSY halfway through.
+        writer_->exec("BEGIN IMMEDIATE");
+        physical_open_ = true;
+      }
+      writer_->exec("SAVEPOINT logical");
+    } catch (...) {
+      end_logical(false);
+      throw;
+    }
     return *writer_;
   }
 
-  void release_writer() {
-    {
-      std::lock_guard lock(slot_mutex_);
-      writer_busy_ = false;
+  // Undoes the slot holder's logical transaction; end_logical(false) must follow.
+  void roll_back_logical() noexcept {
+    writer_->exec_noexcept("ROLLBACK TO logical");
+    writer_->exec_noexcept("RELEASE logical");
+  }
+
+  // Ends the slot holder's logical transaction, whose savepoint is already released into the
+  // physical transaction (`joined`) or rolled back, and frees the slot. When no writer waits
+  // for the slot (or the batch reached a cap) this thread commits the batch: a batch is
+  // committed only between logical transactions, never with one half done. When `joined`,
+  // blocks until the batch's COMMIT has finished and throws StoreFailure if it failed.
+  void end_logical(bool joined) {
+    std::unique_lock lock(slot_mutex_);
+    std::shared_ptr<Batch> mine;
+    if (joined) {
+      if (!batch_) {
+        batch_ = std::make_shared<Batch>();
+        batch_->opened = std::chrono::steady_clock::now();
+      }
+      ++batch_->members;
+      mine = batch_;
     }
+    if (physical_open_ && !writer_->in_transaction()) {
+      abandon_physical_locked();
+    } else if (batch_ && (waiting_ == 0 || batch_->members >= max_batch_members ||
+                          std::chrono::steady_clock::now() - batch_->opened >=
+                              options_.group_commit_max_age)) {
+      // Leader. The slot stays busy during COMMIT: the connection is in use, and a writer that
+      // arrives now joins the next batch.
+      auto batch = std::exchange(batch_, nullptr);
+      lock.unlock();
+      std::optional<std::string> failure;
+      try {
+        // With journal_mode=WAL and synchronous=FULL, COMMIT returns after the WAL is fsynced.
+        writer_->exec("COMMIT");
+      } catch (const std::exception& error) {
+        failure = error.what();
+      } catch (...) {
+        failure = "sqlite: COMMIT failed";
+      }
+      if (failure) {
+        // A failed COMMIT (SQLITE_BUSY, I/O error) may leave the transaction open.
+        writer_->exec_noexcept("ROLLBACK");
+      }
+      lock.lock();
+      physical_open_ = false;
+      complete_locked(*batch, std::move(failure));
+    } else if (!batch_ && physical_open_ && waiting_ == 0) {
+      // Only rolled-back work: end the physical transaction so that SQLite's write lock is not
+      // held while the store is idle.
+      writer_->exec_noexcept("ROLLBACK");
+      physical_open_ = false;
+    }
+    slot_busy_ = false;
     slot_free_.notify_one();
+    if (mine) {
+      batch_done_.wait(lock, [&] { return mine->done; });
+      if (mine->failure) {
+        throw core::StoreFailure(*mine->failure);
+      }
+    }
   }
 
  private:
+  static int commit_hook(void* self) {
+    try {
+      return static_cast<Shared*>(self)->options_.commit_allowed_for_testing() ? 0 : 1;
+    } catch (...) {
+      return 1;
+    }
+  }
+
+  // SQLite rolled the physical transaction back by itself (it does on some I/O and memory
+  // errors): every released member is lost, so the batch fails. Checked at each slot handover
+  // so that the next writer's SAVEPOINT does not silently start (and RELEASE commit) a
+  // transaction of its own.
+  void abandon_physical_locked() {
+    writer_->exec_noexcept("ROLLBACK");
+    physical_open_ = false;
+    if (batch_) {
+      complete_locked(*std::exchange(batch_, nullptr),
+                      "sqlite: the transaction was rolled back after an error");
+    }
+  }
+
+  void complete_locked(Batch& batch, std::optional<std::string> failure) {
+    batch.done = true;
+    batch.failure = std::move(failure);
+    batch_done_.notify_all();
+  }
+
   SqliteOptions options_;
   std::unique_ptr<Connection> writer_;
   int version_;
@@ -82,7 +211,11 @@ class Shared {
 
   std::mutex slot_mutex_;
   std::condition_variable slot_free_;
-  bool writer_busy_ = false;
+  std::condition_variable batch_done_;
+  bool slot_busy_ = false;        // a logical transaction or a leader's COMMIT uses writer_
+  std::size_t waiting_ = 0;       // threads waiting in begin_logical
+  bool physical_open_ = false;    // slot holder only
+  std::shared_ptr<Batch> batch_;  // released members awaiting COMMIT; null when none
 };
 
 std::int64_t clamp_nonnegative(std::int64_t value) {
@@ -329,7 +462,15 @@ class Queries : public Base {
  protected:
   explicit Queries(Connection& connection) : connection_(&connection) {}
 
-  Connection& db() { return *connection_; }
+  Connection& db() {
+    // A committed writer has handed the connection to the next writer: using it would race.
+    if (connection_ == nullptr) {
+      throw core::StoreFailure("sqlite: the write transaction is already finished");
+    }
+    return *connection_;
+  }
+
+  void detach() { connection_ = nullptr; }
 
  private:
   static std::optional<core::User> one_user(sqlite::Statement&& row) {
@@ -378,23 +519,16 @@ class SqliteReader final : public Queries<core::StoreReader> {
 
 class SqliteWriter final : public Queries<core::StoreWriter> {
  public:
+  // `connection` holds the write slot and an open logical transaction (Shared::begin_logical).
   SqliteWriter(std::shared_ptr<Shared> shared, Connection& connection)
-      : Queries(connection), shared_(std::move(shared)) {
-    try {
-      // IMMEDIATE takes the write lock now, so a second process cannot make this transaction
-      // fail with SQLITE_BUSY halfway through.
-      db().exec("BEGIN IMMEDIATE");
-    } catch (...) {
-      shared_->release_writer();
-      throw;
-    }
-  }
+      : Queries(connection), shared_(std::move(shared)) {}
 
   ~SqliteWriter() override {
     if (open_) {
-      db().exec_noexcept("ROLLBACK");
+      // Only this writer's savepoint: earlier writers of the batch keep their work.
+      shared_->roll_back_logical();
+      shared_->end_logical(false);
     }
-    shared_->release_writer();
   }
 
   bool ensure_tenant(const core::TenantId& tenant, core::Timestamp now) override {
@@ -564,19 +698,27 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
     require_open();
     open_ = false;
     try {
-      // With journal_mode=WAL and synchronous=FULL, COMMIT returns after the WAL is fsynced.
-      db().exec("COMMIT");
+      db().exec("RELEASE logical");
     } catch (...) {
-      // A failed COMMIT (SQLITE_BUSY, I/O error) may leave the transaction open.
-      db().exec_noexcept("ROLLBACK");
+      shared_->roll_back_logical();
+      detach();
+      shared_->end_logical(false);
       throw;
     }
+    detach();
+    // Blocks until the batch holding this transaction is durable; throws if its COMMIT failed.
+    shared_->end_logical(true);
   }
 
  private:
-  void require_open() const {
+  void require_open() {
     if (!open_) {
       throw core::StoreFailure("sqlite: the write transaction is already finished");
+    }
+    // After some errors SQLite rolls the whole transaction back by itself; statements run now
+    // would each commit on their own, outside any savepoint.
+    if (!db().in_transaction()) {
+      throw core::StoreFailure("sqlite: the transaction was rolled back after an error");
     }
   }
 
@@ -631,8 +773,14 @@ class SqliteStore final : public core::Store {
   }
 
   std::unique_ptr<core::StoreWriter> write() override {
-    Connection& connection = shared_->acquire_writer();
-    return std::make_unique<SqliteWriter>(shared_, connection);
+    Connection& connection = shared_->begin_logical();
+    try {
+      return std::make_unique<SqliteWriter>(shared_, connection);
+    } catch (...) {
+      shared_->roll_back_logical();
+      shared_->end_logical(false);
+      throw;
+    }
   }
 
   void check() override { read()->last_change_sequence(); }

@@ -4,6 +4,8 @@
 
 #include "idbridge/core/store.hpp"
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,6 +15,12 @@ struct SqliteOptions {
   std::string path;                 // the database file; created (with its directory) if absent
   int busy_timeout_ms = 5000;       // how long a writer waits for the write lock
   unsigned reader_connections = 4;  // pooled read-only connections (WAL readers never block)
+  // Group commit: once a batch's first logical commit is this old, the next writer to finish
+  // commits the batch even while others wait for the write slot (docs/design/store.md).
+  std::chrono::microseconds group_commit_max_age{2000};
+  // Tests only: called (on the committing thread) before every physical COMMIT of the writer
+  // connection; returning false makes that COMMIT fail as an I/O error would.
+  std::function<bool()> commit_allowed_for_testing = nullptr;
 };
 
 // Opens (creating if needed) and migrates the database to the latest schema version.
