@@ -77,6 +77,13 @@ unsigned io_thread_count(unsigned configured) {
   return std::max(1U, std::thread::hardware_concurrency());
 }
 
+// Store calls block: writes wait for fsync, reads for pages. Many more blocking threads than
+// cores keep reads flowing while writers wait on the disk (SQLite readers never wait for
+// writers), and let enough writes be in flight for group commit to share one fsync among them.
+unsigned blocking_thread_count(unsigned configured_io_threads) {
+  return std::max(8U, 4 * io_thread_count(configured_io_threads));
+}
+
 // A TOML basic string: quotes, backslashes and control characters escaped.
 std::string toml_string(std::string_view text) {
   std::string out = "\"";
@@ -145,7 +152,12 @@ struct IdentityCore {
     }
     auto core = std::make_unique<IdentityCore>();
     try {
-      core->store = store::open_sqlite_store({.path = config.store.sqlite_path});
+      store::SqliteOptions options;
+      options.path = config.store.sqlite_path;
+      // One pooled reader per blocking thread: a request that finds the pool empty opens (and
+      // then closes) a connection of its own, which costs more than the read itself.
+      options.reader_connections = blocking_thread_count(config.server.threads);
+      core->store = store::open_sqlite_store(options);
     } catch (const std::exception& e) {
       logger.error("cannot open store", {{"path", config.store.sqlite_path}, {"error", e.what()}});
       return nullptr;
@@ -215,9 +227,7 @@ int serve_loaded(config::Config config) {
   options.listen = config.server.listen;
   options.tls = std::move(tls);
   options.io_threads = io_thread_count(config.server.threads);
-  // Store calls block: writes wait for fsync, reads for pages. More blocking threads than cores
-  // keep reads flowing while writers wait on the disk (SQLite readers never wait for writers).
-  options.blocking_threads = std::max(8U, 2 * options.io_threads);
+  options.blocking_threads = blocking_thread_count(config.server.threads);
   options.max_body_bytes = config.server.max_body_bytes;
   options.request_timeout = config.server.request_timeout;
   options.shutdown_grace = config.server.shutdown_grace;
