@@ -69,14 +69,8 @@ class Shared {
     }
     // An exhausted pool opens another connection rather than blocking: a thread holding one
     // reader and asking for a second must not deadlock.
-    auto connection =
-        std::make_unique<Connection>(options_.path, OpenMode::read_only, options_.busy_timeout_ms);
-    // Reads map the file instead of calling pread for every page: on the hot GET path the
-    // syscalls cost more than the B-tree walk. Only readers map; the writer keeps plain I/O, so
-    // durability is unchanged. 1 GiB of address space, not memory: pages are shared with the
-    // page cache.
-    connection->exec("PRAGMA mmap_size = 1073741824;");
-    return connection;
+    return std::make_unique<Connection>(options_.path, OpenMode::read_only,
+                                        options_.busy_timeout_ms);
   }
 
   void release_reader(std::unique_ptr<Connection> connection) {
