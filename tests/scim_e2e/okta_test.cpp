@@ -520,5 +520,22 @@ TEST(OktaSpecTest, ReplaysS1ToS12) {
   }
 }
 
+// server.public_base_url: behind a reverse proxy the URLs idbridge hands out (Location,
+// meta.location, $ref) must name the public address, never whatever Host the request carried.
+TEST(PublicBaseUrl, ResponseUrlsUseTheConfiguredBaseNotTheHostHeader) {
+  ScimDaemonOptions options = okta_tenant();
+  options.extra_server = "public_base_url = \"https://scim.example.com\"\n";
+  ScimDaemon daemon(options);
+  const auto okta = ScimClient::bearer(daemon, "okta");
+  const auto created =
+      okta.post("/Users", json{{"userName", "proxy.user@example.com"}}, {{"Host", "evil.example"}});
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string id = created.body.at("id").get<std::string>();
+  const std::string expected = "https://scim.example.com/scim/v2/tenants/acme/Users/" + id;
+  EXPECT_EQ(created.header("Location"), expected);
+  EXPECT_EQ(created.body.at("meta").at("location"), expected);
+  EXPECT_EQ(created.raw.find("evil.example"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace idbridge::testing
