@@ -427,6 +427,40 @@ struct PasswordNeeded {
   std::optional<std::string> stored_hash;
 };
 
+// The stored user a write is about, checked against If-Match and the principal's ceiling
+// (`verb` names the write in the ceiling error: "modify", "delete").
+Result<User> load_user_for_write(StoreReader& tx, const Principal& who, const TenantId& tenant,
+                                 const UserId& id, std::optional<ResourceVersion> if_match,
+                                 std::string_view verb) {
+  auto existing = tx.find_user(tenant, id);
+  if (!existing) {
+    return not_found("user", id.str());
+  }
+  if (auto e = check_if_match(if_match, existing->version)) {
+    return *e;
+  }
+  if (existing->role > who.ceiling) {
+    return make_error(ErrorCode::role_ceiling,
+                      "this credential may not " + std::string(verb) + " a user whose role is " +
+                          std::string(to_string(existing->role)),
+                      "role");
+  }
+  return *std::move(existing);
+}
+
+// The stored group a write is about, checked against If-Match.
+Result<Group> load_group_for_write(StoreReader& tx, const TenantId& tenant, const GroupId& id,
+                                   std::optional<ResourceVersion> if_match) {
+  auto existing = tx.find_group(tenant, id);
+  if (!existing) {
+    return not_found("group", id.str());
+  }
+  if (auto e = check_if_match(if_match, existing->version)) {
+    return *e;
+  }
+  return *std::move(existing);
+}
+
 enum class PasswordWork { outside_slot, inside_slot };
 
 // One read-modify-write transaction of modify_user. With `prepared` matching the password the
@@ -438,18 +472,9 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
     std::optional<ResourceVersion> if_match, const PreparedPassword* prepared, PasswordWork work) {
   try {
     auto tx = ports.store.write();
-    auto existing = tx->find_user(tenant, id);
+    auto existing = load_user_for_write(*tx, who, tenant, id, if_match, "modify");
     if (!existing) {
-      return not_found("user", id.str());
-    }
-    if (auto e = check_if_match(if_match, existing->version)) {
-      return *e;
-    }
-    if (existing->role > who.ceiling) {
-      return make_error(ErrorCode::role_ceiling,
-                        "this credential may not modify a user whose role is " +
-                            std::string(to_string(existing->role)),
-                        "role");
+      return existing.error();
     }
     std::optional<UserWrite> changed = change(*existing);
     if (!changed) {
@@ -626,18 +651,9 @@ Result<void> IdentityService::delete_user(const Principal& who, const TenantId& 
     return *e;
   }
   auto tx = ports_.store.write();
-  auto existing = tx->find_user(tenant, id);
+  auto existing = load_user_for_write(*tx, who, tenant, id, if_match, "delete");
   if (!existing) {
-    return not_found("user", id.str());
-  }
-  if (auto e = check_if_match(if_match, existing->version)) {
-    return *e;
-  }
-  if (existing->role > who.ceiling) {
-    return make_error(ErrorCode::role_ceiling,
-                      "this credential may not delete a user whose role is " +
-                          std::string(to_string(existing->role)),
-                      "role");
+    return existing.error();
   }
   const Timestamp now = ports_.clock.now();
   const MemberRef as_member{MemberType::user, id.str()};
@@ -822,12 +838,9 @@ Result<Group> IdentityService::modify_group(const Principal& who, const TenantId
   }
   try {
     auto tx = ports_.store.write();
-    auto existing = tx->find_group(tenant, id);
+    auto existing = load_group_for_write(*tx, tenant, id, if_match);
     if (!existing) {
-      return not_found("group", id.str());
-    }
-    if (auto e = check_if_match(if_match, existing->version)) {
-      return *e;
+      return existing.error();
     }
     if (existing->system) {
       return system_group_error("it cannot be renamed or have its members replaced");
@@ -893,12 +906,9 @@ Result<Group> IdentityService::change_members(const Principal& who, const Tenant
     return *e;
   }
   auto tx = ports_.store.write();
-  auto existing = tx->find_group(tenant, id);
+  auto existing = load_group_for_write(*tx, tenant, id, if_match);
   if (!existing) {
-    return not_found("group", id.str());
-  }
-  if (auto e = check_if_match(if_match, existing->version)) {
-    return *e;
+    return existing.error();
   }
   if (auto e = validate_new_members(*tx, tenant, id, change.add)) {
     return *e;
@@ -950,12 +960,9 @@ Result<void> IdentityService::delete_group(const Principal& who, const TenantId&
     return *e;
   }
   auto tx = ports_.store.write();
-  auto existing = tx->find_group(tenant, id);
+  auto existing = load_group_for_write(*tx, tenant, id, if_match);
   if (!existing) {
-    return not_found("group", id.str());
-  }
-  if (auto e = check_if_match(if_match, existing->version)) {
-    return *e;
+    return existing.error();
   }
   if (existing->system) {
     return system_group_error("it cannot be deleted");
