@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kill_harness.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -278,59 +280,14 @@ constexpr int acknowledgements_to_wait_for = 300;
   ::_exit(0);
 }
 
-std::vector<std::string> read_acknowledgements(int fd, int count) {
-  std::vector<std::string> ids;
-  std::string partial;
-  char buffer[256];
-  while (static_cast<int>(ids.size()) < count) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) {
-      break;
-    }
-    for (ssize_t i = 0; i < n; ++i) {
-      if (buffer[i] == '\n') {
-        ids.push_back(partial);
-        partial.clear();
-      } else {
-        partial += buffer[i];
-      }
-    }
-  }
-  return ids;
-}
-
-std::string integrity_check(const std::string& path) {
-  sqlite3* db = nullptr;
-  std::string result = "cannot open";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close_v2(db);
-  return result;
-}
-
 TEST(SqliteGroupCommit, AcknowledgedCommitsOfConcurrentWritersSurviveKill9) {
   testing::TempDir dir;
   const auto options = options_for(dir);
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    run_child(options, fds[1]);
-  }
-  ::close(fds[1]);
-  const auto acknowledged = read_acknowledgements(fds[0], acknowledgements_to_wait_for);
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ::close(fds[0]);
+  const auto killed = run_and_kill_after(acknowledgements_to_wait_for,
+                                         [&](int ack_fd) { run_child(options, ack_fd); });
+  ASSERT_TRUE(killed.forked);
+  const auto& acknowledged = killed.acknowledged;
+  const int status = killed.status;
   // One read may bring several threads' lines, so a few more than asked for may arrive.
   ASSERT_GE(acknowledged.size(), static_cast<std::size_t>(acknowledgements_to_wait_for))
       << "the child stopped early, status " << status;
