@@ -4,6 +4,7 @@
 
 #include "idbridge/core/change.hpp"
 #include "idbridge/core/principal.hpp"
+#include "idbridge/core/sync/state.hpp"
 
 #include <array>
 #include <utility>
@@ -164,4 +165,38 @@ Principal system_principal() {
   return principal;
 }
 
+namespace sync {
+namespace {
+
+constexpr std::array<std::pair<RunKind, std::string_view>, 3> run_kind_names{{
+    {RunKind::full, "full"},
+    {RunKind::incremental, "incremental"},
+    {RunKind::apply_plan, "applyPlan"},
+}};
+
+constexpr std::array<std::pair<RunOutcome, std::string_view>, 6> run_outcome_names{{
+    {RunOutcome::running, "running"},
+    {RunOutcome::applied, "applied"},
+    {RunOutcome::unchanged, "unchanged"},
+    {RunOutcome::held, "held"},
+    {RunOutcome::incomplete, "incomplete"},
+    {RunOutcome::failed, "failed"},
+}};
+
+}  // namespace
+
+std::string_view to_string(RunKind kind) {
+  return name_of(run_kind_names, kind);
+}
+std::optional<RunKind> parse_run_kind(std::string_view text) {
+  return parse_from(run_kind_names, text);
+}
+std::string_view to_string(RunOutcome outcome) {
+  return name_of(run_outcome_names, outcome);
+}
+std::optional<RunOutcome> parse_run_outcome(std::string_view text) {
+  return parse_from(run_outcome_names, text);
+}
+
+}  // namespace sync
 }  // namespace idbridge::core

@@ -28,10 +28,21 @@ struct Completeness {
   std::string reason;  // why not, e.g. "size limit exceeded on ou=people (page 7)"
 };
 
+// A full read holds every user entry. An incremental read holds the entries changed since the
+// stored cursor, the anchors the directory reported deleted and, when the directory answered
+// with the set of every present object instead (RFC 4533 present phase), that set: linked users
+// not in it are gone. Linked users an incremental read does not mention are left alone.
 struct Snapshot {
+  enum class Kind { full, incremental };
   std::string directory;  // the directory's name in the config
+  Kind kind = Kind::full;
   std::vector<DirectoryEntry> users;
   std::vector<DirectoryEntry> groups;
+  std::vector<std::string> deleted_anchors;                 // incremental only
+  std::optional<std::vector<std::string>> present_anchors;  // incremental only, sorted
+  // The position after this read (RFC 4533 cookie; AD invocationId and highest uSNChanged), to
+  // be stored once the plan made from it is applied. "" when the directory offers none.
+  std::string cursor;
   Completeness completeness;
 };
 

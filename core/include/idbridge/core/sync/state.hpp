@@ -1,0 +1,61 @@
+// What directory sync keeps between runs: the link from each synced tenant user to its directory
+// object, each directory's incremental position, and a record of every run. Plain values; the
+// Store port (store.hpp) persists them in the same transactions as the users they describe.
+#pragma once
+
+#include "idbridge/core/ids.hpp"
+#include "idbridge/core/model.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace idbridge::core::sync {
+
+// A tenant user synced from one directory object. Unique by (directory, anchor), and a user is
+// linked at most once per directory.
+struct DirectoryLink {
+  std::string directory;  // the directory's name in the config
+  std::string anchor;     // entryUUID (OpenLDAP) or objectGUID as hex (AD)
+  TenantId tenant;
+  UserId user;
+  // Set when a sync disabled the user because its object left the directory: the user is
+  // deleted once the retention has passed, and restored if the anchor comes back first.
+  std::optional<Timestamp> disabled_by_sync_at;
+  friend bool operator==(const DirectoryLink&, const DirectoryLink&) = default;
+};
+
+enum class RunKind { full, incremental, apply_plan };
+std::string_view to_string(RunKind kind);  // "full", "incremental", "applyPlan"
+std::optional<RunKind> parse_run_kind(std::string_view text);
+
+enum class RunOutcome {
+  running,     // started, not finished (or the process died: a later run resumes or replaces it)
+  applied,     // every planned operation was applied (failed ones are counted in `failed`)
+  unchanged,   // the plan was empty
+  held,        // over a safety threshold: saved to `plan_file`, waiting for approval
+  incomplete,  // the read was incomplete; creates and updates were applied, nothing disabled
+  failed,      // the run could not read or plan; nothing was applied
+};
+std::string_view to_string(RunOutcome outcome);  // "running", "applied", ...
+std::optional<RunOutcome> parse_run_outcome(std::string_view text);
+
+// One sync run, as `idbridged sync --runs` and /status show it.
+struct SyncRun {
+  std::int64_t id = 0;  // assigned by the store
+  std::string directory;
+  RunKind kind = RunKind::full;
+  Timestamp started{};
+  std::optional<Timestamp> finished;
+  RunOutcome outcome = RunOutcome::running;
+  std::int64_t read = 0;     // directory entries read
+  std::int64_t planned = 0;  // operations in the plan
+  std::int64_t applied = 0;  // operations applied so far (committed with them: resumable)
+  std::int64_t failed = 0;   // operations refused by a tenant rule (each in `error` or the log)
+  std::string plan_id;       // the plan's fingerprint (apply runs and held plans)
+  std::string plan_file;     // where a held plan was saved
+  std::string error;         // the first error, client-safe (never a secret)
+  friend bool operator==(const SyncRun&, const SyncRun&) = default;
+};
+
+}  // namespace idbridge::core::sync
