@@ -63,6 +63,19 @@ constexpr Names<core::OriginKind, 4> origin_kind_names{{
     {core::OriginKind::cli, "cli"},
     {core::OriginKind::system, "system"},
 }};
+constexpr Names<core::sync::RunKind, 3> run_kind_names{{
+    {core::sync::RunKind::full, "full"},
+    {core::sync::RunKind::incremental, "incremental"},
+    {core::sync::RunKind::apply_plan, "apply_plan"},
+}};
+constexpr Names<core::sync::RunOutcome, 6> run_outcome_names{{
+    {core::sync::RunOutcome::running, "running"},
+    {core::sync::RunOutcome::applied, "applied"},
+    {core::sync::RunOutcome::unchanged, "unchanged"},
+    {core::sync::RunOutcome::held, "held"},
+    {core::sync::RunOutcome::incomplete, "incomplete"},
+    {core::sync::RunOutcome::failed, "failed"},
+}};
 
 template <class Enum, std::size_t N>
 std::string_view name_of(const Names<Enum, N>& names, Enum value) {
@@ -169,6 +182,12 @@ std::string_view to_text(core::ActorKind value) {
 std::string_view to_text(core::OriginKind value) {
   return name_of(origin_kind_names, value);
 }
+std::string_view to_text(core::sync::RunKind value) {
+  return name_of(run_kind_names, value);
+}
+std::string_view to_text(core::sync::RunOutcome value) {
+  return name_of(run_outcome_names, value);
+}
 
 core::Role role_from_text(std::string_view text) {
   return parse(role_names, text, "role");
@@ -193,6 +212,12 @@ core::ActorKind actor_kind_from_text(std::string_view text) {
 }
 core::OriginKind origin_kind_from_text(std::string_view text) {
   return parse(origin_kind_names, text, "origin kind");
+}
+core::sync::RunKind run_kind_from_text(std::string_view text) {
+  return parse(run_kind_names, text, "sync run kind");
+}
+core::sync::RunOutcome run_outcome_from_text(std::string_view text) {
+  return parse(run_outcome_names, text, "sync run outcome");
 }
 
 std::int64_t to_millis(core::Timestamp at) {

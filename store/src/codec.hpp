@@ -6,6 +6,7 @@
 #include "idbridge/core/change.hpp"
 #include "idbridge/core/model.hpp"
 #include "idbridge/core/principal.hpp"
+#include "idbridge/core/sync/state.hpp"
 
 #include <cstdint>
 #include <string>
@@ -24,6 +25,8 @@ std::string_view to_text(core::ResourceType value);
 std::string_view to_text(core::ChangeKind value);
 std::string_view to_text(core::ActorKind value);
 std::string_view to_text(core::OriginKind value);
+std::string_view to_text(core::sync::RunKind value);
+std::string_view to_text(core::sync::RunOutcome value);
 
 // Parses a stored spelling; throws core::StoreFailure on an unknown one.
 core::Role role_from_text(std::string_view text);
@@ -34,6 +37,8 @@ core::ResourceType resource_type_from_text(std::string_view text);
 core::ChangeKind change_kind_from_text(std::string_view text);
 core::ActorKind actor_kind_from_text(std::string_view text);
 core::OriginKind origin_kind_from_text(std::string_view text);
+core::sync::RunKind run_kind_from_text(std::string_view text);
+core::sync::RunOutcome run_outcome_from_text(std::string_view text);
 
 // Milliseconds since the Unix epoch.
 std::int64_t to_millis(core::Timestamp at);

@@ -137,7 +137,47 @@ INSERT OR IGNORE INTO user_emails (tenant, email_key, user_id)
   WHERE json_extract(email.value, '$.value') IS NOT NULL;
 )sql";
 
-constexpr const char* migrations[] = {migration_1, migration_2};
+// Directory sync state (core/sync/state.hpp). A user is linked at most once per directory: the
+// unique key leads with (tenant, user_id) so that the same index serves find_link_of_user and
+// the foreign key's cascade from users (SQLite probes the child table on every user delete).
+// Timestamps are milliseconds since the epoch, as everywhere else. The cursor is a BLOB: an
+// RFC 4533 cookie is an octet string.
+constexpr const char* migration_3 = R"sql(
+CREATE TABLE directory_links (
+  directory TEXT NOT NULL,
+  anchor TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  disabled_by_sync_at INTEGER,
+  PRIMARY KEY (directory, anchor),
+  UNIQUE (tenant, user_id, directory),
+  FOREIGN KEY (tenant, user_id) REFERENCES users (tenant, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sync_cursors (
+  directory TEXT NOT NULL PRIMARY KEY,
+  cursor BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sync_runs (
+  id INTEGER PRIMARY KEY,
+  directory TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  finished INTEGER,
+  outcome TEXT NOT NULL,
+  read INTEGER NOT NULL,
+  planned INTEGER NOT NULL,
+  applied INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  plan_id TEXT NOT NULL,
+  plan_file TEXT NOT NULL,
+  error TEXT NOT NULL
+) STRICT;
+CREATE INDEX sync_runs_newest_per_directory ON sync_runs (directory, id DESC);
+)sql";
+
+constexpr const char* migrations[] = {migration_1, migration_2, migration_3};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);

@@ -16,11 +16,15 @@ struct UniqueRule {
   std::string_view columns;
   core::ErrorCode code;
 };
-constexpr std::array<UniqueRule, 4> unique_rules{{
+constexpr std::array<UniqueRule, 5> unique_rules{{
     {"users.user_name_key", core::ErrorCode::user_name_taken},
     {"users.tenant, users.primary_email_key", core::ErrorCode::email_taken},
     {"user_extensions.tenant, user_extensions.number", core::ErrorCode::extension_taken},
     {"groups.tenant, groups.display_name_key", core::ErrorCode::group_name_taken},
+    // A user linked to a second object of the same directory. ErrorCode has no rule of its own
+    // for it; the nearest is the userName clash that adoption by userName turns into.
+    {"directory_links.tenant, directory_links.user_id, directory_links.directory",
+     core::ErrorCode::user_name_taken},
 }};
 
 std::optional<core::ErrorCode> unique_rule_of(std::string_view message) {
@@ -82,6 +86,29 @@ Statement& Statement::bind(const std::optional<std::string>& value) {
   return *this;
 }
 
+Statement& Statement::bind(std::optional<std::int64_t> value) {
+  if (value) {
+    return bind(*value);
+  }
+  const int rc = sqlite3_bind_null(stmt_, next_index_++);
+  if (rc != SQLITE_OK) {
+    connection_->fail(rc, sqlite3_sql(stmt_));
+  }
+  return *this;
+}
+
+Statement& Statement::bind(Blob value) {
+  // An empty view may have a null data pointer, which SQLite would bind as NULL.
+  static constexpr char empty = 0;
+  const int rc =
+      sqlite3_bind_blob64(stmt_, next_index_++, value.bytes.empty() ? &empty : value.bytes.data(),
+                          value.bytes.size(), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) {
+    connection_->fail(rc, sqlite3_sql(stmt_));
+  }
+  return *this;
+}
+
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) {
@@ -104,6 +131,15 @@ std::string Statement::text(int column) const {
     return {};
   }
   return std::string(reinterpret_cast<const char*>(data),
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string Statement::bytes(int column) const {
+  const auto* data = sqlite3_column_blob(stmt_, column);
+  if (data == nullptr) {
+    return {};
+  }
+  return std::string(static_cast<const char*>(data),
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 

@@ -17,6 +17,11 @@ namespace idbridge::store::sqlite {
 
 class Connection;
 
+// Bytes bound as a BLOB rather than TEXT: opaque values that need not be UTF-8.
+struct Blob {
+  std::string_view bytes;
+};
+
 // A cached prepared statement in use; binds are 1-based in call order. Resets and clears its
 // bindings on destruction so the cache can hand it out again.
 class Statement {
@@ -35,6 +40,8 @@ class Statement {
   Statement& bind(int value) { return bind(static_cast<std::int64_t>(value)); }
   Statement& bind(bool value) { return bind(static_cast<std::int64_t>(value ? 1 : 0)); }
   Statement& bind(const std::optional<std::string>& value);
+  Statement& bind(std::optional<std::int64_t> value);
+  Statement& bind(Blob value);
 
   // Advances; true when a row is available. Throws on error.
   bool step();
@@ -43,6 +50,8 @@ class Statement {
 
   std::string text(int column) const;
   std::int64_t integer(int column) const;
+  // The column's bytes, whatever its type (a BLOB, or TEXT with any bytes in it).
+  std::string bytes(int column) const;
   bool is_null(int column) const;
 
  private:

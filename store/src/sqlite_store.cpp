@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -459,6 +460,82 @@ class Queries : public Base {
     return db().scalar("SELECT coalesce(max(sequence), 0) FROM changes");
   }
 
+  std::vector<core::sync::DirectoryLink> list_links(std::string_view directory) override {
+    // One statement stepping the primary key in order: a first full sync reads 100,000 links.
+    std::vector<core::sync::DirectoryLink> out;
+    auto rows = db().query(
+        "SELECT anchor, tenant, user_id, disabled_by_sync_at FROM directory_links "
+        "WHERE directory = ? ORDER BY anchor",
+        directory);
+    while (rows.step()) {
+      out.push_back(link_of(rows, directory));
+    }
+    return out;
+  }
+
+  std::optional<core::sync::DirectoryLink> find_link(std::string_view directory,
+                                                     std::string_view anchor) override {
+    auto row = db().query(
+        "SELECT anchor, tenant, user_id, disabled_by_sync_at FROM directory_links "
+        "WHERE directory = ? AND anchor = ?",
+        directory, anchor);
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return link_of(row, directory);
+  }
+
+  std::optional<core::sync::DirectoryLink> find_link_of_user(std::string_view directory,
+                                                             const core::TenantId& tenant,
+                                                             const core::UserId& user) override {
+    auto row = db().query(
+        "SELECT anchor, tenant, user_id, disabled_by_sync_at FROM directory_links "
+        "WHERE tenant = ? AND user_id = ? AND directory = ?",
+        tenant.str(), user.str(), directory);
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return link_of(row, directory);
+  }
+
+  std::string sync_cursor(std::string_view directory) override {
+    auto row = db().query("SELECT cursor FROM sync_cursors WHERE directory = ?", directory);
+    return row.step() ? row.bytes(0) : std::string();
+  }
+
+  std::optional<core::sync::SyncRun> find_sync_run(std::int64_t id) override {
+    auto row = db().query(
+        "SELECT id, directory, kind, started, finished, outcome, read, planned, applied, failed, "
+        "plan_id, plan_file, error FROM sync_runs WHERE id = ?",
+        id);
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return run_of(row);
+  }
+
+  std::vector<core::sync::SyncRun> list_sync_runs(std::string_view directory,
+                                                  std::size_t limit) override {
+    const auto bounded = static_cast<std::int64_t>(
+        std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+    std::vector<core::sync::SyncRun> out;
+    auto rows = directory.empty()
+                    ? db().query(
+                          "SELECT id, directory, kind, started, finished, outcome, read, planned, "
+                          "applied, failed, plan_id, plan_file, error FROM sync_runs "
+                          "ORDER BY id DESC LIMIT ?",
+                          bounded)
+                    : db().query(
+                          "SELECT id, directory, kind, started, finished, outcome, read, planned, "
+                          "applied, failed, plan_id, plan_file, error FROM sync_runs "
+                          "WHERE directory = ? ORDER BY id DESC LIMIT ?",
+                          directory, bounded);
+    while (rows.step()) {
+      out.push_back(run_of(rows));
+    }
+    return out;
+  }
+
  protected:
   explicit Queries(Connection& connection) : connection_(&connection) {}
 
@@ -478,6 +555,38 @@ class Queries : public Base {
       return std::nullopt;
     }
     return codec::decode_user(row.text(0));
+  }
+
+  // Columns: anchor, tenant, user_id, disabled_by_sync_at.
+  static core::sync::DirectoryLink link_of(const sqlite::Statement& row,
+                                           std::string_view directory) {
+    core::sync::DirectoryLink link{std::string(directory), row.text(0), core::TenantId(row.text(1)),
+                                   core::UserId(row.text(2)), std::nullopt};
+    if (!row.is_null(3)) {
+      link.disabled_by_sync_at = codec::from_millis(row.integer(3));
+    }
+    return link;
+  }
+
+  // Columns in the order of the sync_runs table.
+  static core::sync::SyncRun run_of(const sqlite::Statement& row) {
+    core::sync::SyncRun run;
+    run.id = row.integer(0);
+    run.directory = row.text(1);
+    run.kind = codec::run_kind_from_text(row.text(2));
+    run.started = codec::from_millis(row.integer(3));
+    if (!row.is_null(4)) {
+      run.finished = codec::from_millis(row.integer(4));
+    }
+    run.outcome = codec::run_outcome_from_text(row.text(5));
+    run.read = row.integer(6);
+    run.planned = row.integer(7);
+    run.applied = row.integer(8);
+    run.failed = row.integer(9);
+    run.plan_id = row.text(10);
+    run.plan_file = row.text(11);
+    run.error = row.text(12);
+    return run;
   }
 
   static std::optional<core::Group> one_group(sqlite::Statement&& row) {
@@ -517,20 +626,13 @@ class SqliteReader final : public Queries<core::StoreReader> {
   std::unique_ptr<Connection> connection_;
 };
 
-class SqliteWriter final : public Queries<core::StoreWriter> {
+class NestedWriter;
+
+// The write half of the port over the writer connection, shared by a logical transaction
+// (SqliteWriter) and the transactions nested in it (NestedWriter): they differ only in how they
+// begin, commit and roll back.
+class WriterBase : public Queries<core::StoreWriter> {
  public:
-  // `connection` holds the write slot and an open logical transaction (Shared::begin_logical).
-  SqliteWriter(std::shared_ptr<Shared> shared, Connection& connection)
-      : Queries(connection), shared_(std::move(shared)) {}
-
-  ~SqliteWriter() override {
-    if (open_) {
-      // Only this writer's savepoint: earlier writers of the batch keep their work.
-      shared_->roll_back_logical();
-      shared_->end_logical(false);
-    }
-  }
-
   bool ensure_tenant(const core::TenantId& tenant, core::Timestamp now) override {
     require_open();
     db().query("INSERT OR IGNORE INTO tenants (id, created) VALUES (?, ?)", tenant.str(),
@@ -599,6 +701,9 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
       db().query("DELETE FROM passwords WHERE tenant = ? AND user_id = ?", tenant.str(), id.str())
           .run();
       db().query("DELETE FROM user_emails WHERE tenant = ? AND user_id = ?", tenant.str(), id.str())
+          .run();
+      db().query("DELETE FROM directory_links WHERE tenant = ? AND user_id = ?", tenant.str(),
+                 id.str())
           .run();
       db().query("DELETE FROM users WHERE tenant = ? AND id = ?", tenant.str(), id.str()).run();
       return db().changes() > 0;
@@ -694,32 +799,100 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
     return db().last_insert_rowid();
   }
 
-  void commit() override {
+  void put_link(const core::sync::DirectoryLink& link) override {
     require_open();
-    open_ = false;
-    try {
-      db().exec("RELEASE logical");
-    } catch (...) {
-      shared_->roll_back_logical();
-      detach();
-      shared_->end_logical(false);
-      throw;
-    }
-    detach();
-    // Blocks until the batch holding this transaction is durable; throws if its COMMIT failed.
-    shared_->end_logical(true);
+    // An upsert on the primary key only: the (tenant, user_id, directory) key still fails, as
+    // one statement, so the transaction stays usable. INSERT OR REPLACE would instead delete
+    // the user's other link silently.
+    db().query(
+            "INSERT INTO directory_links (directory, anchor, tenant, user_id, disabled_by_sync_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (directory, anchor) DO UPDATE SET "
+            "tenant = excluded.tenant, user_id = excluded.user_id, "
+            "disabled_by_sync_at = excluded.disabled_by_sync_at",
+            link.directory, link.anchor, link.tenant.str(), link.user.str(),
+            optional_millis(link.disabled_by_sync_at))
+        .run();
   }
 
- private:
+  bool delete_link(std::string_view directory, std::string_view anchor) override {
+    require_open();
+    db().query("DELETE FROM directory_links WHERE directory = ? AND anchor = ?", directory, anchor)
+        .run();
+    return db().changes() > 0;
+  }
+
+  void set_sync_cursor(std::string_view directory, const std::string& cursor) override {
+    require_open();
+    if (cursor.empty()) {
+      db().query("DELETE FROM sync_cursors WHERE directory = ?", directory).run();
+      return;
+    }
+    db().query(
+            "INSERT INTO sync_cursors (directory, cursor) VALUES (?, ?) "
+            "ON CONFLICT (directory) DO UPDATE SET cursor = excluded.cursor",
+            directory, sqlite::Blob{cursor})
+        .run();
+  }
+
+  std::int64_t insert_sync_run(const core::sync::SyncRun& run) override {
+    require_open();
+    db().query(
+            "INSERT INTO sync_runs (directory, kind, started, finished, outcome, read, planned, "
+            "applied, failed, plan_id, plan_file, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            run.directory, codec::to_text(run.kind), codec::to_millis(run.started),
+            optional_millis(run.finished), codec::to_text(run.outcome), run.read, run.planned,
+            run.applied, run.failed, run.plan_id, run.plan_file, run.error)
+        .run();
+    return db().last_insert_rowid();
+  }
+
+  bool update_sync_run(const core::sync::SyncRun& run) override {
+    require_open();
+    db().query(
+            "UPDATE sync_runs SET directory = ?, kind = ?, started = ?, finished = ?, "
+            "outcome = ?, read = ?, planned = ?, applied = ?, failed = ?, plan_id = ?, "
+            "plan_file = ?, error = ? WHERE id = ?",
+            run.directory, codec::to_text(run.kind), codec::to_millis(run.started),
+            optional_millis(run.finished), codec::to_text(run.outcome), run.read, run.planned,
+            run.applied, run.failed, run.plan_id, run.plan_file, run.error, run.id)
+        .run();
+    return db().changes() > 0;
+  }
+
+  std::unique_ptr<core::StoreWriter> nested() override;
+
+ protected:
+  WriterBase(Connection& connection, int depth) : Queries(connection), depth_(depth) {}
+
+  // Called when this transaction ends without commit() while a transaction nested in it is
+  // still alive (a caller's bug the port forbids): the savepoint this one rolls back to undoes
+  // the nested work too, so the nested writer is only told it is finished.
+  void abandon_nested() noexcept;
+
   void require_open() {
     if (!open_) {
       throw core::StoreFailure("sqlite: the write transaction is already finished");
+    }
+    if (nested_ != nullptr) {
+      throw core::StoreFailure(
+          "sqlite: the write transaction has a nested transaction open; finish that one first");
     }
     // After some errors SQLite rolls the whole transaction back by itself; statements run now
     // would each commit on their own, outside any savepoint.
     if (!db().in_transaction()) {
       throw core::StoreFailure("sqlite: the transaction was rolled back after an error");
     }
+  }
+
+  bool open_ = true;
+  int depth_;  // 0 for a logical transaction, n for the n-th nested level
+
+ private:
+  friend class NestedWriter;
+
+  static std::optional<std::int64_t> optional_millis(const std::optional<core::Timestamp>& at) {
+    return at ? std::optional<std::int64_t>(codec::to_millis(*at)) : std::nullopt;
   }
 
   void insert_extensions(const core::User& user) {
@@ -742,14 +915,14 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
   // uniqueness violation), leaves the transaction as it was: the caller may go on and commit.
   template <class F>
   auto atomically(F&& operation) -> decltype(operation()) {
-    db().exec("SAVEPOINT operation");
+    db().query("SAVEPOINT operation").run();
     try {
       if constexpr (std::is_void_v<decltype(operation())>) {
         operation();
-        db().exec("RELEASE operation");
+        db().query("RELEASE operation").run();
       } else {
         auto result = operation();
-        db().exec("RELEASE operation");
+        db().query("RELEASE operation").run();
         return result;
       }
     } catch (...) {
@@ -759,8 +932,151 @@ class SqliteWriter final : public Queries<core::StoreWriter> {
     }
   }
 
+  NestedWriter* nested_ = nullptr;  // the live transaction nested directly in this one
+};
+
+// SQL for the savepoint of each nesting level. Distinct names keep levels apart from each other
+// and from `logical` and `operation`; static strings let the statement cache keep them prepared.
+struct SavepointSql {
+  std::string begin;
+  std::string release;
+  std::string roll_back;
+};
+constexpr int max_nesting = 32;
+
+const SavepointSql& savepoint_sql(int depth) {
+  static const auto table = [] {
+    std::array<SavepointSql, max_nesting + 1> out;
+    for (int level = 1; level <= max_nesting; ++level) {
+      const std::string name = "nested_" + std::to_string(level);
+      out[level] = {"SAVEPOINT " + name, "RELEASE " + name, "ROLLBACK TO " + name};
+    }
+    return out;
+  }();
+  return table[depth];
+}
+
+// A savepoint inside its parent's transaction, on the same connection. commit() releases the
+// savepoint into the parent (durable only when the outermost writer commits); it never touches
+// the write slot or group commit.
+class NestedWriter final : public WriterBase {
+ public:
+  // The savepoint is already open (WriterBase::nested).
+  NestedWriter(Connection& connection, WriterBase& parent, int depth)
+      : WriterBase(connection, depth), parent_(&parent), sql_(&savepoint_sql(depth)) {}
+
+  ~NestedWriter() override {
+    abandon_nested();
+    if (open_) {
+      roll_back();
+    }
+    leave_parent();
+  }
+
+  void commit() override {
+    require_open();
+    open_ = false;
+    try {
+      db().query(sql_->release.c_str()).run();
+    } catch (...) {
+      roll_back();
+      leave_parent();
+      throw;
+    }
+    leave_parent();
+  }
+
+ private:
+  friend class WriterBase;
+
+  void roll_back() noexcept {
+    open_ = false;
+    db().exec_noexcept(sql_->roll_back.c_str());
+    db().exec_noexcept(sql_->release.c_str());
+  }
+
+  // This writer is finished: it no longer blocks its parent, and refuses further use.
+  void leave_parent() noexcept {
+    if (parent_ != nullptr) {
+      parent_->nested_ = nullptr;
+      parent_ = nullptr;
+    }
+    detach();
+  }
+
+  // The parent ended first and its rollback already undid this writer's work.
+  void abandoned() noexcept {
+    abandon_nested();
+    open_ = false;
+    parent_ = nullptr;
+    detach();
+  }
+
+  WriterBase* parent_;
+  const SavepointSql* sql_;
+};
+
+void WriterBase::abandon_nested() noexcept {
+  if (nested_ != nullptr) {
+    std::exchange(nested_, nullptr)->abandoned();
+  }
+}
+
+std::unique_ptr<core::StoreWriter> WriterBase::nested() {
+  require_open();
+  if (depth_ >= max_nesting) {
+    throw core::StoreFailure("sqlite: write transactions nested more than " +
+                             std::to_string(max_nesting) + " deep");
+  }
+  const SavepointSql& sql = savepoint_sql(depth_ + 1);
+  db().query(sql.begin.c_str()).run();
+  std::unique_ptr<NestedWriter> child;
+  try {
+    child = std::make_unique<NestedWriter>(db(), *this, depth_ + 1);
+  } catch (...) {
+    db().exec_noexcept(sql.roll_back.c_str());
+    db().exec_noexcept(sql.release.c_str());
+    throw;
+  }
+  nested_ = child.get();
+  return child;
+}
+
+// A logical transaction: holds the write slot and runs inside `SAVEPOINT logical` of a group
+// commit batch (Shared).
+class SqliteWriter final : public WriterBase {
+ public:
+  // `connection` holds the write slot and an open logical transaction (Shared::begin_logical).
+  SqliteWriter(std::shared_ptr<Shared> shared, Connection& connection)
+      : WriterBase(connection, 0), shared_(std::move(shared)) {}
+
+  ~SqliteWriter() override {
+    abandon_nested();
+    if (open_) {
+      // Only this writer's savepoint: earlier writers of the batch keep their work.
+      shared_->roll_back_logical();
+      shared_->end_logical(false);
+    }
+  }
+
+  void commit() override {
+    require_open();
+    open_ = false;
+    try {
+      db().exec("RELEASE logical");
+    } catch (...) {
+      shared_->roll_back_logical();
+      detach();
+      shared_->end_logical(false);
+      throw;
+    }
+    detach();
+    // Blocks until the batch holding this transaction is durable; throws if its COMMIT failed.
+    shared_->end_logical(true);
+  }
+
+ private:
   std::shared_ptr<Shared> shared_;
-  bool open_ = true;
 };
 
 class SqliteStore final : public core::Store {

@@ -96,6 +96,12 @@ class FailingStore final : public Store {
     std::vector<GroupId> groups_containing(const TenantId& t, const MemberRef& m) override { return inner_->groups_containing(t, m); }
     std::vector<ChangeRecord> changes_after(ChangeSequence a, std::size_t l) override { return inner_->changes_after(a, l); }
     ChangeSequence last_change_sequence() override { return inner_->last_change_sequence(); }
+    std::vector<sync::DirectoryLink> list_links(std::string_view d) override { return inner_->list_links(d); }
+    std::optional<sync::DirectoryLink> find_link(std::string_view d, std::string_view a) override { return inner_->find_link(d, a); }
+    std::optional<sync::DirectoryLink> find_link_of_user(std::string_view d, const TenantId& t, const UserId& u) override { return inner_->find_link_of_user(d, t, u); }
+    std::string sync_cursor(std::string_view d) override { return inner_->sync_cursor(d); }
+    std::optional<sync::SyncRun> find_sync_run(std::int64_t id) override { return inner_->find_sync_run(id); }
+    std::vector<sync::SyncRun> list_sync_runs(std::string_view d, std::size_t l) override { return inner_->list_sync_runs(d, l); }
     bool ensure_tenant(const TenantId& t, Timestamp now) override { count(); return inner_->ensure_tenant(t, now); }
     void insert_user(const User& u) override { count(); inner_->insert_user(u); }
     bool update_user(const User& u, ResourceVersion v) override { count(); return inner_->update_user(u, v); }
@@ -107,6 +113,12 @@ class FailingStore final : public Store {
     bool add_member(const TenantId& t, const GroupId& g, const MemberRef& m) override { count(); return inner_->add_member(t, g, m); }
     bool remove_member(const TenantId& t, const GroupId& g, const MemberRef& m) override { count(); return inner_->remove_member(t, g, m); }
     ChangeSequence append_change(const ChangeRecord& r) override { count(); return inner_->append_change(r); }
+    void put_link(const sync::DirectoryLink& l) override { count(); inner_->put_link(l); }
+    bool delete_link(std::string_view d, std::string_view a) override { count(); return inner_->delete_link(d, a); }
+    void set_sync_cursor(std::string_view d, const std::string& c) override { count(); inner_->set_sync_cursor(d, c); }
+    std::int64_t insert_sync_run(const sync::SyncRun& r) override { count(); return inner_->insert_sync_run(r); }
+    bool update_sync_run(const sync::SyncRun& r) override { count(); return inner_->update_sync_run(r); }
+    std::unique_ptr<StoreWriter> nested() override { count(); return std::make_unique<Writer>(store_, inner_->nested()); }
     void commit() override { count(); inner_->commit(); }
     // clang-format on
 

@@ -6,6 +6,7 @@
 #include "idbridge/core/change.hpp"
 #include "idbridge/core/error.hpp"
 #include "idbridge/core/store.hpp"
+#include "idbridge/core/sync/state.hpp"
 #include "idbridge/testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -57,6 +58,11 @@ core::Group make_group(const std::string& tenant, const std::string& id,
                        const std::string& display_name);
 core::ChangeRecord make_change(const std::string& tenant, const std::string& resource_id,
                                core::ResourceVersion version);
+
+core::sync::DirectoryLink make_link(const std::string& directory, const std::string& anchor,
+                                    const std::string& tenant, const std::string& user_id);
+// A finished run with every field set to a non-default value.
+core::sync::SyncRun make_run(const std::string& directory, std::int64_t started_millis);
 
 // Expects `action` to throw StoreConstraintViolation for `code`.
 template <class Action>

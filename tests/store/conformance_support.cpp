@@ -114,4 +114,26 @@ core::ChangeRecord make_change(const std::string& tenant, const std::string& res
   return record;
 }
 
+core::sync::DirectoryLink make_link(const std::string& directory, const std::string& anchor,
+                                    const std::string& tenant, const std::string& user_id) {
+  return {directory, anchor, core::TenantId(tenant), core::UserId(user_id), std::nullopt};
+}
+
+core::sync::SyncRun make_run(const std::string& directory, std::int64_t started_millis) {
+  core::sync::SyncRun run;
+  run.directory = directory;
+  run.kind = core::sync::RunKind::apply_plan;
+  run.started = at_millis(started_millis);
+  run.finished = at_millis(started_millis + 1500);
+  run.outcome = core::sync::RunOutcome::held;
+  run.read = 100'000;
+  run.planned = 1234;
+  run.applied = 1200;
+  run.failed = 34;
+  run.plan_id = "sha256:0f3a";
+  run.plan_file = "/var/lib/idbridge/plans/" + directory + ".json";
+  run.error = "user_name_taken: \"zoë\" is already taken";
+  return run;
+}
+
 }  // namespace idbridge::store_test

@@ -118,6 +118,95 @@ TEST_F(SqliteStore, OpeningAMigratedFileIsANoOp) {
             history_before);
 }
 
+TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
+  // A version-2 file: today's schema with migration 3 undone, as a version-2 binary left it.
+  std::string fresh_schema;
+  {
+    auto store = open_sqlite(dir_.path().string());
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    writer->insert_user(full_user("acme", "u1", "zoe"));
+    writer->insert_group(make_group("acme", "g1", "Support"));
+    writer->add_member(core::TenantId("acme"), core::GroupId("g1"), {core::MemberType::user, "u1"});
+    writer->append_change(make_change("acme", "u1", 7));
+    writer->commit();
+  }
+  {
+    RawDb raw(db_path());
+    fresh_schema = raw.text(
+        "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    raw.exec(
+        "BEGIN; DROP TABLE directory_links; DROP TABLE sync_cursors; DROP TABLE sync_runs; "
+        "DELETE FROM schema_migrations WHERE version = 3; PRAGMA user_version = 2; COMMIT;");
+    ASSERT_EQ(raw.text("PRAGMA user_version"), "2");
+  }
+
+  auto store = open_sqlite(dir_.path().string());
+  EXPECT_EQ(store->schema_version(), 3);
+  {
+    auto reader = store->read();
+    EXPECT_EQ(reader->find_user(core::TenantId("acme"), core::UserId("u1")),
+              full_user("acme", "u1", "zoe"));
+    EXPECT_TRUE(reader->is_member(core::TenantId("acme"), core::GroupId("g1"),
+                                  {core::MemberType::user, "u1"}));
+    EXPECT_EQ(reader->changes_after(0, 10).size(), 1U);
+    EXPECT_TRUE(reader->list_links("ldap").empty());
+    EXPECT_TRUE(reader->list_sync_runs("", 10).empty());
+  }
+  {
+    auto writer = store->write();
+    writer->put_link(make_link("ldap", "a", "acme", "u1"));
+    writer->insert_sync_run(make_run("ldap", 5));
+    writer->commit();
+  }
+  EXPECT_EQ(store->read()->find_link_of_user("ldap", core::TenantId("acme"), core::UserId("u1")),
+            make_link("ldap", "a", "acme", "u1"));
+  store.reset();
+  RawDb raw(db_path());
+  EXPECT_EQ(
+      raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
+      fresh_schema)
+      << "a migrated file has the schema of a new one";
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3");
+  EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(SqliteStore, SyncStateStatementsUseIndexes) {
+  auto store = open_sqlite(dir_.path().string());
+  // The plans SQLite picks for the sync's hot statements: index or primary-key searches, never a
+  // scan of a whole table or a temporary B-tree for the ORDER BY.
+  for (const auto* sql : {
+           "SELECT anchor, tenant, user_id, disabled_by_sync_at FROM directory_links "
+           "WHERE directory = 'd' ORDER BY anchor",
+           "SELECT anchor FROM directory_links WHERE tenant = 't' AND user_id = 'u' AND "
+           "directory = 'd'",
+           "DELETE FROM directory_links WHERE tenant = 't' AND user_id = 'u'",
+           "SELECT id FROM sync_runs WHERE directory = 'd' ORDER BY id DESC LIMIT 5",
+       }) {
+    std::string details;
+    {
+      // EXPLAIN QUERY PLAN rows: id, parent, notused, detail.
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open_v2(db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+      sqlite3_stmt* stmt = nullptr;
+      ASSERT_EQ(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + sql).c_str(), -1,
+                                   &stmt, nullptr),
+                SQLITE_OK)
+          << sqlite3_errmsg(db);
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        details += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+        details += " | ";
+      }
+      sqlite3_finalize(stmt);
+      sqlite3_close_v2(db);
+    }
+    EXPECT_NE(details.find("SEARCH"), std::string::npos) << sql << ": " << details;
+    EXPECT_EQ(details.find("SCAN"), std::string::npos) << sql << ": " << details;
+    EXPECT_EQ(details.find("TEMP B-TREE"), std::string::npos) << sql << ": " << details;
+  }
+}
+
 TEST_F(SqliteStore, RefusesADatabaseNewerThanTheBinary) {
   open_sqlite(dir_.path().string());
   RawDb(db_path()).exec("PRAGMA user_version = " +

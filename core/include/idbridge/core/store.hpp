@@ -17,6 +17,7 @@
 #include "idbridge/core/change.hpp"
 #include "idbridge/core/ids.hpp"
 #include "idbridge/core/model.hpp"
+#include "idbridge/core/sync/state.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -94,6 +95,22 @@ class StoreReader {
   // Change records with sequence > after, oldest first, at most `limit`.
   virtual std::vector<ChangeRecord> changes_after(ChangeSequence after, std::size_t limit) = 0;
   virtual ChangeSequence last_change_sequence() = 0;
+
+  // Directory sync state (sync/state.hpp).
+  // Every link of a directory, ordered by anchor.
+  virtual std::vector<sync::DirectoryLink> list_links(std::string_view directory) = 0;
+  virtual std::optional<sync::DirectoryLink> find_link(std::string_view directory,
+                                                       std::string_view anchor) = 0;
+  // The user's link to `directory`, if it has one.
+  virtual std::optional<sync::DirectoryLink> find_link_of_user(std::string_view directory,
+                                                               const TenantId& tenant,
+                                                               const UserId& user) = 0;
+  // The directory's incremental position (an opaque cookie), "" when none is stored.
+  virtual std::string sync_cursor(std::string_view directory) = 0;
+  virtual std::optional<sync::SyncRun> find_sync_run(std::int64_t id) = 0;
+  // Newest first; every directory when `directory` is empty.
+  virtual std::vector<sync::SyncRun> list_sync_runs(std::string_view directory,
+                                                    std::size_t limit) = 0;
 };
 
 class StoreWriter : public StoreReader {
@@ -125,6 +142,26 @@ class StoreWriter : public StoreReader {
 
   // Appends to the change log, assigns and returns the record's sequence.
   virtual ChangeSequence append_change(const ChangeRecord& record) = 0;
+
+  // Inserts or replaces the link with the same (directory, anchor); the user must exist. Throws
+  // StoreConstraintViolation (rule user_name_taken) when the user is already linked to another
+  // anchor of the directory; like every failed write, that leaves the transaction usable.
+  // delete_user removes the user's links with it.
+  virtual void put_link(const sync::DirectoryLink& link) = 0;
+  virtual bool delete_link(std::string_view directory, std::string_view anchor) = 0;
+  // "" clears it.
+  virtual void set_sync_cursor(std::string_view directory, const std::string& cursor) = 0;
+  // Assigns and returns the run's id (run.id is ignored).
+  virtual std::int64_t insert_sync_run(const sync::SyncRun& run) = 0;
+  // Overwrites the run with run.id; returns false if there is none.
+  virtual bool update_sync_run(const sync::SyncRun& run) = 0;
+
+  // A nested transaction (a savepoint) inside this one: its commit() makes its work part of this
+  // transaction (durable only when this one commits); destroying it without commit() undoes only
+  // its own work. This writer must not be used while the nested one is alive (writes, nested()
+  // and commit() throw StoreFailure). Nested writers nest. Lets a sync apply a page of
+  // operations in one durable commit while each operation stays atomic.
+  virtual std::unique_ptr<StoreWriter> nested() = 0;
 
   // Makes everything durable and visible. Throws StoreFailure (then nothing was committed).
   virtual void commit() = 0;
