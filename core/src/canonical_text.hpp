@@ -15,9 +15,15 @@ class JsonWriter {
   JsonWriter& end_array();
   JsonWriter& key(std::string_view name);
   JsonWriter& value(std::string_view text);
+  // Without this a string literal would pick the bool overload (a standard conversion wins over
+  // string_view's constructor) and be written as true.
+  JsonWriter& value(const char* text) { return value(std::string_view(text)); }
   JsonWriter& value(bool flag);
   // Writes `name: text` only when text is non-empty, so absent attributes stay absent.
   JsonWriter& field(std::string_view name, std::string_view text);
+  JsonWriter& field(std::string_view name, const char* text) {
+    return field(name, std::string_view(text));
+  }
   JsonWriter& field(std::string_view name, bool flag);
   std::string take() { return std::move(out_); }
 

@@ -185,6 +185,14 @@ IdentityService::IdentityService(Ports ports, ProviderSettings provider,
   }
 }
 
+IdentityService::IdentityService(Copy, Ports ports, const IdentityService& settings_from)
+    : ports_(ports), provider_(settings_from.provider_), tenants_(settings_from.tenants_) {}
+
+IdentityService IdentityService::with_store(Store& store) const {
+  return IdentityService(
+      Copy{}, Ports{store, ports_.clock, ports_.ids, ports_.passwords, ports_.zones}, *this);
+}
+
 const TenantSettings* IdentityService::tenant(const TenantId& id) const {
   const auto it = tenants_.find(id);
   return it == tenants_.end() ? nullptr : &it->second;

@@ -7,6 +7,8 @@
 #include "idbridge/core/sync/state.hpp"
 
 #include <array>
+#include <cstdio>
+#include <ctime>
 #include <utility>
 
 namespace idbridge::core {
@@ -163,6 +165,20 @@ Principal system_principal() {
   principal.origin = Origin{OriginKind::system, ""};
   principal.ceiling = Role::account_owner;
   return principal;
+}
+
+std::string format_timestamp(Timestamp at) {
+  const auto since_epoch = at.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto millis = (since_epoch - seconds).count();
+  const std::time_t t = seconds.count();
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[96];  // sized for any int the format could print, so no truncation warning
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buffer;
 }
 
 namespace sync {

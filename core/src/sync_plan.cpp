@@ -148,6 +148,8 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   Plan result;
   result.directory = snapshot.directory;
   result.tenant = current.tenant;
+  result.kind = snapshot.kind;
+  result.cursor = snapshot.cursor;
   result.completeness = snapshot.completeness;
   result.diagnostics = mapped.problems;
   result.counts.read = snapshot.users.size();
@@ -209,14 +211,30 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   }
 
   // Users whose directory object is gone. Presence is judged on every entry read, mapped or not:
-  // an entry skipped for a mapping problem is still in the directory.
+  // an entry skipped for a mapping problem is still in the directory. An incremental read says
+  // what is gone explicitly (deleted anchors, or a present set); silence there means unchanged.
   std::set<std::string> present;
   for (const auto& entry : snapshot.users) {
     present.insert(entry.anchor);
   }
+  const std::set<std::string> deleted(snapshot.deleted_anchors.begin(),
+                                      snapshot.deleted_anchors.end());
+  const auto gone = [&](const std::string& anchor) {
+    if (present.contains(anchor)) {
+      return false;
+    }
+    if (snapshot.kind == Snapshot::Kind::full) {
+      return true;
+    }
+    if (deleted.contains(anchor)) {
+      return true;
+    }
+    const auto& still = snapshot.present_anchors;
+    return still.has_value() && !std::binary_search(still->begin(), still->end(), anchor);
+  };
   std::size_t unseen = 0;
   for (const auto& user : current.linked) {
-    if (present.contains(user.anchor)) {
+    if (!gone(user.anchor)) {
       continue;
     }
     ++unseen;
@@ -280,7 +298,7 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   }
   result.ops = std::move(ops);
 
-  const std::size_t linked_count = current.linked.size();
+  const std::size_t linked_count = current.linked_total.value_or(current.linked.size());
   if (over(policy.disables, result.counts.disables, linked_count)) {
     result.held = true;
     result.hold_reasons.push_back(
@@ -303,6 +321,8 @@ std::string to_json(const Plan& plan) {
   json.begin_object();
   json.key("directory").value(plan.directory);
   json.key("tenant").value(plan.tenant.str());
+  json.key("kind").value(plan.kind == Snapshot::Kind::full ? "full" : "incremental");
+  json.field("cursor", plan.cursor);
   json.key("complete").value(plan.completeness.complete);
   json.field("incompleteReason", plan.completeness.reason);
   json.key("held").value(plan.held);

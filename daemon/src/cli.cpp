@@ -34,7 +34,6 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   std::optional<Command> csv_command;
   std::optional<std::string> tenant;
   bool sync = false;
-  bool dry_run = false;
   bool help = false;
   bool version = false;
 
@@ -63,12 +62,19 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
       }
       result.directory = std::move(*v);
     } else if (sync && flag == "--dry-run") {
-      dry_run = true;
+      result.dry_run = true;
+    } else if (sync && flag == "--incremental") {
+      result.incremental = true;
     } else if (sync && flag == "--json") {
       result.json = true;
-    } else if (sync && (flag == "--apply" || flag == "--approve")) {
-      return usage_error("sync " + std::string(flag) +
-                         " is not implemented yet; only sync --dry-run is available");
+    } else if (sync && flag == "--runs") {
+      result.list_runs = true;
+    } else if (sync && flag == "--apply") {
+      auto v = value();
+      if (!v || v->empty()) {
+        return usage_error("--apply needs a plan file");
+      }
+      result.plan_file = std::move(*v);
     } else if (csv_command && (flag == "--tenant" || flag == "--file")) {
       auto v = value();
       if (!v || v->empty()) {
@@ -108,14 +114,25 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
     return {result, {}};
   }
   if (sync) {
-    if (!config_path || result.directory.empty()) {
-      return usage_error("sync needs --config FILE and --directory NAME");
-    }
-    if (!dry_run) {
-      return usage_error("sync needs --dry-run (applying a plan is not implemented yet)");
+    if (!config_path) {
+      return usage_error("sync needs --config FILE");
     }
     if (check_path || result.overrides.listen) {
-      return usage_error("sync takes --config, --directory, --dry-run, --json and --state-dir");
+      return usage_error(
+          "sync takes --config, --directory, --dry-run, --incremental, --apply, --runs, --json "
+          "and --state-dir");
+    }
+    if (result.list_runs) {
+      if (result.plan_file || result.dry_run || result.incremental) {
+        return usage_error("sync --runs takes only --directory and --json");
+      }
+    } else if (result.plan_file) {
+      if (result.dry_run || result.incremental || !result.directory.empty()) {
+        return usage_error(
+            "sync --apply takes the directory from the plan file; it takes only --json");
+      }
+    } else if (result.directory.empty()) {
+      return usage_error("sync needs --directory NAME (or --apply PLANFILE, or --runs)");
     }
     result.command = Command::sync;
     result.config_path = std::move(*config_path);
@@ -183,7 +200,10 @@ std::string usage_text() {
          "       idbridged init-demo --state-dir DIR\n"
          "       idbridged import-users --config FILE --tenant ID --file CSV\n"
          "       idbridged export-users --config FILE --tenant ID [--file CSV]\n"
-         "       idbridged sync --config FILE --directory NAME --dry-run [--json]\n"
+         "       idbridged sync --config FILE --directory NAME [--dry-run] [--incremental]\n"
+         "                      [--json]\n"
+         "       idbridged sync --config FILE --apply PLANFILE [--json]\n"
+         "       idbridged sync --config FILE --runs [--directory NAME] [--json]\n"
          "       idbridged --help | --version\n"
          "\n"
          "  --config FILE        serve with the TOML configuration FILE\n"
@@ -197,10 +217,17 @@ std::string usage_text() {
          "                       row is applied whole or refused whole, with a report per\n"
          "                       row; exits 1 when any row was refused\n"
          "  export-users         write the tenant's users as CSV (stdout without --file)\n"
-         "  sync --dry-run       read the directory, plan the changes to its tenant and print\n"
-         "                       the plan (a table, or JSON with --json); writes nothing.\n"
-         "                       Exits 0, 3 when the plan is held by a safety threshold, 4\n"
-         "                       when the read was incomplete (no disable or delete planned)\n";
+         "  sync                 read the directory (everything, or with --incremental what\n"
+         "                       changed since the last run), plan the changes to its tenant,\n"
+         "                       print the plan (a table, or JSON with --json) and apply it,\n"
+         "                       unless it exceeds a safety threshold: then it is saved and\n"
+         "                       held until approved with --apply. --dry-run only prints.\n"
+         "                       Exits 0; 1 when a run failed or operations were refused; 3\n"
+         "                       held; 4 read incomplete (nothing disabled or deleted); 5\n"
+         "                       --apply refused because the directory or tenant changed; 6\n"
+         "                       another run of the directory is in progress\n"
+         "  sync --apply FILE    approve and apply a held plan, exactly as saved\n"
+         "  sync --runs          list the recorded sync runs, newest first\n";
 }
 
 }  // namespace idbridge::daemon

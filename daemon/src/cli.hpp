@@ -31,6 +31,10 @@ struct CommandLine {
   std::optional<std::string> file;       // import_users: required; export_users: default stdout
   std::string directory;                 // sync: the [directories.NAME] to read
   bool json = false;                     // sync: print the plan as JSON instead of a table
+  bool dry_run = false;                  // sync: plan only, write nothing
+  bool incremental = false;              // sync: read what changed since the stored cursor
+  std::optional<std::string> plan_file;  // sync --apply: the held plan to approve
+  bool list_runs = false;                // sync --runs: print the run records
 };
 
 struct ParsedCommandLine {
@@ -44,7 +48,9 @@ struct ParsedCommandLine {
 //   idbridged init-demo --state-dir DIR
 //   idbridged import-users --config FILE --tenant ID --file CSV [--state-dir DIR]
 //   idbridged export-users --config FILE --tenant ID [--file CSV] [--state-dir DIR]
-//   idbridged sync --config FILE --directory NAME --dry-run [--json] [--state-dir DIR]
+//   idbridged sync --config FILE --directory NAME [--dry-run] [--incremental] [--json]
+//   idbridged sync --config FILE --apply PLANFILE [--json]
+//   idbridged sync --config FILE --runs [--directory NAME] [--json]
 //   idbridged --help | --version
 ParsedCommandLine parse_command_line(std::span<const std::string_view> args);
 

@@ -1,15 +1,48 @@
-// The dry-run sync command: reader -> mapper -> planner -> printed plan.
+// Settings and printing for `idbridged sync` (sync_command.hpp).
 #include "sync_command.hpp"
 
-#include "cli.hpp"
-#include "idbridge/core/ports.hpp"
-#include "idbridge/core/store.hpp"
-#include "logger.hpp"
+#include "sync_runner.hpp"
 
-#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
 #include <ostream>
 
 namespace idbridge::daemon {
+namespace {
+
+using core::sync::SyncRun;
+
+std::string iso_time(core::Timestamp when) {
+  return core::format_timestamp(when);
+}
+
+nlohmann::json to_json_value(const SyncRun& run) {
+  nlohmann::json out = {{"id", run.id},
+                        {"directory", run.directory},
+                        {"kind", core::sync::to_string(run.kind)},
+                        {"outcome", core::sync::to_string(run.outcome)},
+                        {"started", iso_time(run.started)},
+                        {"read", run.read},
+                        {"planned", run.planned},
+                        {"applied", run.applied},
+                        {"failed", run.failed}};
+  if (run.finished) {
+    out["finished"] = iso_time(*run.finished);
+  }
+  if (!run.plan_id.empty()) {
+    out["planId"] = run.plan_id;
+  }
+  if (!run.plan_file.empty()) {
+    out["planFile"] = run.plan_file;
+  }
+  if (!run.error.empty()) {
+    out["error"] = run.error;
+  }
+  return out;
+}
+
+}  // namespace
 
 ldap::ReadSettings read_settings(const config::DirectoryConfig& directory, std::string password) {
   ldap::ReadSettings settings;
@@ -36,62 +69,79 @@ ldap::ReadSettings read_settings(const config::DirectoryConfig& directory, std::
   return settings;
 }
 
-core::sync::TenantView tenant_view(core::Store& store, const core::TenantId& tenant) {
-  core::sync::TenantView view;
-  view.tenant = tenant;
-  const auto reader = store.read();
-  constexpr std::int64_t page_size = 500;
-  for (core::PageRequest page{0, page_size};; page.offset += page_size) {
-    auto users = reader->list_users(tenant, page);
-    for (auto& user : users.items) {
-      view.unlinked_with_names.push_back(std::move(user));
-    }
-    if (page.offset + page_size >= users.total || users.items.empty()) {
-      break;
-    }
-  }
-  for (core::PageRequest page{0, page_size};; page.offset += page_size) {
-    auto groups = reader->list_groups(tenant, page);
-    for (auto& group : groups.items) {
-      view.existing_groups.push_back(std::move(group.display_name));
-    }
-    if (page.offset + page_size >= groups.total || groups.items.empty()) {
-      break;
-    }
-  }
-  std::sort(view.existing_groups.begin(), view.existing_groups.end());
-  return view;
+std::string run_json(const SyncRun& run) {
+  return to_json_value(run).dump();
 }
 
-int sync_dry_run(const config::DirectoryConfig& directory, std::string password, core::Store& store,
-                 bool json, std::ostream& out, Logger& logger) {
-  const auto settings = read_settings(directory, std::move(password));
-  for (const auto& warning : ldap::warnings(settings.connection)) {
-    logger.warning("weakened directory connection",
-                   {{"directory", directory.name}, {"warning", warning}});
+void print_runs(const std::vector<SyncRun>& runs, bool json, std::ostream& out) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& run : runs) {
+      list.push_back(to_json_value(run));
+    }
+    out << list.dump(2) << '\n';
+    return;
   }
-  const core::sync::Snapshot snapshot = ldap::read_directory(settings);
-  if (!snapshot.completeness.complete) {
-    logger.warning("directory read incomplete: no disable or delete will be planned",
-                   {{"directory", directory.name}, {"reason", snapshot.completeness.reason}});
+  for (const auto& run : runs) {
+    out << "run " << run.id << "  " << run.directory << "  " << core::sync::to_string(run.kind)
+        << "  " << core::sync::to_string(run.outcome) << "  started " << iso_time(run.started)
+        << "  read " << run.read << ", planned " << run.planned << ", applied " << run.applied
+        << ", refused " << run.failed << '\n';
+    if (!run.plan_file.empty()) {
+      out << "    plan: " << run.plan_file << '\n';
+    }
+    if (!run.error.empty()) {
+      out << "    " << run.error << '\n';
+    }
   }
-  const auto mapped = core::sync::map_users(snapshot, directory.rules);
-  const auto view = tenant_view(store, directory.tenant);
-  const core::SystemClock clock;
-  const auto plan =
-      core::sync::plan(mapped, snapshot, view, directory.rules, directory.policy, clock.now());
-  out << (json ? core::sync::to_json(plan) : core::sync::to_table(plan));
-  out.flush();
-  logger.info("sync dry run", {{"directory", directory.name},
-                               {"tenant", directory.tenant.str()},
-                               {"read", plan.counts.read},
-                               {"ops", plan.ops.size()},
-                               {"complete", plan.completeness.complete},
-                               {"held", plan.held}});
-  if (!plan.completeness.complete) {
-    return kExitReadIncomplete;
+}
+
+void print_report(const RunReport& report, bool dry_run, bool json, std::ostream& out) {
+  if (report.busy) {
+    out << (json ? R"({"busy": true})" : "another run of this directory is in progress") << '\n';
+    return;
   }
-  return plan.held ? kExitPlanHeld : kExitOk;
+  if (json) {
+    if (dry_run) {
+      out << core::sync::to_json(report.plan);
+      return;
+    }
+    nlohmann::json result = {{"run", to_json_value(report.run)}};
+    if (!report.plan.directory.empty()) {
+      result["plan"] = nlohmann::json::parse(core::sync::to_json(report.plan));
+    }
+    nlohmann::json failures = nlohmann::json::array();
+    for (const auto& failure : report.failures) {
+      failures.push_back({{"index", failure.index},
+                          {"op", core::sync::to_string(failure.kind)},
+                          {"anchor", failure.anchor},
+                          {"userName", failure.user_name},
+                          {"group", failure.group},
+                          {"error", core::to_string(failure.error.code)},
+                          {"detail", failure.error.detail}});
+    }
+    result["failures"] = std::move(failures);
+    if (!report.refusal.empty()) {
+      result["refusal"] = report.refusal;
+    }
+    out << result.dump(2) << '\n';
+    return;
+  }
+  if (!report.plan.directory.empty()) {
+    out << core::sync::to_table(report.plan);
+  }
+  if (dry_run) {
+    return;
+  }
+  if (!report.refusal.empty()) {
+    out << "REFUSED: " << report.refusal << '\n';
+  }
+  for (const auto& failure : report.failures) {
+    out << "refused: " << core::sync::to_string(failure.kind) << "  "
+        << (failure.user_name.empty() ? failure.group : failure.user_name) << ": "
+        << core::to_string(failure.error.code) << ": " << failure.error.detail << '\n';
+  }
+  print_runs({report.run}, false, out);
 }
 
 }  // namespace idbridge::daemon

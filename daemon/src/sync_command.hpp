@@ -1,37 +1,31 @@
-// `idbridged sync --dry-run`: read a configured directory, map it, plan against the tenant's
-// current state and print the plan. Nothing is written to the store.
+// `idbridged sync`: the LDAP reader's settings for a configured directory, and how runs and
+// plans are shown to the admin (a table, or JSON).
 #pragma once
 
 #include "idbridge/config/config.hpp"
-#include "idbridge/core/sync/plan.hpp"
+#include "idbridge/core/sync/state.hpp"
 #include "idbridge/ldap/reader.hpp"
 
 #include <iosfwd>
-
-namespace idbridge::core {
-class Store;
-}  // namespace idbridge::core
+#include <string>
+#include <vector>
 
 namespace idbridge::daemon {
 
-class Logger;
-
-// Exit codes of `sync` besides kExitOk, kExitFailure and kExitUsage.
-inline constexpr int kExitPlanHeld = 3;        // the plan exceeds a safety threshold
-inline constexpr int kExitReadIncomplete = 4;  // the read proved nothing about absences
+struct RunReport;
 
 // The LDAP reader's settings for a configured directory. `password` is the resolved
 // bind_password (empty for an anonymous bind).
 ldap::ReadSettings read_settings(const config::DirectoryConfig& directory, std::string password);
 
-// The tenant's state as the planner sees it, for this slice: no user is linked yet (the link
-// table does not exist), so every tenant user is a candidate for adoption by userName.
-core::sync::TenantView tenant_view(core::Store& store, const core::TenantId& tenant);
+// A run's plan, outcome and refused operations: a table for people, or one JSON object
+// {"plan", "run", "failures", "refusal"} for scripts (the plan alone for a dry run).
+void print_report(const RunReport& report, bool dry_run, bool json, std::ostream& out);
 
-// Reads `directory` (blocking), plans against `store` and prints the plan (table or JSON) to
-// `out`. Logs weakened connection settings as warnings. Returns kExitOk, kExitPlanHeld or
-// kExitReadIncomplete (the latter wins when both apply). Never writes to the store.
-int sync_dry_run(const config::DirectoryConfig& directory, std::string password, core::Store& store,
-                 bool json, std::ostream& out, Logger& logger);
+// Run records, newest first: one line each, or a JSON array.
+void print_runs(const std::vector<core::sync::SyncRun>& runs, bool json, std::ostream& out);
+
+// One run record as a JSON object text (for /status and --runs --json).
+std::string run_json(const core::sync::SyncRun& run);
 
 }  // namespace idbridge::daemon

@@ -14,10 +14,13 @@
 #include "scim_routes.hpp"
 #include "server.hpp"
 #include "sync_command.hpp"
+#include "sync_runner.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -458,6 +461,53 @@ int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& 
   return report.count(core::RowOutcome::refused) == 0 ? kExitOk : kExitFailure;
 }
 
+namespace {
+
+// The directory a plan file is for, or "" when the file has none.
+std::string directory_of_plan(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  try {
+    const auto plan = nlohmann::json::parse(in);
+    return plan.is_object() && plan.contains("directory") && plan["directory"].is_string()
+               ? plan["directory"].get<std::string>()
+               : "";
+  } catch (const nlohmann::json::exception&) {
+    return "";
+  }
+}
+
+// Directories other than `directory` that sync into its tenant.
+std::vector<std::string> sibling_directories(const config::Config& config,
+                                             const config::DirectoryConfig& directory) {
+  std::vector<std::string> names;
+  for (const auto& other : config.directories) {
+    if (other.name != directory.name && other.tenant == directory.tenant) {
+      names.push_back(other.name);
+    }
+  }
+  return names;
+}
+
+// The directory's bind password, or nullopt after printing why it cannot be read (a
+// configuration problem: exit 1, not an incomplete read).
+std::optional<std::string> bind_password(const config::DirectoryConfig& directory,
+                                         std::ostream& err) {
+  if (!directory.bind_password) {
+    return std::string();
+  }
+  auto secret = config::resolve_secret(*directory.bind_password);
+  if (!secret.value) {
+    const auto& ref = *directory.bind_password;
+    print_errors(
+        {{ref.where.file, ref.where.line, ref.where.column, ref.key_path, std::move(secret.error)}},
+        err);
+    return std::nullopt;
+  }
+  return std::move(*secret.value);
+}
+
+}  // namespace
+
 int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostream& err) {
   auto loaded = config::load_config_file(command_line.config_path);
   if (!loaded.errors.empty() || !loaded.config) {
@@ -469,26 +519,32 @@ int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostr
     print_errors(errors, err);
     return kExitFailure;
   }
-  const config::DirectoryConfig* directory = config.find_directory(command_line.directory);
-  if (directory == nullptr) {
-    err << "idbridged: directory " << command_line.directory << " is not in "
-        << command_line.config_path << '\n';
-    return kExitFailure;
-  }
-  // An unreadable password is a configuration problem (exit 1), not an incomplete read.
-  std::string password;
-  if (directory->bind_password) {
-    auto secret = config::resolve_secret(*directory->bind_password);
-    if (!secret.value) {
-      const auto& ref = *directory->bind_password;
-      print_errors({{ref.where.file, ref.where.line, ref.where.column, ref.key_path,
-                     std::move(secret.error)}},
-                   err);
+  Logger logger(config.logging.level);
+  if (command_line.list_runs) {
+    auto identity = IdentityCore::open(config, logger);
+    if (!identity) {
       return kExitFailure;
     }
-    password = std::move(*secret.value);
+    print_runs(identity->store->read()->list_sync_runs(command_line.directory, 100),
+               command_line.json, out);
+    return kExitOk;
   }
-  Logger logger(config.logging.level);
+  const std::string name =
+      command_line.plan_file ? directory_of_plan(*command_line.plan_file) : command_line.directory;
+  if (command_line.plan_file && name.empty()) {
+    err << "idbridged: " << *command_line.plan_file
+        << " is not a plan file (no directory); plans are saved by held sync runs\n";
+    return kExitFailure;
+  }
+  const config::DirectoryConfig* directory = config.find_directory(name);
+  if (directory == nullptr) {
+    err << "idbridged: directory " << name << " is not in " << command_line.config_path << '\n';
+    return kExitFailure;
+  }
+  auto password = bind_password(*directory, err);
+  if (!password) {
+    return kExitFailure;
+  }
   if (!directory->verify_certificate) {
     const auto& where = directory->verify_certificate_where;
     logger.warning("directory TLS certificate verification is off",
@@ -499,8 +555,22 @@ int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostr
   if (!identity) {
     return kExitFailure;
   }
-  return sync_dry_run(*directory, std::move(password), *identity->store, command_line.json, out,
-                      logger);
+  const auto reader = ldap_directory_reader(*directory, std::move(*password));
+  for (const auto& warning : ldap::warnings(read_settings(*directory, "").connection)) {
+    logger.warning("weakened directory connection",
+                   {{"directory", directory->name}, {"warning", warning}});
+  }
+  DirectorySync sync(*directory, reader,
+                     SyncEnvironment{*identity->service, identity->clock, logger, config.state_dir,
+                                     sibling_directories(config, *directory)});
+  const RunReport report =
+      command_line.plan_file ? sync.apply_plan_file(*command_line.plan_file)
+                             : sync.run(command_line.incremental ? core::sync::RunKind::incremental
+                                                                 : core::sync::RunKind::full,
+                                        command_line.dry_run);
+  print_report(report, command_line.dry_run, command_line.json, out);
+  out.flush();
+  return exit_code(report);
 }
 
 int run_main(std::span<const std::string_view> args) {

@@ -546,17 +546,7 @@ json group_to_json(const core::Group& group, const std::string& base_url,
 }
 
 std::string format_timestamp(core::Timestamp at) {
-  const auto since_epoch = at.time_since_epoch();
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  const auto millis = (since_epoch - seconds).count();
-  const std::time_t t = seconds.count();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[96];  // sized for any int the format could print, so no truncation warning
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buffer;
+  return core::format_timestamp(at);
 }
 
 std::string etag(core::ResourceVersion version) {

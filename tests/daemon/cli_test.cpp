@@ -121,7 +121,7 @@ TEST(CliTest, UsersCsvCommands) {
       << "--tenant only belongs to the CSV commands";
 }
 
-TEST(CliTest, SyncDryRun) {
+TEST(CliTest, SyncForms) {
   const auto parsed =
       parse({"sync", "--config", "/c.toml", "--directory=corp", "--dry-run", "--json"});
   ASSERT_TRUE(parsed.command_line) << parsed.error;
@@ -130,29 +130,45 @@ TEST(CliTest, SyncDryRun) {
   EXPECT_EQ(command.config_path, "/c.toml");
   EXPECT_EQ(command.directory, "corp");
   EXPECT_TRUE(command.json);
+  EXPECT_TRUE(command.dry_run);
+  EXPECT_FALSE(command.incremental);
 
-  const auto table = parse({"sync", "--directory", "corp", "--dry-run", "--config", "/c.toml"});
-  ASSERT_TRUE(table.command_line) << table.error;
-  EXPECT_FALSE(table.command_line->json);
+  const auto run = parse({"sync", "--directory", "corp", "--incremental", "--config", "/c.toml"});
+  ASSERT_TRUE(run.command_line) << run.error;
+  EXPECT_FALSE(run.command_line->json);
+  EXPECT_FALSE(run.command_line->dry_run);
+  EXPECT_TRUE(run.command_line->incremental);
+
+  const auto apply = parse({"sync", "--config", "/c.toml", "--apply", "/s/plans/corp-3.json"});
+  ASSERT_TRUE(apply.command_line) << apply.error;
+  EXPECT_EQ(apply.command_line->plan_file, "/s/plans/corp-3.json");
+
+  const auto runs = parse({"sync", "--config", "/c.toml", "--runs", "--json"});
+  ASSERT_TRUE(runs.command_line) << runs.error;
+  EXPECT_TRUE(runs.command_line->list_runs);
+  EXPECT_TRUE(runs.command_line->directory.empty());
 }
 
 TEST(CliTest, SyncUsageErrors) {
-  // Applying is a later slice: refused with a message that says so, whatever else is given.
+  // The plan file names its directory; a second, possibly different, name is refused.
   const auto apply =
       parse({"sync", "--config", "/c.toml", "--directory", "corp", "--apply", "plan.json"});
   ASSERT_FALSE(apply.command_line);
-  EXPECT_NE(apply.error.find("not implemented yet"), std::string::npos) << apply.error;
-  const auto no_mode = parse({"sync", "--config", "/c.toml", "--directory", "corp"});
-  ASSERT_FALSE(no_mode.command_line);
-  EXPECT_NE(no_mode.error.find("--dry-run"), std::string::npos) << no_mode.error;
-  EXPECT_FALSE(parse({"sync", "--config", "/c.toml", "--dry-run"}).command_line);
+  EXPECT_NE(apply.error.find("from the plan file"), std::string::npos) << apply.error;
+  EXPECT_FALSE(parse({"sync", "--config", "/c.toml", "--apply"}).command_line);
+  EXPECT_FALSE(
+      parse({"sync", "--config", "/c.toml", "--apply", "p.json", "--dry-run"}).command_line);
+  EXPECT_FALSE(parse({"sync", "--config", "/c.toml", "--runs", "--incremental"}).command_line);
+  const auto no_directory = parse({"sync", "--config", "/c.toml", "--dry-run"});
+  ASSERT_FALSE(no_directory.command_line);
+  EXPECT_NE(no_directory.error.find("--directory"), std::string::npos) << no_directory.error;
   EXPECT_FALSE(parse({"sync", "--directory", "corp", "--dry-run"}).command_line);
   EXPECT_FALSE(
       parse({"sync", "--config", "/c.toml", "--directory", "corp", "--dry-run", "--listen", "x"})
           .command_line);
   // --directory belongs to sync only.
   EXPECT_FALSE(parse({"--config", "/c.toml", "--directory", "corp"}).command_line);
-  EXPECT_NE(usage_text().find("sync --config FILE --directory NAME --dry-run"), std::string::npos);
+  EXPECT_NE(usage_text().find("sync --config FILE --apply PLANFILE"), std::string::npos);
 }
 
 }  // namespace

@@ -116,7 +116,14 @@ class IdentityService {
   // The store the service writes to, for consistent reads alongside it (exports, reports).
   Store& store() { return ports_.store; }
 
+  // The same service (ports, provider, tenants) over another store: lets the sync applier run
+  // each operation in its own nested transaction of one page-sized, durably committed one.
+  IdentityService with_store(Store& store) const;
+
  private:
+  struct Copy {};
+  IdentityService(Copy, Ports ports, const IdentityService& settings_from);
+
   Ports ports_;
   ProviderSettings provider_;
   std::map<TenantId, TenantSettings> tenants_;

@@ -26,9 +26,13 @@ struct LinkedUser {
 
 struct TenantView {
   TenantId tenant;
-  std::vector<LinkedUser> linked;            // users linked to this directory
+  // Users linked to this directory: all of them for a full read, the ones an incremental read
+  // mentions otherwise.
+  std::vector<LinkedUser> linked;
   std::vector<User> unlinked_with_names;     // tenant users not linked, for adoption by userName
   std::vector<std::string> existing_groups;  // displayNames of the tenant's groups
+  // How many users are linked in all, for the thresholds' fraction (linked.size() when unset).
+  std::optional<std::size_t> linked_total;
 };
 
 // A limit on destructive operations: the plan is held if it would exceed either.
@@ -81,6 +85,8 @@ struct PlanCounts {
 struct Plan {
   std::string directory;
   TenantId tenant;
+  Snapshot::Kind kind = Snapshot::Kind::full;
+  std::string cursor;  // the read's cursor, stored once the plan is applied
   Completeness completeness;
   std::vector<Op> ops;  // in apply order: groups, creates, adoptions, updates, restores,
                         // memberships, disables, deletes; by anchor within a kind
@@ -91,7 +97,9 @@ struct Plan {
 };
 
 // Errors are impossible by construction: every decision the rules cannot make is a diagnostic.
-// An incomplete read yields no disable and no delete, and says so in diagnostics.
+// An incomplete read yields no disable and no delete, and says so in diagnostics. A full read
+// finds gone users by their absence; an incremental one only through its deleted and present
+// anchors, and leaves every linked user it does not mention alone.
 Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantView& current,
           const MappingRules& rules, const Policy& policy, Timestamp now);
 

@@ -1,6 +1,8 @@
-// `idbridged sync --dry-run` end to end: a private slapd with people and groups (memberOf from
-// the overlay), a config with a [directories] section, the real binary, and the printed plan.
-// Also the two reads that must never look like an empty directory: a size limit and a failed bind.
+// `idbridged sync` end to end: a private slapd with people and groups (memberOf from the overlay),
+// a config with a [directories] section, the real binary. Dry runs print the plan; runs apply it
+// and record themselves; a plan over a safety threshold is held until `sync --apply` approves it,
+// and refused if the directory changed since. Also the two reads that must never look like an
+// empty directory: a size limit and a failed bind.
 #include "idbridge/testing/process.hpp"
 #include "idbridge/testing/slapd.hpp"
 #include "idbridge/testing/temp_dir.hpp"
@@ -57,7 +59,8 @@ std::string directory_ldif() {
 struct DirectoryOptions {
   bool bind_as_root = true;
   std::string password = "admin-secret";
-  std::string extra;  // more lines for [directories.corp]
+  std::string extra;   // more lines for [directories.corp]
+  std::string tables;  // more tables after it, e.g. [directories.corp.safety]
 };
 
 DirectoryOptions anonymous_bind() {
@@ -95,7 +98,8 @@ class SyncDryRunTest : public ::testing::Test {
     toml += "[[directories.corp.roles]]\ngroup = \"cn=admins,ou=groups,dc=example,dc=com\"\n";
     toml += "role = \"administrator\"\nprecedence = 10\n\n";
     toml += "[[directories.corp.groups]]\ngroup = \"sales\"\ntenant_group = \"Sales\"\n";
-    toml += "kind = \"team\"\n";
+    toml += "kind = \"team\"\n\n";
+    toml += options.tables;
     return dir_.write("idbridged.toml", toml);
   }
 
@@ -239,7 +243,7 @@ TEST_F(SyncDryRunTest, WrongBindPasswordIsAnIncompleteReadNotAnEmptyDirectory) {
   EXPECT_EQ(count(plan, "disables"), 0);
 }
 
-TEST_F(SyncDryRunTest, UnknownDirectoryAndApplyAreRefused) {
+TEST_F(SyncDryRunTest, UnknownDirectoryAndBadPlanFilesAreRefused) {
   TempDir slapd_dir;
   Slapd slapd(slapd_dir);
   const auto config = write_config(slapd, {});
@@ -247,10 +251,127 @@ TEST_F(SyncDryRunTest, UnknownDirectoryAndApplyAreRefused) {
       run_command({kBinary, "sync", "--config", config, "--directory", "nope", "--dry-run"});
   EXPECT_EQ(unknown.status.code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("directory nope"));
-  const auto apply = run_command(
-      {kBinary, "sync", "--config", config, "--directory", "corp", "--apply", "plan.json"});
-  EXPECT_EQ(apply.status.code, 2);
-  EXPECT_THAT(apply.err, HasSubstr("not implemented yet"));
+  const auto garbage = run_command(
+      {kBinary, "sync", "--config", config, "--apply", dir_.write("plan.json", "{not json")});
+  EXPECT_EQ(garbage.status.code, 1);
+  EXPECT_THAT(garbage.err, HasSubstr("is not a plan file"));
+}
+
+// The run's JSON report from `sync --json` (apply runs print {"run", "plan", "failures"}).
+nlohmann::json run_sync(const std::string& config, std::vector<std::string> extra, int expected) {
+  std::vector<std::string> argv{kBinary, "sync", "--config", config, "--json"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const auto result = run_command(argv, std::chrono::seconds(60));
+  EXPECT_EQ(result.status.code, expected) << result.out << result.err;
+  try {
+    return nlohmann::json::parse(result.out);
+  } catch (const nlohmann::json::exception&) {
+    ADD_FAILURE() << "not JSON: " << result.out << result.err;
+    return {};
+  }
+}
+
+std::string exported_users(const std::string& config) {
+  const auto exported =
+      run_command({kBinary, "export-users", "--config", config, "--tenant", "acme"});
+  EXPECT_EQ(exported.status.code, 0) << exported.err;
+  return exported.out;
+}
+
+std::string delete_people_ldif(int from, int to) {
+  std::string ldif;
+  for (int i = from; i <= to; ++i) {
+    ldif += "dn: " + person_dn(i) + "\nchangetype: delete\n\n";
+  }
+  return ldif;
+}
+
+TEST_F(SyncDryRunTest, ARunAppliesThePlanAndTheNextRunChangesNothing) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+
+  const auto first = run_sync(config, {"--directory", "corp"}, 0);
+  EXPECT_EQ(first["run"]["outcome"], "applied") << first.dump(2);
+  EXPECT_EQ(first["run"]["kind"], "full");
+  EXPECT_EQ(first["run"]["read"], kUsers);
+  EXPECT_EQ(first["run"]["applied"], first["run"]["planned"]);
+  EXPECT_EQ(first["run"]["failed"], 0);
+  EXPECT_TRUE(first["failures"].empty());
+  const auto users = exported_users(config);
+  EXPECT_THAT(users, HasSubstr("user01"));
+  EXPECT_THAT(users, HasSubstr("user30"));
+
+  const auto second = run_sync(config, {"--directory", "corp"}, 0);
+  EXPECT_EQ(second["run"]["outcome"], "unchanged") << second.dump(2);
+  EXPECT_EQ(second["run"]["planned"], 0);
+
+  const auto runs = run_sync(config, {"--runs"}, 0);
+  ASSERT_EQ(runs.size(), 2u) << runs.dump(2);
+  EXPECT_EQ(runs[0]["outcome"], "unchanged");  // newest first
+  EXPECT_EQ(runs[1]["outcome"], "applied");
+  EXPECT_GT(runs[0]["id"].get<int>(), runs[1]["id"].get<int>());
+}
+
+TEST_F(SyncDryRunTest, APlanOverTheThresholdIsHeldUntilApprovedAndAppliedOnce) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  DirectoryOptions options;
+  options.tables = "[directories.corp.safety]\nmax_disables = 5\n";
+  const auto config = write_config(slapd, options);
+  run_sync(config, {"--directory", "corp"}, 0);
+
+  // Eight people leave: over max_disables = 5, so nothing is disabled and the plan is saved.
+  slapd.modify_ldif(delete_people_ldif(21, 28));
+  const auto held = run_sync(config, {"--directory", "corp"}, 3);
+  EXPECT_EQ(held["run"]["outcome"], "held") << held.dump(2);
+  EXPECT_EQ(held["plan"]["counts"]["disables"], "8");
+  const std::string plan_file = held["run"]["planFile"];
+  ASSERT_FALSE(plan_file.empty());
+  const auto still_active =
+      nlohmann::json::parse(run_command({kBinary, "sync", "--config", config, "--directory", "corp",
+                                         "--dry-run", "--json"})
+                                .out);
+  EXPECT_EQ(still_active["counts"]["disables"], "8") << "nothing was disabled while held";
+
+  // The admin approves: exactly the saved plan is applied.
+  const auto approved = run_sync(config, {"--apply", plan_file}, 0);
+  EXPECT_EQ(approved["run"]["kind"], "applyPlan") << approved.dump(2);
+  EXPECT_EQ(approved["run"]["outcome"], "applied");
+  EXPECT_EQ(approved["run"]["applied"], 8);
+  const auto after = run_sync(config, {"--directory", "corp"}, 0);
+  EXPECT_EQ(after["run"]["outcome"], "unchanged") << after.dump(2);
+
+  // Approving the same plan twice does nothing the second time.
+  const auto again = run_sync(config, {"--apply", plan_file}, 5);
+  EXPECT_THAT(again["refusal"].get<std::string>(), HasSubstr("already applied"));
+}
+
+TEST_F(SyncDryRunTest, AHeldPlanIsRefusedWhenTheDirectoryChangedSince) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  DirectoryOptions options;
+  options.tables = "[directories.corp.safety]\nmax_disables = 5\n";
+  const auto config = write_config(slapd, options);
+  run_sync(config, {"--directory", "corp"}, 0);
+  slapd.modify_ldif(delete_people_ldif(21, 28));
+  const auto held = run_sync(config, {"--directory", "corp"}, 3);
+  const std::string plan_file = held["run"]["planFile"];
+
+  // One more person leaves after the plan was made: the approval no longer matches.
+  slapd.modify_ldif(delete_people_ldif(29, 29));
+  const auto refused = run_sync(config, {"--apply", plan_file}, 5);
+  EXPECT_THAT(refused["refusal"].get<std::string>(), HasSubstr("changed since the plan was made"))
+      << refused.dump(2);
+  EXPECT_EQ(refused["run"]["applied"], 0);
+  const auto plan =
+      nlohmann::json::parse(run_command({kBinary, "sync", "--config", config, "--directory", "corp",
+                                         "--dry-run", "--json"})
+                                .out);
+  EXPECT_EQ(plan["counts"]["disables"], "9") << "nothing was applied";
 }
 
 TEST_F(SyncDryRunTest, CertificateVerificationOffIsLoggedWithItsConfigLine) {

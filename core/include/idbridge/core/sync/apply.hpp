@@ -1,0 +1,73 @@
+// The store side of directory sync: the tenant's current state as the planner needs it (read
+// through the links of sync/state.hpp), and the applier that carries a plan out through
+// IdentityService, so every tenant rule holds for directory users exactly as for SCIM ones.
+#pragma once
+
+#include "idbridge/core/identity_service.hpp"
+#include "idbridge/core/principal.hpp"
+#include "idbridge/core/store.hpp"
+#include "idbridge/core/sync/plan.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace idbridge::core::sync {
+
+// What the planner must know of the tenant to plan `snapshot`. For a full read: every user of
+// the tenant (linked to `directory`, or unlinked and so adoptable by userName) and the
+// rule-managed group memberships. For an incremental read only the users it mentions (changed,
+// deleted, or missing from a present set), found through the links, so that an incremental run
+// costs what changed and not the size of the tenant. Users linked to one of
+// `other_directories` are never offered for adoption: one user follows one directory.
+TenantView load_tenant_view(StoreReader& reader, const Snapshot& snapshot,
+                            const MappingResult& mapped, const MappingRules& rules,
+                            const TenantId& tenant,
+                            const std::vector<std::string>& other_directories);
+
+// The principal a sync run acts as: scoped to the plan's tenant, allowed to assign every role
+// (the directory's rules are the admin's own configuration), recorded as the run and as
+// origin directorySync:<directory> so that write-back never echoes its own directory's changes.
+Principal sync_principal(const std::string& directory, std::int64_t run_id, const TenantId& tenant);
+
+struct OpFailure {
+  std::size_t index = 0;  // position in plan.ops
+  OpKind kind = OpKind::update_user;
+  std::string anchor;
+  std::string user_name;
+  std::string group;
+  Error error;
+};
+
+struct ApplyOptions {
+  // Operations per durable transaction. Each operation is still atomic on its own (a nested
+  // transaction): a refused one is undone and reported, the others of its page commit.
+  std::size_t page_size = 500;
+  // When set, that run's record is updated in every page's transaction (`applied`, `failed`), so
+  // a crash leaves an exact count of what is committed: the next apply of the same plan resumes
+  // there.
+  std::optional<std::int64_t> run_id;
+  // The count already applied by an interrupted run of this plan; it is added to `applied`.
+  std::size_t already_applied = 0;
+  // Called after each committed page with the operations applied so far (logs, tests).
+  std::function<void(std::size_t)> after_page;
+};
+
+struct ApplyResult {
+  std::size_t applied = 0;  // including options.already_applied and refused operations
+  std::vector<OpFailure> failures;
+  bool cursor_stored = false;
+};
+
+// Applies plan.ops in order, page by page. A refused operation (a tenant rule, or a user changed
+// by someone else since the plan was made: version_mismatch) is reported and skipped; the next
+// run plans it again from fresh state. The directory's cursor is stored with the last page, and
+// only when the read was complete and nothing was refused, so an incremental run never skips a
+// change it could not apply. Throws StoreFailure when a commit fails: pages committed before
+// stay committed and are counted in the run record. `now` dates the disables.
+ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& who, Timestamp now,
+                  const ApplyOptions& options);
+
+}  // namespace idbridge::core::sync

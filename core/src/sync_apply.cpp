@@ -1,0 +1,365 @@
+// Loading the planner's view of a tenant, and applying a plan (sync/apply.hpp).
+#include "idbridge/core/rules.hpp"
+#include "idbridge/core/sync/apply.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace idbridge::core::sync {
+namespace {
+
+constexpr std::int64_t listing_page = 1000;
+
+template <class T, class F>
+void for_each_page(F&& fetch, const std::function<void(T&)>& each) {
+  for (PageRequest page{0, listing_page};; page.offset += listing_page) {
+    Page<T> items = fetch(page);
+    for (auto& item : items.items) {
+      each(item);
+    }
+    if (items.items.empty() || page.offset + listing_page >= items.total) {
+      return;
+    }
+  }
+}
+
+// The tenant groups that group rules manage, by displayName.
+std::set<std::string> managed_group_names(const MappingRules& rules) {
+  std::set<std::string> names;
+  for (const auto& rule : rules.groups) {
+    names.insert(rule.tenant_group);
+  }
+  return names;
+}
+
+LinkedUser linked_user(User user, const DirectoryLink& link) {
+  LinkedUser linked;
+  linked.user = std::move(user);
+  linked.anchor = link.anchor;
+  linked.disabled_by_sync_at = link.disabled_by_sync_at;
+  return linked;
+}
+
+// For a few users: the managed groups each one is in now, through its own memberships.
+void fill_groups_by_user(StoreReader& reader, const TenantId& tenant,
+                         const std::set<std::string>& managed, std::vector<LinkedUser>& users) {
+  std::unordered_map<std::string, std::string> names;  // group id -> displayName
+  for (auto& user : users) {
+    for (const auto& group :
+         reader.groups_containing(tenant, MemberRef{MemberType::user, user.user.id.str()})) {
+      auto known = names.find(group.str());
+      if (known == names.end()) {
+        const auto found = reader.find_group(tenant, group);
+        known = names.emplace(group.str(), found ? found->display_name : std::string()).first;
+      }
+      if (managed.contains(known->second)) {
+        user.tenant_groups.push_back(known->second);
+      }
+    }
+    std::sort(user.tenant_groups.begin(), user.tenant_groups.end());
+  }
+}
+
+// For every user: the managed groups, by listing each managed group's members once.
+void fill_groups_by_group(StoreReader& reader, const TenantId& tenant,
+                          const std::set<std::string>& managed, std::vector<LinkedUser>& users) {
+  std::unordered_map<std::string, LinkedUser*> by_id;
+  for (auto& user : users) {
+    by_id.emplace(user.user.id.str(), &user);
+  }
+  for (const auto& name : managed) {  // sorted, so each user's list comes out sorted
+    const auto group = reader.find_group_by_display_name(tenant, name);
+    if (!group || group->system) {
+      continue;
+    }
+    for_each_page<MemberRef>(
+        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
+        [&](MemberRef& member) {
+          if (member.type != MemberType::user) {
+            return;
+          }
+          if (const auto it = by_id.find(member.id); it != by_id.end()) {
+            it->second->tenant_groups.push_back(name);
+          }
+        });
+  }
+}
+
+std::unordered_set<std::string> users_linked_elsewhere(
+    StoreReader& reader, const TenantId& tenant,
+    const std::vector<std::string>& other_directories) {
+  std::unordered_set<std::string> ids;
+  for (const auto& other : other_directories) {
+    for (const auto& link : reader.list_links(other)) {
+      if (link.tenant == tenant) {
+        ids.insert(link.user.str());
+      }
+    }
+  }
+  return ids;
+}
+
+}  // namespace
+
+TenantView load_tenant_view(StoreReader& reader, const Snapshot& snapshot,
+                            const MappingResult& mapped, const MappingRules& rules,
+                            const TenantId& tenant,
+                            const std::vector<std::string>& other_directories) {
+  TenantView view;
+  view.tenant = tenant;
+  const auto managed = managed_group_names(rules);
+  const auto elsewhere = users_linked_elsewhere(reader, tenant, other_directories);
+
+  std::vector<DirectoryLink> links;
+  for (auto& link : reader.list_links(snapshot.directory)) {
+    if (link.tenant == tenant) {
+      links.push_back(std::move(link));
+    }
+  }
+  view.linked_total = links.size();
+
+  if (snapshot.kind == Snapshot::Kind::full) {
+    std::unordered_map<std::string, const DirectoryLink*> link_of_user;
+    for (const auto& link : links) {
+      link_of_user.emplace(link.user.str(), &link);
+    }
+    for_each_page<User>([&](const PageRequest& page) { return reader.list_users(tenant, page); },
+                        [&](User& user) {
+                          if (const auto it = link_of_user.find(user.id.str());
+                              it != link_of_user.end()) {
+                            view.linked.push_back(linked_user(std::move(user), *it->second));
+                          } else if (!elsewhere.contains(user.id.str())) {
+                            view.unlinked_with_names.push_back(std::move(user));
+                          }
+                        });
+    fill_groups_by_group(reader, tenant, managed, view.linked);
+  } else {
+    // The anchors this read is about: changed entries, deletions, and (with a present set)
+    // links the directory no longer has.
+    std::set<std::string> mentioned;
+    for (const auto& entry : snapshot.users) {
+      mentioned.insert(entry.anchor);
+    }
+    mentioned.insert(snapshot.deleted_anchors.begin(), snapshot.deleted_anchors.end());
+    if (snapshot.present_anchors) {
+      for (const auto& link : links) {
+        if (!std::binary_search(snapshot.present_anchors->begin(), snapshot.present_anchors->end(),
+                                link.anchor)) {
+          mentioned.insert(link.anchor);
+        }
+      }
+    }
+    std::set<std::string> linked_anchors;
+    for (const auto& link : links) {
+      if (!mentioned.contains(link.anchor)) {
+        continue;
+      }
+      if (auto user = reader.find_user(tenant, link.user)) {
+        linked_anchors.insert(link.anchor);
+        view.linked.push_back(linked_user(std::move(*user), link));
+      }
+    }
+    // New entries may adopt an unlinked tenant user with their userName.
+    for (const auto& desired : mapped.users) {
+      if (linked_anchors.contains(desired.anchor)) {
+        continue;
+      }
+      auto user = reader.find_user_by_user_name(desired.user.user_name);
+      if (user && user->tenant == tenant && !elsewhere.contains(user->id.str()) &&
+          !reader.find_link_of_user(snapshot.directory, tenant, user->id)) {
+        view.unlinked_with_names.push_back(std::move(*user));
+      }
+    }
+    fill_groups_by_user(reader, tenant, managed, view.linked);
+  }
+
+  for_each_page<Group>(
+      [&](const PageRequest& page) { return reader.list_groups(tenant, page); },
+      [&](Group& group) { view.existing_groups.push_back(std::move(group.display_name)); });
+  std::sort(view.existing_groups.begin(), view.existing_groups.end());
+  return view;
+}
+
+Principal sync_principal(const std::string& directory, std::int64_t run_id,
+                         const TenantId& tenant) {
+  Principal who;
+  who.actor = Actor{ActorKind::sync_run, directory + "#" + std::to_string(run_id)};
+  who.origin = Origin{OriginKind::directory_sync, directory};
+  who.ceiling = Role::account_owner;
+  who.tenant_scope = tenant;
+  return who;
+}
+
+namespace {
+
+// A Store whose transactions are nested in one outer transaction: IdentityService runs each
+// operation as usual, and its commit only joins the outer transaction.
+class NestedStore final : public Store {
+ public:
+  explicit NestedStore(StoreWriter& outer) : outer_(outer) {}
+  std::unique_ptr<StoreReader> read() override { return outer_.nested(); }
+  std::unique_ptr<StoreWriter> write() override { return outer_.nested(); }
+  void check() override {}
+  int schema_version() override { return 0; }  // not asked by IdentityService
+
+ private:
+  StoreWriter& outer_;
+};
+
+// The user an operation is about: named by the plan, or created earlier by this plan and found
+// through its link.
+std::optional<UserId> user_of(StoreReader& tx, const Plan& plan, const Op& op) {
+  if (op.user) {
+    return op.user;
+  }
+  if (const auto link = tx.find_link(plan.directory, op.anchor)) {
+    return link->user;
+  }
+  return std::nullopt;
+}
+
+Error not_applicable(std::string detail) {
+  return make_error(ErrorCode::not_found, std::move(detail));
+}
+
+// Applies one operation inside `tx` (a nested transaction of the page). Returns the refusal, if
+// any; the caller then drops `tx`, undoing whatever the operation did.
+std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
+                               const IdentityService& service, const Principal& who,
+                               Timestamp now) {
+  NestedStore scoped(tx);
+  IdentityService svc = service.with_store(scoped);
+  const TenantId& tenant = plan.tenant;
+  const auto link = [&](const UserId& user, std::optional<Timestamp> disabled_at) {
+    tx.put_link(DirectoryLink{plan.directory, op.anchor, tenant, user, disabled_at});
+  };
+  // The plan's user carries the version it was planned from: a user changed since (by SCIM or
+  // an admin) is refused with version_mismatch instead of overwritten.
+  const auto replace = [&]() -> Result<User> {
+    return svc.replace_user(who, tenant, *op.user, UserWrite{*op.desired, std::nullopt},
+                            op.desired->version);
+  };
+  switch (op.kind) {
+    case OpKind::create_group: {
+      if (tx.find_group_by_display_name(tenant, op.group)) {
+        return std::nullopt;  // created since the plan was made, by this plan or someone else
+      }
+      auto created = svc.create_group(who, tenant, GroupWrite{op.group, {}, op.group_kind, {}});
+      return created ? std::nullopt : std::optional<Error>(created.error());
+    }
+    case OpKind::create_user: {
+      if (tx.find_link(plan.directory, op.anchor)) {
+        return std::nullopt;  // already applied
+      }
+      auto created = svc.create_user(who, tenant, UserWrite{*op.desired, std::nullopt});
+      if (!created) {
+        return created.error();
+      }
+      link(created->id, std::nullopt);
+      return std::nullopt;
+    }
+    case OpKind::adopt_user:
+    case OpKind::update_user:
+    case OpKind::restore_user: {
+      auto replaced = replace();
+      if (!replaced) {
+        return replaced.error();
+      }
+      link(replaced->id, std::nullopt);
+      return std::nullopt;
+    }
+    case OpKind::disable_user: {
+      auto replaced = replace();
+      if (!replaced) {
+        return replaced.error();
+      }
+      link(replaced->id, now);
+      return std::nullopt;
+    }
+    case OpKind::delete_user: {
+      auto deleted = svc.delete_user(who, tenant, *op.user, std::nullopt);
+      if (!deleted && deleted.error().code != ErrorCode::not_found) {
+        return deleted.error();
+      }
+      tx.delete_link(plan.directory, op.anchor);
+      return std::nullopt;
+    }
+    case OpKind::add_membership:
+    case OpKind::remove_membership: {
+      const auto user = user_of(tx, plan, op);
+      if (!user) {
+        return not_applicable("no user is linked to " + op.anchor + " (its creation failed)");
+      }
+      const auto group = tx.find_group_by_display_name(tenant, op.group);
+      if (!group) {
+        return not_applicable("the tenant has no group '" + op.group + "'");
+      }
+      MembershipChange change;
+      (op.kind == OpKind::add_membership ? change.add : change.remove)
+          .push_back(MemberRef{MemberType::user, user->str()});
+      auto changed = svc.change_members(who, tenant, group->id, change, std::nullopt);
+      return changed ? std::nullopt : std::optional<Error>(changed.error());
+    }
+  }
+  return not_applicable("unknown operation");
+}
+
+}  // namespace
+
+ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& who, Timestamp now,
+                  const ApplyOptions& options) {
+  ApplyResult result;
+  result.applied = options.already_applied;
+  const std::size_t page_size = std::max<std::size_t>(1, options.page_size);
+  std::size_t next = 0;
+  std::int64_t failed_before = 0;
+  if (options.run_id) {
+    if (const auto run = service.store().read()->find_sync_run(*options.run_id)) {
+      failed_before = run->failed;
+    }
+  }
+  // At least one transaction, even for an empty plan: it stores the cursor.
+  do {
+    const std::size_t end = std::min(plan.ops.size(), next + page_size);
+    auto page = service.store().write();
+    for (; next < end; ++next) {
+      const Op& op = plan.ops[next];
+      auto tx = page->nested();
+      if (auto refused = apply_one(plan, op, *tx, service, who, now)) {
+        result.failures.push_back(
+            OpFailure{next, op.kind, op.anchor, op.user_name, op.group, std::move(*refused)});
+      } else {
+        tx->commit();
+      }
+    }
+    const bool last = next == plan.ops.size();
+    if (last && plan.completeness.complete && result.failures.empty() && !plan.cursor.empty()) {
+      page->set_sync_cursor(plan.directory, plan.cursor);
+      result.cursor_stored = true;
+    }
+    if (options.run_id) {
+      if (auto run = page->find_sync_run(*options.run_id)) {
+        run->applied = static_cast<std::int64_t>(options.already_applied + next);
+        run->failed = failed_before + static_cast<std::int64_t>(result.failures.size());
+        if (run->error.empty() && !result.failures.empty()) {
+          const auto& first = result.failures.front();
+          run->error = std::string(to_string(first.kind)) + " " +
+                       (first.user_name.empty() ? first.group : first.user_name) + ": " +
+                       first.error.detail;
+        }
+        page->update_sync_run(*run);
+      }
+    }
+    page->commit();
+    result.applied = options.already_applied + next;
+    if (options.after_page) {
+      options.after_page(result.applied);
+    }
+  } while (next < plan.ops.size());
+  return result;
+}
+
+}  // namespace idbridge::core::sync

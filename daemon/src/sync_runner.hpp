@@ -1,0 +1,85 @@
+// One directory's sync runs, for the CLI and the scheduler alike: read -> map -> plan -> apply,
+// or hold the plan for approval; each run recorded in the store. Two runs of one directory never
+// overlap, even from two processes (the daemon's scheduler and an admin's `idbridged sync`):
+// they exclude each other with an flock on a file in the state directory.
+#pragma once
+
+#include "idbridge/config/config.hpp"
+#include "idbridge/core/sync/apply.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace idbridge::core {
+class Clock;
+class IdentityService;
+}  // namespace idbridge::core
+
+namespace idbridge::daemon {
+
+class Logger;
+
+// Reads the directory: a full read, or an incremental one from `cursor` (a reader without
+// incremental support, or an empty cursor, answers with a full read). Blocking; never throws
+// for directory problems (they make the snapshot incomplete).
+using DirectoryReader =
+    std::function<core::sync::Snapshot(core::sync::RunKind kind, const std::string& cursor)>;
+
+struct SyncEnvironment {
+  core::IdentityService& service;
+  const core::Clock& clock;
+  Logger& logger;
+  std::string state_dir;  // held plans go to <state_dir>/plans, run locks to <state_dir>/locks
+  // Directories syncing into the same tenant: their users are never adopted by this one.
+  std::vector<std::string> sibling_directories;
+};
+
+struct RunReport {
+  bool busy = false;        // another run of this directory was in progress: nothing was done
+  std::string refusal;      // apply of a plan file refused (stale, unreadable, another directory)
+  core::sync::SyncRun run;  // as recorded (not recorded for dry runs)
+  core::sync::Plan plan;
+  std::vector<core::sync::OpFailure> failures;
+};
+
+class DirectorySync {
+ public:
+  DirectorySync(const config::DirectoryConfig& directory, DirectoryReader reader,
+                SyncEnvironment environment);
+
+  // A scheduled or CLI run. A dry run reads and plans only: nothing is written, no record.
+  RunReport run(core::sync::RunKind kind, bool dry_run);
+
+  // Applies a held plan saved by an earlier run (the admin's approval). The directory is read
+  // again and the plan made again: it is applied only if it is the saved plan (or, after an
+  // interrupted apply of it, exactly its unapplied rest); otherwise refused, nothing written.
+  RunReport apply_plan_file(const std::string& path);
+
+  const config::DirectoryConfig& directory() const { return directory_; }
+
+ private:
+  core::sync::Plan make_plan(core::sync::RunKind kind, core::sync::SyncRun& run);
+  RunReport apply_and_record(core::sync::Plan plan, core::sync::SyncRun run,
+                             std::size_t already_applied);
+  void finish(core::sync::SyncRun& run);
+  void close_interrupted_runs();
+
+  const config::DirectoryConfig& directory_;
+  DirectoryReader reader_;
+  SyncEnvironment env_;
+};
+
+// The reader of a configured directory over LDAP (ldap::read_directory).
+DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
+                                      std::string password);
+
+// Exit codes of `sync` besides kExitOk, kExitFailure and kExitUsage.
+inline constexpr int kExitPlanHeld = 3;        // the plan exceeds a safety threshold
+inline constexpr int kExitReadIncomplete = 4;  // the read proved nothing about absences
+inline constexpr int kExitPlanRefused = 5;     // a plan file no longer matches: make a new one
+inline constexpr int kExitBusy = 6;            // another run of the directory is in progress
+
+int exit_code(const RunReport& report);
+
+}  // namespace idbridge::daemon
