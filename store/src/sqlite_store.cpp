@@ -1110,7 +1110,11 @@ class SqliteStore final : public core::Store {
 void configure_writer(Connection& connection) {
   // FULL: every commit fsyncs the WAL, so an acknowledged commit survives power loss, not only
   // a crash of this process (NORMAL would only guarantee the latter in WAL mode).
-  connection.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  // temp_store=MEMORY keeps the savepoint journals (logical, nested, operation) in memory: a
+  // sync page touches thousands of pages inside one savepoint, and the default spills every one
+  // of them to a temporary file past 64 KiB (35-40% of a first full sync's time, measured).
+  connection.exec(
+      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
 }
 
 // A new file's directory entry is durable only once the directory itself is fsynced.
