@@ -1053,6 +1053,13 @@ void read_directories(const toml::table& directories, Context& context, Config& 
     if (auto seconds = reader.integer("timeout_seconds", 1, 3600)) {
       directory.timeout = std::chrono::seconds(*seconds);
     }
+    constexpr std::int64_t year = 366 * 24 * 3600;
+    if (auto seconds = reader.integer("full_sync_interval_seconds", 0, year)) {
+      directory.full_sync_interval = std::chrono::seconds(*seconds);
+    }
+    if (auto seconds = reader.integer("incremental_sync_interval_seconds", 0, year)) {
+      directory.incremental_sync_interval = std::chrono::seconds(*seconds);
+    }
     read_directory_users(reader, context, directory);
     read_directory_rules(reader, context, tenant, directory);
     read_directory_disabled(reader, context, directory);

@@ -328,7 +328,16 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
     for (; next < end; ++next) {
       const Op& op = plan.ops[next];
       auto tx = page->nested();
-      if (auto refused = apply_one(plan, op, *tx, service, who, now)) {
+      std::optional<Error> refused;
+      try {
+        refused = apply_one(plan, op, *tx, service, who, now);
+      } catch (const StoreConstraintViolation& violation) {
+        // The link itself was refused (the user is linked to another anchor of the directory):
+        // the operation is undone whole, like any other refusal.
+        refused = make_error(violation.rule(),
+                             "the user is already linked to another object of the directory");
+      }
+      if (refused) {
         result.failures.push_back(
             OpFailure{next, op.kind, op.anchor, op.user_name, op.group, std::move(*refused)});
       } else {
@@ -357,6 +366,10 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
     result.applied = options.already_applied + next;
     if (options.after_page) {
       options.after_page(result.applied);
+    }
+    if (next < plan.ops.size() && options.stop_requested && options.stop_requested()) {
+      result.stopped = true;
+      break;
     }
   } while (next < plan.ops.size());
   return result;

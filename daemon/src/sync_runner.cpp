@@ -213,11 +213,14 @@ RunReport DirectorySync::apply_and_record(core::sync::Plan plan, SyncRun run,
   core::sync::ApplyOptions options;
   options.run_id = run.id;
   options.already_applied = already_applied;
+  options.stop_requested = env_.stop_requested;
+  bool stopped = false;
   try {
     auto result = core::sync::apply(
         plan, env_.service, core::sync::sync_principal(directory_.name, run.id, directory_.tenant),
         env_.clock.now(), options);
     report.failures = std::move(result.failures);
+    stopped = result.stopped;
   } catch (const std::exception& e) {
     run = env_.service.store().read()->find_sync_run(run.id).value_or(run);
     run.outcome = RunOutcome::failed;
@@ -228,7 +231,11 @@ RunReport DirectorySync::apply_and_record(core::sync::Plan plan, SyncRun run,
     return report;
   }
   run = env_.service.store().read()->find_sync_run(run.id).value_or(run);
-  if (!plan.completeness.complete) {
+  if (stopped) {
+    run.outcome = RunOutcome::failed;
+    run.error = "stopped by shutdown after " + std::to_string(run.applied) + " of " +
+                std::to_string(run.planned) + " operations; the next run plans the rest again";
+  } else if (!plan.completeness.complete) {
     run.outcome = RunOutcome::incomplete;
     if (run.error.empty()) {
       run.error = "read incomplete: " + plan.completeness.reason;

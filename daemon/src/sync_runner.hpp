@@ -33,6 +33,8 @@ struct SyncEnvironment {
   std::string state_dir;  // held plans go to <state_dir>/plans, run locks to <state_dir>/locks
   // Directories syncing into the same tenant: their users are never adopted by this one.
   std::vector<std::string> sibling_directories;
+  // Asked between pages of an apply: true (a shutdown) stops the run after the page.
+  std::function<bool()> stop_requested = {};
 };
 
 struct RunReport {

@@ -13,8 +13,10 @@
 #include "logger.hpp"
 #include "scim_routes.hpp"
 #include "server.hpp"
+#include "status_routes.hpp"
 #include "sync_command.hpp"
 #include "sync_runner.hpp"
+#include "sync_scheduler.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -190,6 +193,49 @@ struct IdentityCore {
   }
 };
 
+// The directory a plan file is for, or "" when the file has none.
+std::string directory_of_plan(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  try {
+    const auto plan = nlohmann::json::parse(in);
+    return plan.is_object() && plan.contains("directory") && plan["directory"].is_string()
+               ? plan["directory"].get<std::string>()
+               : "";
+  } catch (const nlohmann::json::exception&) {
+    return "";
+  }
+}
+
+// Directories other than `directory` that sync into its tenant.
+std::vector<std::string> sibling_directories(const config::Config& config,
+                                             const config::DirectoryConfig& directory) {
+  std::vector<std::string> names;
+  for (const auto& other : config.directories) {
+    if (other.name != directory.name && other.tenant == directory.tenant) {
+      names.push_back(other.name);
+    }
+  }
+  return names;
+}
+
+// The directory's bind password, or nullopt after printing why it cannot be read (a
+// configuration problem: exit 1, not an incomplete read).
+std::optional<std::string> bind_password(const config::DirectoryConfig& directory,
+                                         std::ostream& err) {
+  if (!directory.bind_password) {
+    return std::string();
+  }
+  auto secret = config::resolve_secret(*directory.bind_password);
+  if (!secret.value) {
+    const auto& ref = *directory.bind_password;
+    print_errors(
+        {{ref.where.file, ref.where.line, ref.where.column, ref.key_path, std::move(secret.error)}},
+        err);
+    return std::nullopt;
+  }
+  return std::move(*secret.value);
+}
+
 int serve_loaded(config::Config config) {
   Logger logger(config.logging.level);
   // Every secret must be readable at start, not at the first request.
@@ -213,6 +259,10 @@ int serve_loaded(config::Config config) {
   core::Store* store = identity->store.get();
   core::IdentityService& service = *identity->service;
 
+  // Directory syncs run on their own threads, each on its schedule; they stop (after the page
+  // being applied) before the store closes.
+  std::atomic<bool> stopping_syncs{false};
+  std::vector<ScheduledDirectory> scheduled;
   for (const auto& directory : config.directories) {
     if (!directory.verify_certificate) {
       const auto& where = directory.verify_certificate_where;
@@ -220,7 +270,25 @@ int serve_loaded(config::Config config) {
                      {{"directory", directory.name},
                       {"config", where.file + ":" + std::to_string(where.line)}});
     }
+    auto password = bind_password(directory, std::cerr);
+    if (!password) {
+      return kExitFailure;
+    }
+    for (const auto& warning : ldap::warnings(read_settings(directory, "").connection)) {
+      logger.warning("weakened directory connection",
+                     {{"directory", directory.name}, {"warning", warning}});
+    }
+    ScheduledDirectory entry;
+    entry.sync = std::make_unique<DirectorySync>(
+        directory, ldap_directory_reader(directory, std::move(*password)),
+        SyncEnvironment{service, identity->clock, logger, config.state_dir,
+                        sibling_directories(config, directory),
+                        [&stopping_syncs] { return stopping_syncs.load(); }});
+    entry.full_interval = directory.full_sync_interval;
+    entry.incremental_interval = directory.incremental_sync_interval;
+    scheduled.push_back(std::move(entry));
   }
+  SyncScheduler scheduler(std::move(scheduled), *store, logger);
 
   const bool debug_routes = test_routes_enabled();
   if (debug_routes) {
@@ -253,6 +321,7 @@ int serve_loaded(config::Config config) {
   Router router = make_router(*store, service, logger, debug_routes);
   add_scim_routes(router, scim_service, authenticator, options.tls.has_value(),
                   config.server.public_base_url, logger);
+  add_status_route(router, scheduler, authenticator);
 
   std::optional<Server> server;
   try {
@@ -269,7 +338,10 @@ int serve_loaded(config::Config config) {
                                    {"error", e.what()}});
     return kExitFailure;
   }
+  scheduler.start();
   server->run();
+  stopping_syncs = true;
+  scheduler.stop();
   server.reset();
   logger.info("stopped");
   return kExitOk;
@@ -460,53 +532,6 @@ int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& 
       << report.count(core::RowOutcome::refused) << '\n';
   return report.count(core::RowOutcome::refused) == 0 ? kExitOk : kExitFailure;
 }
-
-namespace {
-
-// The directory a plan file is for, or "" when the file has none.
-std::string directory_of_plan(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  try {
-    const auto plan = nlohmann::json::parse(in);
-    return plan.is_object() && plan.contains("directory") && plan["directory"].is_string()
-               ? plan["directory"].get<std::string>()
-               : "";
-  } catch (const nlohmann::json::exception&) {
-    return "";
-  }
-}
-
-// Directories other than `directory` that sync into its tenant.
-std::vector<std::string> sibling_directories(const config::Config& config,
-                                             const config::DirectoryConfig& directory) {
-  std::vector<std::string> names;
-  for (const auto& other : config.directories) {
-    if (other.name != directory.name && other.tenant == directory.tenant) {
-      names.push_back(other.name);
-    }
-  }
-  return names;
-}
-
-// The directory's bind password, or nullopt after printing why it cannot be read (a
-// configuration problem: exit 1, not an incomplete read).
-std::optional<std::string> bind_password(const config::DirectoryConfig& directory,
-                                         std::ostream& err) {
-  if (!directory.bind_password) {
-    return std::string();
-  }
-  auto secret = config::resolve_secret(*directory.bind_password);
-  if (!secret.value) {
-    const auto& ref = *directory.bind_password;
-    print_errors(
-        {{ref.where.file, ref.where.line, ref.where.column, ref.key_path, std::move(secret.error)}},
-        err);
-    return std::nullopt;
-  }
-  return std::move(*secret.value);
-}
-
-}  // namespace
 
 int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostream& err) {
   auto loaded = config::load_config_file(command_line.config_path);

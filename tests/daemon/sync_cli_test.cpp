@@ -3,6 +3,7 @@
 // and record themselves; a plan over a safety threshold is held until `sync --apply` approves it,
 // and refused if the directory changed since. Also the two reads that must never look like an
 // empty directory: a size limit and a failed bind.
+#include "idbridge/testing/http_client.hpp"
 #include "idbridge/testing/process.hpp"
 #include "idbridge/testing/slapd.hpp"
 #include "idbridge/testing/temp_dir.hpp"
@@ -11,9 +12,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace idbridge::testing {
@@ -386,6 +391,81 @@ TEST_F(SyncDryRunTest, CertificateVerificationOffIsLoggedWithItsConfigLine) {
   EXPECT_THAT(result.err, HasSubstr(config + ":"));
   // A simple bind over ldap:// without TLS sends the password in clear: also a warning.
   EXPECT_THAT(result.err, HasSubstr("weakened directory connection"));
+}
+
+// Polls `probe` every 200 ms until it returns true or `timeout` passes.
+template <class Probe>
+bool eventually(Probe&& probe, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (probe()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+TEST_F(SyncDryRunTest, TheDaemonSyncsOnItsScheduleAndReportsOnStatus) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  DirectoryOptions options;
+  options.extra = "full_sync_interval_seconds = 0\nincremental_sync_interval_seconds = 1\n";
+  std::ifstream in(write_config(slapd, options));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string token = "status-token-0123456789abcdef";
+  const auto token_file = dir_.write("tenant.token", token + "\n");
+  const std::string config = text.str() +
+                             "\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
+                             "[[tenants.acme.credentials]]\nname = \"okta\"\n"
+                             "token = { file = \"" +
+                             token_file + "\" }\nrole_ceiling = \"administrator\"\n";
+  DaemonProcess daemon(kBinary, dir_, config);
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  HttpConnection http("127.0.0.1", port);
+  const Headers auth{{"Authorization", "Bearer " + token}};
+
+  EXPECT_EQ(http.get("/status").status, 401);
+  nlohmann::json status;
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+        const auto& runs = status["directories"][0]["recentRuns"];
+        return !runs.empty() && runs[0]["outcome"] != "running";
+      },
+      std::chrono::seconds(20)))
+      << status.dump(2) << daemon.stderr_text();
+  const auto& corp = status["directories"][0];
+  EXPECT_EQ(corp["name"], "corp");
+  EXPECT_EQ(corp["tenant"], "acme");
+  EXPECT_TRUE(corp.contains("nextIncrementalSync")) << corp.dump(2);
+  EXPECT_FALSE(corp.contains("nextFullSync"));
+  const auto& first = corp["recentRuns"][corp["recentRuns"].size() - 1];
+  EXPECT_EQ(first["outcome"], "applied") << corp.dump(2);
+
+  const auto users = [&](const std::string& filter) {
+    const auto response =
+        http.request("GET", "/scim/v2/tenants/acme/Users?count=1&filter=" + filter, {}, auth);
+    return nlohmann::json::parse(response.body).value("totalResults", -1);
+  };
+  EXPECT_EQ(users("userName%20sw%20%22user%22"), kUsers);
+
+  // A user added to the directory appears through a later scheduled run.
+  slapd.add_ldif(
+      "dn: uid=newcomer,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
+      "uid: newcomer\ncn: New Comer\ngivenName: New\nsn: Comer\n"
+      "mail: newcomer@example.com\n\n");
+  EXPECT_TRUE(eventually([&] { return users("userName%20eq%20%22newcomer%22") == 1; },
+                         std::chrono::seconds(20)))
+      << daemon.stderr_text();
+
+  daemon.send_signal(SIGTERM);
+  const auto exit = daemon.wait_exit(std::chrono::seconds(30));
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0) << daemon.stderr_text();
 }
 
 }  // namespace

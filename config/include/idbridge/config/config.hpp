@@ -138,6 +138,9 @@ struct DirectoryConfig {
   std::optional<SecretRef> bind_password;
   int page_size = 500;
   std::chrono::seconds timeout{30};  // TCP/TLS connect and each server reply
+  // How often the daemon runs a full and an incremental sync (each ±10% jitter); 0: never.
+  std::chrono::seconds full_sync_interval{6 * 3600};
+  std::chrono::seconds incremental_sync_interval{300};
 
   std::vector<std::string> user_base_dns;
   std::string user_filter;       // defaulted by kind

@@ -53,12 +53,16 @@ struct ApplyOptions {
   std::size_t already_applied = 0;
   // Called after each committed page with the operations applied so far (logs, tests).
   std::function<void(std::size_t)> after_page;
+  // Asked after each committed page: true stops there (a shutdown). The run record holds the
+  // count committed, and the next run plans the rest again from the current state.
+  std::function<bool()> stop_requested;
 };
 
 struct ApplyResult {
   std::size_t applied = 0;  // including options.already_applied and refused operations
   std::vector<OpFailure> failures;
   bool cursor_stored = false;
+  bool stopped = false;  // stop_requested said so before every operation was applied
 };
 
 // Applies plan.ops in order, page by page. A refused operation (a tenant rule, or a user changed
