@@ -25,7 +25,6 @@
 namespace idbridge::ldap {
 namespace detail {
 
-
 timeval to_timeval(std::chrono::milliseconds duration) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(duration.count() / 1000);
@@ -324,7 +323,6 @@ std::vector<std::string> warnings(const ConnectionSettings& settings) {
   }
   return found;
 }
-
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::Connection(Connection&&) noexcept = default;

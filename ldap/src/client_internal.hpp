@@ -110,8 +110,8 @@ struct Connection::Impl {
       return std::nullopt;
     }
     return detail::make_error(ErrorCode::unreachable,
-                      "the connection was lost earlier (" + *lost + "); open a new one",
-                      LDAP_SERVER_DOWN);
+                              "the connection was lost earlier (" + *lost + "); open a new one",
+                              LDAP_SERVER_DOWN);
   }
 
   // Waits for the next message of `msgid`; nullopt-like -1/0 returns are reported by `type`.

@@ -302,14 +302,14 @@ SyncOutcome Connection::content_sync(const SyncRequest& request, const SyncCallb
   }
   LDAPControl* server_controls[] = {control.get(), nullptr};
   auto names = attribute_array(request.attributes);
-  int rc = ldap_search_ext(ld, request.base_dn.c_str(), scope_of(request.scope),
-                           request.filter.c_str(),
-                           request.attributes.empty() ? nullptr : names.data(), 0,
-                           server_controls, nullptr, nullptr, 0, &msgid);
+  int rc =
+      ldap_search_ext(ld, request.base_dn.c_str(), scope_of(request.scope), request.filter.c_str(),
+                      request.attributes.empty() ? nullptr : names.data(), 0, server_controls,
+                      nullptr, nullptr, 0, &msgid);
   if (rc != LDAP_SUCCESS) {
-    return incomplete(completeness_of(rc), rc,
-                      with_diagnostic("sending the content sync search: " + result_text(rc),
-                                      diagnostic(ld)));
+    return incomplete(
+        completeness_of(rc), rc,
+        with_diagnostic("sending the content sync search: " + result_text(rc), diagnostic(ld)));
   }
 
   auto last_reply = SteadyClock::now();
@@ -342,9 +342,9 @@ SyncOutcome Connection::content_sync(const SyncRequest& request, const SyncCallb
     }
     if (type < 0) {
       rc = last_error(ld);
-      return incomplete(completeness_of(rc), rc,
-                        with_diagnostic("reading the content sync: " + result_text(rc),
-                                        diagnostic(ld)));
+      return incomplete(
+          completeness_of(rc), rc,
+          with_diagnostic("reading the content sync: " + result_text(rc), diagnostic(ld)));
     }
     last_reply = SteadyClock::now();
     switch (type) {
@@ -375,8 +375,7 @@ SyncOutcome Connection::content_sync(const SyncRequest& request, const SyncCallb
           case SyncInfo::Kind::refresh_delete:
           case SyncInfo::Kind::refresh_present:
             if (info->refresh_done) {
-              end_refresh(info->cookie,
-                          info->kind == SyncInfo::Kind::refresh_delete);
+              end_refresh(info->cookie, info->kind == SyncInfo::Kind::refresh_delete);
             } else {
               take_cookie(info->cookie);
             }
@@ -423,9 +422,9 @@ SyncOutcome Connection::content_sync(const SyncRequest& request, const SyncCallb
         if (result != LDAP_SUCCESS) {
           // What was gathered is real (creates and updates may use it) but proves nothing.
           deliver();
-          return incomplete(completeness_of(result), result,
-                            with_diagnostic("content sync ended with " + result_text(result),
-                                            server_text));
+          return incomplete(
+              completeness_of(result), result,
+              with_diagnostic("content sync ended with " + result_text(result), server_text));
         }
         const auto done = sync_done(raw_controls);
         if (!done) {

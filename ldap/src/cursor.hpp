@@ -19,7 +19,7 @@ namespace idbridge::ldap {
 struct Cursor {
   ChangeDetection detection = ChangeDetection::full;
   std::uint64_t fingerprint = 0;
-  std::uint64_t group_digest = 0;  // 0 without group base DNs
+  std::uint64_t group_digest = 0;    // 0 without group base DNs
   std::vector<std::string> cookies;  // content_sync: one per users base, in order
   std::string timestamp;             // modify_timestamp
   std::string invocation_id;         // usn_changed

@@ -92,8 +92,8 @@ void GroupGraph::finish() {
   }
 }
 
-std::vector<std::string> GroupGraph::groups_of(std::string_view member_dn,
-                                               const std::vector<std::string>& direct_groups) const {
+std::vector<std::string> GroupGraph::groups_of(
+    std::string_view member_dn, const std::vector<std::string>& direct_groups) const {
   assert(closure_.size() == groups_.size() && "GroupGraph::finish() not called");
   std::vector<std::uint32_t> known;
   // memberOf values outside the group bases: kept as read, without nesting information.
@@ -120,8 +120,7 @@ std::vector<std::string> GroupGraph::groups_of(std::string_view member_dn,
   for (const auto group : known) {
     all.emplace_back(normalise_dn(groups_[group].dn), groups_[group].dn);
   }
-  std::sort(all.begin(), all.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   all.erase(std::unique(all.begin(), all.end(),
                         [](const auto& a, const auto& b) { return a.first == b.first; }),
             all.end());
@@ -145,9 +144,8 @@ std::vector<std::string> GroupGraph::ancestors_of(std::string_view group_dn) con
       result.push_back(groups_[group].dn);
     }
   }
-  std::sort(result.begin(), result.end(), [](const auto& a, const auto& b) {
-    return normalise_dn(a) < normalise_dn(b);
-  });
+  std::sort(result.begin(), result.end(),
+            [](const auto& a, const auto& b) { return normalise_dn(a) < normalise_dn(b); });
   return result;
 }
 

@@ -56,8 +56,7 @@ DirectoryEntry to_directory_entry(const Entry& entry, const std::string& anchor,
 std::string outcome_reason(const char* what, std::string_view code, const std::string& base,
                            std::size_t pages, std::size_t entries, const std::string& detail) {
   std::string reason = std::string(code) + " on " + base + " (" + what + "after " +
-                       std::to_string(pages) + " page(s), " + std::to_string(entries) +
-                       " entries)";
+                       std::to_string(pages) + " page(s), " + std::to_string(entries) + " entries)";
   if (!detail.empty()) {
     reason += ": " + detail;
   }
@@ -258,8 +257,8 @@ class Reader {
       result.outcome = connection_.content_sync(request, [&](const SyncBatch& batch) {
         for (const auto& entry : batch.changed) {
           add_user(entry, base);
-          result.present.push_back(to_directory_entry(entry, settings_.anchor_attribute, false)
-                                       .anchor);
+          result.present.push_back(
+              to_directory_entry(entry, settings_.anchor_attribute, false).anchor);
         }
         result.deleted.insert(result.deleted.end(), batch.deleted.begin(), batch.deleted.end());
         result.present.insert(result.present.end(), batch.present.begin(), batch.present.end());
@@ -331,8 +330,8 @@ Result<UsnPosition> read_usn_position(Connection& connection) {
   try {
     position.highest = std::stoull(*highest);
   } catch (const std::exception&) {
-    return Error{ErrorCode::protocol_error, "highestCommittedUSN '" + *highest + "' is not a number",
-                 0};
+    return Error{ErrorCode::protocol_error,
+                 "highestCommittedUSN '" + *highest + "' is not a number", 0};
   }
   return position;
 }
@@ -376,16 +375,16 @@ FullRead full_read(const ReadSettings& settings, Connection& connection) {
         auto synced = reader.sync_users(base, "");
         if (content_sync_unsupported(synced.outcome) && reader.snapshot().users.empty()) {
           // No syncprov: an ordinary paged read, and no cursor (the next run tries again).
-          result.fallback_reason = "the server does not offer content sync on " + base + ": " +
-                                   synced.outcome.detail;
+          result.fallback_reason =
+              "the server does not offer content sync on " + base + ": " + synced.outcome.detail;
           have_position = false;
           next.cookies.clear();
           reader.read_users_paged(settings.user_filter);
           break;
         }
         if (!synced.outcome.complete()) {
-          reader.fail(outcome_reason("content sync, ", to_string(synced.outcome.completeness),
-                                     base, 0, synced.outcome.changed, synced.outcome.detail));
+          reader.fail(outcome_reason("content sync, ", to_string(synced.outcome.completeness), base,
+                                     0, synced.outcome.changed, synced.outcome.detail));
           break;
         }
         next.cookies.push_back(synced.outcome.cookie);
@@ -497,8 +496,9 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
   }
   if (stored->detection != settings.change_detection ||
       stored->fingerprint != settings_fingerprint(settings)) {
-    return full("the cursor was written for other settings (change detection, bases, filters "
-                "or attributes changed)");
+    return full(
+        "the cursor was written for other settings (change detection, bases, filters "
+        "or attributes changed)");
   }
   if (settings.change_detection == ChangeDetection::content_sync &&
       stored->cookies.size() != settings.user_base_dns.size()) {
@@ -516,9 +516,8 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
   if (settings.change_detection == ChangeDetection::usn_changed) {
     auto position = read_usn_position(*connection);
     if (!position) {
-      reader.fail("cannot read the USN position: " +
-                  std::string(to_string(position.error().code)) + ": " +
-                  position.error().message);
+      reader.fail("cannot read the USN position: " + std::string(to_string(position.error().code)) +
+                  ": " + position.error().message);
     } else if (position->invocation_id != stored->invocation_id) {
       return full("the domain controller's invocationId changed (" + stored->invocation_id +
                   " -> " + position->invocation_id +
@@ -554,8 +553,8 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
           (synced.outcome.refresh_deletes ? delete_phase : present_phase) = true;
           deleted.insert(deleted.end(), synced.deleted.begin(), synced.deleted.end());
           present.insert(present.end(), synced.present.begin(), synced.present.end());
-          next.cookies[i] = synced.outcome.cookie.empty() ? stored->cookies[i]
-                                                           : synced.outcome.cookie;
+          next.cookies[i] =
+              synced.outcome.cookie.empty() ? stored->cookies[i] : synced.outcome.cookie;
         }
         if (present_phase && delete_phase) {
           // A present set that covers only some bases would make the others' users look gone.
@@ -569,8 +568,7 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
         }
         // modifyTimestamp has one-second resolution: one second after the newest read is the
         // first that can hold a change the last read did not see, minus the margin.
-        const auto since =
-            format_generalized_time(*newest + 1 - settings.timestamp_margin.count());
+        const auto since = format_generalized_time(*newest + 1 - settings.timestamp_margin.count());
         reader.read_users_paged("(&" + settings.user_filter + "(modifyTimestamp>=" + since + "))");
         next.timestamp = std::max(stored->timestamp, reader.newest_timestamp());
         break;

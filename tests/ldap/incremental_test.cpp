@@ -47,8 +47,9 @@ std::string people_ldif(int count, const std::string& extra = "") {
       "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n";
   for (int i = 0; i < count; ++i) {
     const std::string uid = "p" + std::to_string(i);
-    ldif += "dn: uid=" + uid + ",ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: " +
-            uid + "\ncn: " + uid + "\nsn: S\n" + extra + "\n";
+    ldif += "dn: uid=" + uid +
+            ",ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: " + uid +
+            "\ncn: " + uid + "\nsn: S\n" + extra + "\n";
   }
   return ldif;
 }
@@ -388,8 +389,8 @@ TEST(UsnChanged, ARootDseWithoutAUsnIsIncompleteNotEmpty) {
 
 std::string group(const std::string& cn, const std::vector<std::string>& members,
                   const std::string& object_class = "groupOfNames") {
-  std::string ldif = "dn: cn=" + cn + ",ou=groups,dc=example,dc=com\nobjectClass: " +
-                     object_class + "\ncn: " + cn + "\n";
+  std::string ldif = "dn: cn=" + cn + ",ou=groups,dc=example,dc=com\nobjectClass: " + object_class +
+                     "\ncn: " + cn + "\n";
   for (const auto& member : members) {
     ldif += "member: " + member + "\n";
   }
@@ -444,8 +445,8 @@ TEST(NestedGroups, TransitiveGroupsAndCyclesEnd) {
 
   // A nested membership change touches no user entry: the next incremental read sees the groups
   // changed and reads everything.
-  slapd.modify_ldif("dn: " + group_dn("B") + "\nchangetype: modify\nreplace: member\nmember: " +
-                    user_dn("p2") + "\n\n");
+  slapd.modify_ldif("dn: " + group_dn("B") +
+                    "\nchangetype: modify\nreplace: member\nmember: " + user_dn("p2") + "\n\n");
   const auto after = read_directory_incremental(settings, read.snapshot.cursor, no_sleep);
   ASSERT_TRUE(after.snapshot.completeness.complete) << after.snapshot.completeness.reason;
   EXPECT_EQ(after.snapshot.kind, Kind::full);

@@ -18,8 +18,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <stop_token>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
