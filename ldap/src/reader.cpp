@@ -4,6 +4,7 @@
 
 #include "cursor.hpp"
 #include "idbridge/ldap/groups.hpp"
+#include "reader_internal.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -12,22 +13,12 @@
 #include <utility>
 
 namespace idbridge::ldap {
-namespace {
+namespace reading {
 
 using core::sync::DirectoryEntry;
-using core::sync::Snapshot;
 
 bool is_binary_anchor(std::string_view attribute) {
   return equal_ignoring_case(attribute, "objectGUID");
-}
-
-// Keeps the first reason only: later failures are usually consequences of the first.
-void mark_incomplete(Snapshot& snapshot, std::string reason) {
-  if (!snapshot.completeness.complete && !snapshot.completeness.reason.empty()) {
-    return;
-  }
-  snapshot.completeness.complete = false;
-  snapshot.completeness.reason = std::move(reason);
 }
 
 DirectoryEntry to_directory_entry(const Entry& entry, const std::string& anchor,
@@ -51,6 +42,60 @@ DirectoryEntry to_directory_entry(const Entry& entry, const std::string& anchor,
     }
   }
   return result;
+}
+
+std::vector<std::string> user_attributes(const ReadSettings& settings) {
+  std::vector<std::string> attributes = settings.attributes;
+  if (attributes.empty()) {
+    attributes.push_back("*");
+  }
+  // The anchor and memberOf are operational on OpenLDAP: returned only when named.
+  attributes.push_back(settings.anchor_attribute);
+  attributes.push_back("memberOf");
+  if (settings.change_detection == ChangeDetection::modify_timestamp) {
+    attributes.push_back("modifyTimestamp");
+  }
+  return attributes;
+}
+
+std::optional<std::string> settings_problem(const ReadSettings& settings) {
+  if (settings.user_base_dns.empty()) {
+    return "no users base DN configured";
+  }
+  if (settings.change_detection == ChangeDetection::content_sync &&
+      !equal_ignoring_case(settings.anchor_attribute, "entryUUID")) {
+    // Content sync names deleted and present objects by entryUUID only.
+    return "change_detection content_sync needs anchor_attribute entryUUID, not " +
+           settings.anchor_attribute;
+  }
+  return std::nullopt;
+}
+
+const SleepFunction real_sleep = [](std::chrono::milliseconds delay) {
+  std::this_thread::sleep_for(delay);
+};
+
+std::string cannot_connect(const ReadSettings& settings, const Error& error) {
+  return "cannot connect to " + settings.connection.uri + ": " +
+         std::string(to_string(error.code)) + ": " + error.message;
+}
+
+}  // namespace reading
+
+namespace {
+
+using namespace reading;
+
+using core::sync::DirectoryEntry;
+using core::sync::Snapshot;
+
+// Keeps the first reason only: later failures are usually consequences of the first.
+void mark_incomplete(Snapshot& snapshot, std::string reason) {
+  if (!snapshot.completeness.complete && !snapshot.completeness.reason.empty()) {
+    return;
+  }
+  snapshot.completeness.complete = false;
+  snapshot.completeness.reason = std::move(reason);
 }
 
 std::string outcome_reason(const char* what, std::string_view code, const std::string& base,
@@ -105,21 +150,6 @@ class Reader {
   bool failed() const { return failed_; }
   bool dead() const { return dead_; }
 
-  // The attributes a users search asks for.
-  std::vector<std::string> user_attributes() const {
-    std::vector<std::string> attributes = settings_.attributes;
-    if (attributes.empty()) {
-      attributes.push_back("*");
-    }
-    // The anchor and memberOf are operational on OpenLDAP: returned only when named.
-    attributes.push_back(settings_.anchor_attribute);
-    attributes.push_back("memberOf");
-    if (settings_.change_detection == ChangeDetection::modify_timestamp) {
-      attributes.push_back("modifyTimestamp");
-    }
-    return attributes;
-  }
-
   void fail(std::string reason) {
     mark_incomplete(snapshot_, std::move(reason));
     failed_ = true;
@@ -150,7 +180,7 @@ class Reader {
       SearchRequest request;
       request.base_dn = base;
       request.filter = filter;
-      request.attributes = user_attributes();
+      request.attributes = user_attributes(settings_);
       request.page_size = settings_.page_size;
       if (!search(request, "", [&](const Entry& entry) { add_user(entry, base); })) {
         return;
@@ -247,7 +277,7 @@ class Reader {
     SyncRequest request;
     request.base_dn = base;
     request.filter = settings_.user_filter;
-    request.attributes = user_attributes();
+    request.attributes = user_attributes(settings_);
     request.mode = SyncMode::refresh_only;
     request.cookie = cookie;
     request.batch_size = static_cast<std::size_t>(std::max(settings_.page_size, 1));
@@ -287,15 +317,6 @@ class Reader {
   bool dead_ = false;
   std::string newest_timestamp_;
 };
-
-const SleepFunction real_sleep = [](std::chrono::milliseconds delay) {
-  std::this_thread::sleep_for(delay);
-};
-
-std::string cannot_connect(const ReadSettings& settings, const Error& error) {
-  return "cannot connect to " + settings.connection.uri + ": " +
-         std::string(to_string(error.code)) + ": " + error.message;
-}
 
 // AD's position: the DC database's invocationId (hex) and highestCommittedUSN, read from the root
 // DSE before anything else so that every change committed during the read is after it.
@@ -437,23 +458,6 @@ std::string hex_anchor(std::string_view bytes) {
   }
   return out;
 }
-
-namespace {
-
-std::optional<std::string> settings_problem(const ReadSettings& settings) {
-  if (settings.user_base_dns.empty()) {
-    return "no users base DN configured";
-  }
-  if (settings.change_detection == ChangeDetection::content_sync &&
-      !equal_ignoring_case(settings.anchor_attribute, "entryUUID")) {
-    // Content sync names deleted and present objects by entryUUID only.
-    return "change_detection content_sync needs anchor_attribute entryUUID, not " +
-           settings.anchor_attribute;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 DirectoryRead read_directory_incremental(const ReadSettings& settings, const std::string& cursor,
                                          const SleepFunction& sleep) {
