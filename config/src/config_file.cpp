@@ -1060,7 +1060,53 @@ void read_directories(const toml::table& directories, Context& context, Config& 
     if (auto seconds = reader.integer("incremental_sync_interval_seconds", 0, year)) {
       directory.incremental_sync_interval = std::chrono::seconds(*seconds);
     }
+    directory.group_filter = ad ? "(objectClass=group)" : "(objectClass=groupOfNames)";
+    if (reader.get("group_base_dns") != nullptr) {
+      directory.group_base_dns = read_string_array(reader, "group_base_dns", context);
+    }
+    if (auto filter = reader.string("group_filter")) {
+      if (!looks_like_filter(*filter)) {
+        reader.report_value("group_filter",
+                            "not an LDAP filter: expected \"(...)\" with balanced "
+                            "parentheses, e.g. \"(objectClass=groupOfNames)\"");
+      }
+      directory.group_filter = std::move(*filter);
+    }
     read_directory_users(reader, context, directory);
+    const bool entry_uuid_anchor = directory.anchor_attribute == "entryUUID";
+    directory.change_detection = ad                  ? ChangeDetection::usn_changed
+                                 : entry_uuid_anchor ? ChangeDetection::content_sync
+                                                     : ChangeDetection::modify_timestamp;
+    if (auto detection = reader.string("change_detection")) {
+      const std::vector<std::pair<std::string_view, ChangeDetection>> known{
+          {"full", ChangeDetection::full},
+          {"content_sync", ChangeDetection::content_sync},
+          {"modify_timestamp", ChangeDetection::modify_timestamp},
+          {"usn_changed", ChangeDetection::usn_changed}};
+      const auto found = std::find_if(known.begin(), known.end(),
+                                      [&](const auto& entry) { return entry.first == *detection; });
+      if (found == known.end()) {
+        reader.report_value("change_detection", "unknown change_detection \"" + *detection +
+                                                    "\"; expected \"full\", \"content_sync\", "
+                                                    "\"modify_timestamp\" or \"usn_changed\"");
+      } else if (found->second == ChangeDetection::usn_changed && !ad) {
+        reader.report_value("change_detection",
+                            "usn_changed needs kind = \"active_directory\" (uSNChanged and "
+                            "highestCommittedUSN are AD's)");
+      } else if ((found->second == ChangeDetection::content_sync ||
+                  found->second == ChangeDetection::modify_timestamp) &&
+                 ad) {
+        reader.report_value(
+            "change_detection",
+            std::string(found->first) + " is for OpenLDAP; Active Directory uses \"usn_changed\"");
+      } else if (found->second == ChangeDetection::content_sync && !entry_uuid_anchor) {
+        reader.report_value("change_detection",
+                            "content_sync names deleted entries by entryUUID: it needs "
+                            "users.anchor_attribute = \"entryUUID\"");
+      } else {
+        directory.change_detection = found->second;
+      }
+    }
     read_directory_rules(reader, context, tenant, directory);
     read_directory_disabled(reader, context, directory);
     read_directory_safety(reader, context, directory);
@@ -1108,6 +1154,16 @@ Config read_config(const toml::table& root, Context& context, const std::string&
 
 std::string_view to_string(DirectoryKind kind) {
   return kind == DirectoryKind::active_directory ? "active_directory" : "openldap";
+}
+
+std::string_view to_string(ChangeDetection detection) {
+  switch (detection) {
+    case ChangeDetection::full: return "full";
+    case ChangeDetection::content_sync: return "content_sync";
+    case ChangeDetection::modify_timestamp: return "modify_timestamp";
+    case ChangeDetection::usn_changed: return "usn_changed";
+  }
+  return "full";
 }
 
 const DirectoryConfig* Config::find_directory(std::string_view name) const {

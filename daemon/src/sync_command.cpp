@@ -66,6 +66,22 @@ ldap::ReadSettings read_settings(const config::DirectoryConfig& directory, std::
   settings.anchor_attribute = directory.anchor_attribute;
   settings.attributes = core::sync::attributes_read_by(directory.rules);
   settings.page_size = directory.page_size;
+  switch (directory.change_detection) {
+    case config::ChangeDetection::full:
+      settings.change_detection = ldap::ChangeDetection::full;
+      break;
+    case config::ChangeDetection::content_sync:
+      settings.change_detection = ldap::ChangeDetection::content_sync;
+      break;
+    case config::ChangeDetection::modify_timestamp:
+      settings.change_detection = ldap::ChangeDetection::modify_timestamp;
+      break;
+    case config::ChangeDetection::usn_changed:
+      settings.change_detection = ldap::ChangeDetection::usn_changed;
+      break;
+  }
+  settings.group_base_dns = directory.group_base_dns;
+  settings.group_filter = directory.group_filter;
   return settings;
 }
 

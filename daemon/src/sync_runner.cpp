@@ -401,10 +401,20 @@ RunReport DirectorySync::apply_plan_file(const std::string& path) {
 }
 
 DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
-                                      std::string password) {
+                                      std::string password, Logger& logger) {
   auto settings =
       std::make_shared<ldap::ReadSettings>(read_settings(directory, std::move(password)));
-  return [settings](RunKind, const std::string&) { return ldap::read_directory(*settings); };
+  return [settings, &logger](RunKind kind, const std::string& cursor) {
+    if (kind != RunKind::incremental || cursor.empty()) {
+      return ldap::read_directory(*settings);
+    }
+    auto read = ldap::read_directory_incremental(*settings, cursor);
+    if (!read.full_read_reason.empty()) {
+      logger.info("incremental read became a full read",
+                  {{"directory", settings->directory}, {"reason", read.full_read_reason}});
+    }
+    return std::move(read.snapshot);
+  };
 }
 
 int exit_code(const RunReport& report) {

@@ -72,9 +72,11 @@ class DirectorySync {
   SyncEnvironment env_;
 };
 
-// The reader of a configured directory over LDAP (ldap::read_directory).
+// The reader of a configured directory over LDAP: full reads (which also capture a cursor when
+// the directory offers change detection) and incremental ones from the stored cursor, which the
+// reader itself turns into a full read when the cursor cannot be used (logged with the reason).
 DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
-                                      std::string password);
+                                      std::string password, Logger& logger);
 
 // Exit codes of `sync` besides kExitOk, kExitFailure and kExitUsage.
 inline constexpr int kExitPlanHeld = 3;        // the plan exceeds a safety threshold

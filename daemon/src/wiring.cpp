@@ -280,7 +280,7 @@ int serve_loaded(config::Config config) {
     }
     ScheduledDirectory entry;
     entry.sync = std::make_unique<DirectorySync>(
-        directory, ldap_directory_reader(directory, std::move(*password)),
+        directory, ldap_directory_reader(directory, std::move(*password), logger),
         SyncEnvironment{service, identity->clock, logger, config.state_dir,
                         sibling_directories(config, directory),
                         [&stopping_syncs] { return stopping_syncs.load(); }});
@@ -580,7 +580,7 @@ int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostr
   if (!identity) {
     return kExitFailure;
   }
-  const auto reader = ldap_directory_reader(*directory, std::move(*password));
+  const auto reader = ldap_directory_reader(*directory, std::move(*password), logger);
   for (const auto& warning : ldap::warnings(read_settings(*directory, "").connection)) {
     logger.warning("weakened directory connection",
                    {{"directory", directory->name}, {"warning", warning}});

@@ -827,7 +827,7 @@ jwks_file = "k.json"
 namespace idbridge::config {
 namespace {
 
-constexpr const char* directory_config = R"([tenants.acme]
+constexpr const char* directory_config = R"toml([tenants.acme]
 [[tenants.acme.profiles]]
 name = "helpdesk"
 rights = ["users.read"]
@@ -842,6 +842,9 @@ bind_dn = "cn=idbridge,dc=example,dc=com"
 bind_password = { file = "ldap.password" }
 page_size = 250
 timeout_seconds = 15
+change_detection = "modify_timestamp"
+group_base_dns = ["ou=groups,dc=example,dc=com"]
+group_filter = "(objectClass=groupOfUniqueNames)"
 
 [directories.corp.users]
 base_dns = ["ou=people,dc=example,dc=com", "ou=staff,dc=example,dc=com"]
@@ -873,7 +876,7 @@ max_disable_percent = 2.5
 max_deletes = 3
 max_delete_percent = 1
 retention_days = 7
-)";
+)toml";
 
 TEST(ParseDirectories, ReadsEveryKey) {
   const LoadResult result = parse_config(directory_config, "/etc/idbridge/idbridge.toml");
@@ -895,6 +898,9 @@ TEST(ParseDirectories, ReadsEveryKey) {
   EXPECT_EQ(d.bind_password->name, "/etc/idbridge/ldap.password");
   EXPECT_EQ(d.page_size, 250);
   EXPECT_EQ(d.timeout, std::chrono::seconds(15));
+  EXPECT_EQ(d.change_detection, ChangeDetection::modify_timestamp);
+  EXPECT_EQ(d.group_base_dns, std::vector<std::string>{"ou=groups,dc=example,dc=com"});
+  EXPECT_EQ(d.group_filter, "(objectClass=groupOfUniqueNames)");
   EXPECT_EQ(d.user_base_dns, (std::vector<std::string>{"ou=people,dc=example,dc=com",
                                                        "ou=staff,dc=example,dc=com"}));
   EXPECT_EQ(d.user_filter, "(objectClass=inetOrgPerson)");
@@ -945,6 +951,9 @@ kind = "ad_account_disabled"
   EXPECT_EQ(d.kind, DirectoryKind::active_directory);
   EXPECT_EQ(d.user_filter, "(&(objectCategory=person)(objectClass=user))");
   EXPECT_EQ(d.anchor_attribute, "objectGUID");
+  EXPECT_EQ(d.change_detection, ChangeDetection::usn_changed);
+  EXPECT_TRUE(d.group_base_dns.empty());
+  EXPECT_EQ(d.group_filter, "(objectClass=group)");
   EXPECT_FALSE(d.verify_certificate);
   EXPECT_EQ(d.verify_certificate_where.line, 6);
   EXPECT_FALSE(d.bind_password);
@@ -979,6 +988,19 @@ const ErrorCase directory_error_cases[] = {
     {"bind_dn_without_password",
      DIRECTORY("bind_dn = \"cn=a,dc=x\"\n", "attributes = { userName = \"{uid}\" }\n"), 2,
      "directories.corp.bind_password", "required key is missing"},
+    {"unknown_change_detection",
+     DIRECTORY("change_detection = \"dirsync\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.change_detection", "expected \"full\", \"content_sync\""},
+    {"usn_changed_on_openldap",
+     DIRECTORY("change_detection = \"usn_changed\"\n", "attributes = { userName = \"{uid}\" }\n"),
+     6, "directories.corp.change_detection", "needs kind = \"active_directory\""},
+    {"content_sync_without_entry_uuid",
+     DIRECTORY("change_detection = \"content_sync\"\n",
+               "anchor_attribute = \"uid\"\nattributes = { userName = \"{uid}\" }\n"),
+     6, "directories.corp.change_detection", "needs users.anchor_attribute = \"entryUUID\""},
+    {"group_filter_not_a_filter",
+     DIRECTORY("group_filter = \"objectClass=group\"\n", "attributes = { userName = \"{uid}\" }\n"),
+     6, "directories.corp.group_filter", "not an LDAP filter"},
     {"unknown_directory_key",
      DIRECTORY("pagesize = 10\n", "attributes = { userName = \"{uid}\" }\n"), 6,
      "directories.corp.pagesize", "did you mean \"page_size\""},

@@ -393,6 +393,35 @@ TEST_F(SyncDryRunTest, CertificateVerificationOffIsLoggedWithItsConfigLine) {
   EXPECT_THAT(result.err, HasSubstr("weakened directory connection"));
 }
 
+TEST_F(SyncDryRunTest, AnIncrementalRunReadsOnlyWhatChangedSinceTheStoredCursor) {
+  TempDir slapd_dir;
+  SlapdOptions slapd_options;
+  slapd_options.syncprov_sessionlog = 100;  // deletes arrive as such, not as a present set
+  Slapd slapd(slapd_dir, slapd_options);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+  const auto first = run_sync(config, {"--directory", "corp"}, 0);
+  ASSERT_EQ(first["run"]["outcome"], "applied") << first.dump(2);
+
+  slapd.modify_ldif("dn: " + person_dn(5) +
+                    "\nchangetype: modify\nreplace: sn\nsn: Renamed\n\n"
+                    "dn: " +
+                    person_dn(6) +
+                    "\nchangetype: modify\nreplace: mail\nmail: six@example.org\n\n" +
+                    delete_people_ldif(7, 7));
+  const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(delta["run"]["kind"], "incremental") << delta.dump(2);
+  EXPECT_EQ(delta["run"]["read"], 2) << "only the two modified entries are read";
+  EXPECT_EQ(delta["plan"]["counts"]["updates"], "2");
+  EXPECT_EQ(delta["plan"]["counts"]["disables"], "1") << "the deleted entry is disabled";
+  EXPECT_THAT(exported_users(config), HasSubstr("six@example.org"));
+
+  // Nothing changed since: an incremental run reads nothing and plans nothing.
+  const auto quiet = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(quiet["run"]["read"], 0) << quiet.dump(2);
+  EXPECT_EQ(quiet["run"]["outcome"], "unchanged");
+}
+
 // Polls `probe` every 200 ms until it returns true or `timeout` passes.
 template <class Probe>
 bool eventually(Probe&& probe, std::chrono::seconds timeout) {

@@ -51,6 +51,9 @@ std::string config_text(const SlapdOptions& options, const std::string& director
   if (options.ad_schema) {
     text += "include " + ad_schema_path() + "\n";
   }
+  if (!options.root_dse_ldif.empty()) {
+    text += "rootDSE " + directory + "/rootdse.ldif\n";
+  }
   text += "pidfile " + directory + "/slapd.pid\n";
   text += "argsfile " + directory + "/slapd.args\n";
   text += std::string("modulepath ") + module_path + "\n";
@@ -79,7 +82,12 @@ std::string config_text(const SlapdOptions& options, const std::string& director
   text += "memberof-group-oc " + options.memberof_group_class + "\n";
   text += "memberof-refint TRUE\n";
   text += "overlay refint\nrefint_attributes member\n";
-  text += "overlay syncprov\nsyncprov-checkpoint 100 10\n";
+  if (options.syncprov) {
+    text += "overlay syncprov\nsyncprov-checkpoint 100 10\n";
+  }
+  if (options.syncprov && options.syncprov_sessionlog) {
+    text += "syncprov-sessionlog " + std::to_string(*options.syncprov_sessionlog) + "\n";
+  }
   return text;
 }
 
@@ -123,6 +131,9 @@ Slapd::Slapd(const TempDir& dir, SlapdOptions options)
     : options_(std::move(options)), directory_((dir.path() / "slapd").string()) {
   std::filesystem::create_directories(directory_ + "/db");
   config_path_ = dir.write("slapd/slapd.conf", config_text(options_, directory_));
+  if (!options_.root_dse_ldif.empty()) {
+    dir.write("slapd/rootdse.ldif", options_.root_dse_ldif);
+  }
   // Another process can take a port between free_loopback_port() and slapd's bind: retry
   // with fresh ports when that is what went wrong.
   for (int attempt = 1;; ++attempt) {
@@ -229,6 +240,21 @@ void Slapd::add_ldif(std::string_view ldif) const {
 
 void Slapd::modify_ldif(std::string_view ldif) const {
   ldap_tool("/usr/bin/ldapmodify", ldif);
+}
+
+void Slapd::set_root_dse(std::string ldif) {
+  if (options_.root_dse_ldif.empty()) {
+    throw std::logic_error("set_root_dse needs SlapdOptions::root_dse_ldif at construction");
+  }
+  options_.root_dse_ldif = std::move(ldif);
+  {
+    std::ofstream out(directory_ + "/rootdse.ldif", std::ios::binary | std::ios::trunc);
+    out << options_.root_dse_ldif;
+  }
+  if (process_) {
+    stop();
+    start();
+  }
 }
 
 void Slapd::start() {

@@ -123,6 +123,10 @@ struct TenantConfig {
 enum class DirectoryKind { openldap, active_directory };
 std::string_view to_string(DirectoryKind kind);  // "openldap", "active_directory"
 
+// How incremental reads find changes (`change_detection`); ldap::ChangeDetection mirrors it.
+enum class ChangeDetection { full, content_sync, modify_timestamp, usn_changed };
+std::string_view to_string(ChangeDetection detection);  // "full", "content_sync", ...
+
 // One `[directories.NAME]` table: where the directory is, how to read its users, and how they map
 // onto the tenant. Connection settings are plain values; the daemon turns them into the LDAP
 // client's settings (config does not depend on ldap/).
@@ -141,6 +145,12 @@ struct DirectoryConfig {
   // How often the daemon runs a full and an incremental sync (each ±10% jitter); 0: never.
   std::chrono::seconds full_sync_interval{6 * 3600};
   std::chrono::seconds incremental_sync_interval{300};
+  // Defaulted by kind: content_sync (openldap; modify_timestamp when the anchor is not
+  // entryUUID), usn_changed (active_directory).
+  ChangeDetection change_detection = ChangeDetection::full;
+  // Non-empty: groups read there (group_filter) and nested memberships resolved.
+  std::vector<std::string> group_base_dns;
+  std::string group_filter;  // defaulted by kind: (objectClass=groupOfNames) / (objectClass=group)
 
   std::vector<std::string> user_base_dns;
   std::string user_filter;       // defaulted by kind

@@ -17,7 +17,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -155,6 +157,63 @@ struct SearchOutcome {
   bool complete() const { return completeness == Completeness::complete; }
 };
 
+// RFC 4533 content synchronisation (OpenLDAP's syncprov). `refresh_only` answers "what changed
+// since this cookie" and ends; `refresh_and_persist` does the same, then keeps the search open and
+// streams every later change until stopped.
+enum class SyncMode { refresh_only, refresh_and_persist };
+
+struct SyncRequest {
+  std::string base_dn;
+  Scope scope = Scope::subtree;
+  std::string filter = "(objectClass=*)";
+  std::vector<std::string> attributes;  // empty: all user attributes
+  SyncMode mode = SyncMode::refresh_only;
+  std::string cookie;  // from an earlier sync of the same search; empty: the whole content
+  std::size_t batch_size = 500;  // changes per SyncBatch (entries, deletions and presences)
+  // How often a stop request is checked; in the persist phase also how long a quiet server is
+  // waited for before a partial batch is delivered.
+  std::chrono::milliseconds poll_interval{200};
+};
+
+// What arrived since the previous batch. Entries are full (the requested attributes); deleted and
+// present objects are entryUUIDs in their text form (8-4-4-4-12 lower-case hex), as entryUUID is
+// read.
+struct SyncBatch {
+  std::vector<Entry> changed;        // added or modified
+  std::vector<std::string> deleted;  // reported deleted (delete state or a syncIdSet)
+  std::vector<std::string> present;  // reported unchanged and present (present phase)
+  // A cookie that covers everything delivered so far: store it only once this batch (and every
+  // earlier one) has been applied. Never set in the middle of a refresh phase.
+  std::optional<std::string> cookie;
+  // The refresh phase ended with this batch. `refresh_deletes` true: the server listed the
+  // deletions (delete phase), false: it listed every present object instead (present phase):
+  // objects known to the client and neither changed nor present are gone.
+  bool refresh_done = false;
+  bool refresh_deletes = false;
+};
+
+struct SyncOutcome {
+  // refresh_only: complete when the search ended with success and a sync-done control. A persist
+  // search only ends on an error or a stop; a requested stop leaves it `complete` with `stopped`.
+  Completeness completeness = Completeness::server_error;
+  int ldap_code = 0;
+  std::string detail;
+  // The server cannot serve the cookie incrementally (e-syncRefreshRequired, 4096), or refused it
+  // (unwillingToPerform, 53, for a cookie: syncprov's "consumer state is newer than provider"):
+  // sync again without it.
+  bool refresh_required = false;
+  bool stopped = false;
+  bool refresh_done = false;     // the refresh phase ended (refresh_deletes says how)
+  bool refresh_deletes = false;  // as in SyncBatch
+  std::string cookie;            // the last cookie received ("" when none)
+  std::size_t changed = 0;
+  std::size_t deleted = 0;
+  std::size_t present = 0;
+  bool complete() const { return completeness == Completeness::complete; }
+};
+
+using SyncCallback = std::function<void(const SyncBatch& batch)>;
+
 // One page of entries; the vector is reused for the next page, so copy what must outlive it.
 using PageCallback = std::function<void(const std::vector<Entry>& page)>;
 
@@ -177,6 +236,16 @@ class Connection {
   // otherwise reopen the link unbound and without StartTLS. Open a new Connection and read again
   // from the beginning; entries delivered so far do not prove anything.
   SearchOutcome search(const SearchRequest& request, const PageCallback& on_page);
+
+  // RFC 4533 content sync search (critical control: a server without syncprov refuses it with
+  // unavailableCriticalExtension, 12, never answers a plain search). Delivers batches to
+  // `on_batch` as they fill, and at the end of the refresh phase. Never throws for LDAP or
+  // network failures (an incomplete SyncOutcome, as search); rethrows what `on_batch` throws.
+  // `stop` ends the search (abandoned) within about poll_interval; the Connection stays usable.
+  // In the refresh phase a server silent for operation_timeout is a timeout; in the persist
+  // phase silence is normal.
+  SyncOutcome content_sync(const SyncRequest& request, const SyncCallback& on_batch,
+                           std::stop_token stop = {});
 
   // One base-scope read of `dn` (no paging). Errors: as search, mapped to ErrorCode.
   Result<Entry> read(const std::string& dn, const std::vector<std::string>& attributes);

@@ -1,16 +1,37 @@
-// The directory reader: one full read of a directory's users into a core::sync::Snapshot, with
-// the completeness proof the planner needs before any disable or delete. Blocking (see
-// client.hpp): run it off the daemon's I/O threads.
+// The directory reader: a full or incremental read of a directory's users (and, when group base
+// DNs are configured, its groups, for nested memberships) into a core::sync::Snapshot, with the
+// completeness proof the planner needs before any disable or delete; and a persistent content
+// sync for near-real-time changes. Blocking (see client.hpp): run it off the daemon's I/O
+// threads.
 #pragma once
 
 #include "idbridge/core/sync/mapping.hpp"
 #include "idbridge/ldap/client.hpp"
 
+#include <chrono>
+#include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
 namespace idbridge::ldap {
 
+// How an incremental read finds what changed since the stored cursor.
+enum class ChangeDetection {
+  full,  // none: every read is a full read and the cursor stays ""
+  // OpenLDAP with syncprov: RFC 4533 refreshOnly with the stored cookie (one per users base).
+  // Deletions arrive as a delete phase, or as a present phase listing every user still there.
+  content_sync,
+  // Servers without syncprov: (modifyTimestamp>=last seen - timestamp_margin). Deletions are
+  // found by full reads only.
+  modify_timestamp,
+  // Active Directory: (uSNChanged>=highestCommittedUSN+1) of the last read, on the same DC
+  // database (invocationId); another invocationId (DC switch, restore) forces a full read.
+  // Deletions are found by full reads only.
+  usn_changed,
+};
+
+std::string_view to_string(ChangeDetection detection);
 // What to read and how to connect; built by the daemon from config::DirectoryConfig (ldap/ and
 // config/ are peers and do not include each other).
 struct ReadSettings {
@@ -27,7 +48,73 @@ struct ReadSettings {
   std::vector<std::string> attributes;
   int page_size = 500;
   int connect_attempts = 3;  // for transient failures; invalid credentials are never retried
+
+  ChangeDetection change_detection = ChangeDetection::full;
+  // Entries modified this long before the newest modifyTimestamp of the last read are read again
+  // (modify_timestamp): covers writes committed while the last read was paging, and clock skew
+  // between replicas.
+  std::chrono::seconds timestamp_margin{300};
+
+  // Non-empty: the groups under these bases (group_filter) are read with their `member` values
+  // and every user's `groups` holds its nested groups too (resolved here, cycle-safe). A base
+  // that cannot be read makes the snapshot incomplete.
+  std::vector<std::string> group_base_dns;
+  std::string group_filter = "(objectClass=groupOfNames)";
+
+  // Called after each page (or content sync batch) with its base DN and the entries read from
+  // that base so far: progress for logs and /status. What it throws ends the read, incomplete.
+  std::function<void(const std::string& base, std::size_t entries)> progress;
 };
+
+// A read and, when it is a full read although a cursor was given, why.
+struct DirectoryRead {
+  core::sync::Snapshot snapshot;
+  // "" for an incremental read (or a full read without a cursor). Otherwise: the cursor was
+  // written for other settings or another profile, the server refused the cookie
+  // (e-syncRefreshRequired), the DC's invocationId changed, the groups changed...
+  std::string full_read_reason;
+};
+
+// Reads what changed since `cursor` (a Snapshot::cursor of an earlier read with the same
+// settings) as a Snapshot of kind `incremental`: the changed users in full in `users`, the
+// anchors reported deleted in `deleted_anchors`, and with content_sync's present phase the sorted
+// anchors of every user still there in `present_anchors`. `cursor` of the result is the position
+// to store once the plan made from it is applied.
+//
+// A full read (kind `full`, with a cursor for the next run) is made instead when `cursor` is ""
+// or was written for other settings, when change_detection is `full`, when the server refuses the
+// cookie (e-syncRefreshRequired) or does not offer content sync at all (then the cursor is ""),
+// when the DC's invocationId changed, or when any group under group_base_dns changed (a change of
+// nested membership does not touch the users it affects). `full_read_reason` says which.
+//
+// Failures are never "fewer users": an incomplete read (see read_directory) reports no deletion
+// and no present set, and its cursor is the one given (an incomplete read never advances it).
+DirectoryRead read_directory_incremental(const ReadSettings& settings, const std::string& cursor,
+                                         const SleepFunction& sleep = {});
+
+// Why a persistent sync returned.
+enum class PersistEnd {
+  stopped,           // `stop` was requested
+  failed,            // connection lost, server error...: `reason` says which
+  full_read_needed,  // the cursor cannot be used (refresh required, groups changed...): read
+                     // with read_directory_incremental, then persist again from its cursor
+};
+
+struct PersistOutcome {
+  PersistEnd end = PersistEnd::failed;
+  std::string reason;
+  std::string cursor;  // the cursor of the last batch delivered (the one given when none)
+};
+
+// Near-real-time sync (content_sync only): keeps an RFC 4533 refreshAndPersist search open on
+// every users base (and a change watch on every group base) and calls `on_batch` with each batch
+// of changes as an incremental Snapshot (changed users with their nested groups, deleted anchors,
+// the cursor to store once the batch is applied). Batches are delivered on the calling thread, in
+// order. Returns when `stop` is requested (within about a second), on an error, or when a full
+// read is needed. Never throws for directory problems; rethrows what `on_batch` throws.
+PersistOutcome persist_directory(const ReadSettings& settings, const std::string& cursor,
+                                 const std::function<void(const core::sync::Snapshot&)>& on_batch,
+                                 std::stop_token stop, const SleepFunction& sleep = {});
 
 // Connects (connect_with_backoff) and pages through every users base DN in order, turning each
 // entry into a DirectoryEntry: `anchor` from the anchor attribute, every attribute's values as
@@ -38,6 +125,9 @@ struct ReadSettings {
 // base...), or an entry without its anchor gives a Snapshot whose completeness is false with the
 // first reason, naming the base DN. Entries read before the problem are kept (the planner may
 // still create and update from them, never disable or delete).
+//
+// With a change_detection other than `full`, the Snapshot's cursor is the position for the next
+// incremental read (read_directory_incremental with cursor "" is the same read).
 //
 // Memory: the Snapshot holds every entry. Fine for tens of thousands of users; for 100k+ the
 // planner will take entries page by page instead.

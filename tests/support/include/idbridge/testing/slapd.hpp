@@ -38,6 +38,14 @@ struct SlapdOptions {
   std::vector<std::string> database_lines;
   // Add the suffix entry (dcObject + organization) after the first start.
   bool create_suffix = true;
+  // The syncprov overlay (RFC 4533 content sync); false: a server without it.
+  bool syncprov = true;
+  // `syncprov-sessionlog N`: syncprov remembers the last N deletes and modifies, so a content
+  // sync from a recent cookie answers with a delete phase instead of a present phase.
+  std::optional<int> syncprov_sessionlog;
+  // LDIF (starting with "dn:") of extra root DSE attributes (slapd's `rootDSE` directive), e.g.
+  // AD's highestCommittedUSN and dsServiceName with the AD schema. Empty: none.
+  std::string root_dse_ldif;
 };
 
 class Slapd {
@@ -59,6 +67,10 @@ class Slapd {
   void add_ldif(std::string_view ldif) const;
   // ldapmodify as the rootdn (changetype records); throws like add_ldif.
   void modify_ldif(std::string_view ldif) const;
+
+  // Replaces the root DSE LDIF (see SlapdOptions::root_dse_ldif; it must have been set at
+  // construction) and restarts slapd if it runs, since slapd reads the file at start only.
+  void set_root_dse(std::string ldif);
 
   // Starts it again (same config, data and ports) and waits until it answers.
   void start();
