@@ -5,7 +5,7 @@
 # issue's target next to each figure. See bench/README.md.
 #
 #   bench/scim-bench.sh [--users N] [--groups M] [--duration 10s] [--connections 16]
-#                       [--threads 2] [--warmup 2] [--no-build] [--keep]
+#                       [--threads 2] [--warmup 2] [--no-build] [--keep] [--seed-cache DIR]
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +20,7 @@ wrk_threads=2
 warmup=2
 build=1
 keep=0
+seed_cache=
 
 usage() {
   sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --keep) keep=1; shift ;;
+    --seed-cache) seed_cache=$2; shift 2 ;;
     -h | --help) usage ;;
     *) echo "scim-bench: unknown argument $1" >&2; usage ;;
   esac
@@ -106,10 +108,28 @@ free_port() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "== seeding $users users, $groups groups (one durable transaction per user)" >&2
 state=$work/state
-"$seed_bin" --state-dir "$state" --users "$users" --groups "$groups" \
-  --big-group-members "$big_members" --memberships "$memberships" 2>&1 | grep -v '^seed: [0-9]* users$' >&2
+# A seeded store depends only on the seed options (and the schema): --seed-cache keeps one per
+# option set and copies it, so that repeated runs skip the minutes of seeding. The runs write to
+# the copy, never to the cache.
+cached=
+if [ -n "$seed_cache" ]; then
+  cached=$seed_cache/u$users-g$groups-b$big_members-m$memberships
+fi
+if [ -n "$cached" ] && [ -s "$cached/bench.env" ]; then
+  echo "== copying the seeded store from $cached" >&2
+  cp -a "$cached" "$state"
+else
+  echo "== seeding $users users, $groups groups (one durable transaction per user)" >&2
+  "$seed_bin" --state-dir "$state" --users "$users" --groups "$groups" \
+    --big-group-members "$big_members" --memberships "$memberships" 2>&1 | grep -v '^seed: [0-9]* users$' >&2
+  if [ -n "$cached" ]; then
+    mkdir -p "$seed_cache"
+    rm -rf "$cached.tmp"
+    cp -a "$state" "$cached.tmp"
+    mv "$cached.tmp" "$cached"
+  fi
+fi
 # shellcheck disable=SC1091
 . "$state/bench.env"
 db_mb=$(du -m "$state/idbridge.db" | cut -f1)

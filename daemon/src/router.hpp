@@ -28,6 +28,10 @@ struct Route {
   std::string pattern;
   Handler handler;
   Execution execution = Execution::io_thread;
+  // For a blocking_pool route: true for requests this handler answers with a few indexed reads
+  // and no wait on the writer (docs/design/store.md, "Reads on the I/O threads"). Those run on
+  // the I/O thread, saving the two thread handoffs that cost more than the read itself.
+  std::function<bool(const Request&)> inline_when = nullptr;
 };
 
 struct RouteFound {

@@ -168,11 +168,24 @@ void add_scim_routes(Router& router, scim::Service& service,
   };
   // The SCIM service routes below the tenant itself (and answers 404/405 as SCIM errors), so the
   // table only needs the shapes of its paths.
+  const auto indexed_read = [](const Request& request) {
+    const auto tenant = request.path_params.find("tenant");
+    if (tenant == request.path_params.end()) {
+      return false;
+    }
+    const std::size_t base = scim_tenant_prefix.size() + tenant->second.size();
+    return scim::is_indexed_user_read(to_string(request.method), request.path.substr(base),
+                                      request.query);
+  };
   for (const std::string suffix : {"/{a}", "/{a}/{b}"}) {
     for (const Method method :
          {Method::get, Method::post, Method::put, Method::patch, Method::delete_}) {
-      router.add({method, std::string(scim_tenant_prefix) + "{tenant}" + suffix, handler,
-                  Execution::blocking_pool});
+      Route route{method, std::string(scim_tenant_prefix) + "{tenant}" + suffix, handler,
+                  Execution::blocking_pool};
+      if (method == Method::get) {
+        route.inline_when = indexed_read;
+      }
+      router.add(std::move(route));
     }
   }
 }

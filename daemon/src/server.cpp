@@ -383,7 +383,8 @@ struct Server::Impl {
     }
     request.path_params = std::move(found->params);
     const Route& route = *found->route;
-    if (route.execution == Execution::io_thread) {
+    if (route.execution == Execution::io_thread ||
+        (route.inline_when && route.inline_when(request))) {
       co_return invoke_handler(route, request, logger);
     }
     // Runs on the blocking pool; the session resumes on its own strand afterwards.

@@ -515,22 +515,38 @@ class Handler {
     // The patch is applied inside the service's write transaction to the stored state, so a
     // concurrent writer can neither be overwritten nor make this PATCH fail; If-Match still
     // pins a version (412 when stale).
+    const auto patch = [&](const core::User& current) -> ScimResult<core::UserWrite> {
+      auto normalised =
+          normalise_resource(user_to_json(current, request_.base_url, {}), ResourceKind::user);
+      if (!normalised) {
+        return normalised.error();
+      }
+      auto patched = apply_patch(*normalised, *body, ResourceKind::user, current.id.str());
+      if (!patched) {
+        return patched.error();
+      }
+      return user_from_json(*patched);
+    };
+    // The JSON work is done first on a snapshot, outside the write slot that serialises every
+    // write. A patch is a function of the stored user alone, and every stored change bumps the
+    // version, so inside the transaction the result is reused when the version is unchanged
+    // and recomputed otherwise.
+    std::optional<core::ResourceVersion> snapshot_version;
+    std::optional<core::UserWrite> snapshot_write;
+    if (auto snapshot = store_.read()->find_user(tenant_, core::UserId(id))) {
+      if (auto write = patch(*snapshot)) {
+        snapshot_version = snapshot->version;
+        snapshot_write = *std::move(write);
+      }
+    }
     std::optional<ScimError> refused;
     auto patched_user = identity_.modify_user(
         who_, tenant_, core::UserId(id),
         [&](const core::User& current) -> std::optional<core::UserWrite> {
-          auto normalised =
-              normalise_resource(user_to_json(current, request_.base_url, {}), ResourceKind::user);
-          if (!normalised) {
-            refused = normalised.error();
-            return std::nullopt;
+          if (snapshot_write && snapshot_version == current.version) {
+            return *snapshot_write;  // a copy: the service may call this again on a retry
           }
-          auto patched = apply_patch(*normalised, *body, ResourceKind::user, current.id.str());
-          if (!patched) {
-            refused = patched.error();
-            return std::nullopt;
-          }
-          auto write = user_from_json(*patched);
+          auto write = patch(current);
           if (!write) {
             refused = write.error();
             return std::nullopt;
@@ -848,6 +864,67 @@ Response Service::handle(const core::Principal& who, const core::TenantId& tenan
   }
   Handler handler(identity_, store_, limits_, who, tenant, request, *std::move(query));
   return handler.dispatch();
+}
+
+namespace {
+
+// `userName eq "value"` exactly, with no escapes in the value: what select_users answers with
+// one probe of the unique userName index. Anything else (and/or, other operators) is not claimed.
+bool is_user_name_equality(std::string_view filter) {
+  const auto skip_spaces = [&filter] {
+    const auto first = filter.find_first_not_of(' ');
+    filter.remove_prefix(first == std::string_view::npos ? filter.size() : first);
+  };
+  const auto take_word = [&filter, &skip_spaces](std::string_view word) {
+    skip_spaces();
+    if (filter.size() <= word.size() || !iequals(filter.substr(0, word.size()), word) ||
+        filter[word.size()] != ' ') {
+      return false;
+    }
+    filter.remove_prefix(word.size());
+    return true;
+  };
+  if (!take_word("userName") || !take_word("eq")) {
+    return false;
+  }
+  skip_spaces();
+  while (!filter.empty() && filter.back() == ' ') {
+    filter.remove_suffix(1);
+  }
+  if (filter.size() < 2 || filter.front() != '"' || filter.back() != '"') {
+    return false;
+  }
+  const auto value = filter.substr(1, filter.size() - 2);
+  return value.find_first_of("\"\\") == std::string_view::npos;
+}
+
+}  // namespace
+
+bool is_indexed_user_read(std::string_view method, std::string_view path, std::string_view query) {
+  if (method != "GET") {
+    return false;
+  }
+  const auto segments = split_path(path);
+  if (segments.empty() || segments[0] != "Users" || segments.size() > 2) {
+    return false;
+  }
+  if (segments.size() == 2) {
+    return segments[1] != ".search";
+  }
+  const auto params = parse_query(query);
+  if (!params) {
+    return false;
+  }
+  bool user_name_filter = false;
+  for (const auto& [key, value] : *params) {
+    if (iequals(key, "filter")) {
+      user_name_filter = is_user_name_equality(value);
+    } else if (!iequals(key, "attributes") && !iequals(key, "excludedAttributes") &&
+               !iequals(key, "startIndex") && !iequals(key, "count")) {
+      return false;  // sortBy and anything unknown: not claimed
+    }
+  }
+  return user_name_filter;
 }
 
 Response error_response(int status, std::string_view scim_type, std::string_view detail) {

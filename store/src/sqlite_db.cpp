@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cassert>
+#include <cstring>
 #include <utility>
 
 namespace idbridge::store::sqlite {
@@ -176,6 +177,10 @@ Connection::~Connection() {
 }
 
 void Connection::exec(const char* sql) {
+  if (sqlite3_stmt* stmt = single_statement(sql)) {
+    Statement(*this, stmt).run();
+    return;
+  }
   const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
     fail(rc, sql);
@@ -183,7 +188,41 @@ void Connection::exec(const char* sql) {
 }
 
 void Connection::exec_noexcept(const char* sql) noexcept {
+  try {
+    if (sqlite3_stmt* stmt = single_statement(sql)) {
+      Statement statement(*this, stmt);
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+      }
+      return;
+    }
+  } catch (...) {
+    // Preparing failed: sqlite3_exec below fails the same way, silently.
+  }
   sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+}
+
+// BEGIN, SAVEPOINT, RELEASE, COMMIT and ROLLBACK run for every transaction; sqlite3_exec would
+// parse them each time. Unlike query(), exec() also takes built strings (migrations), so a
+// cached statement is reused only while its text still matches what the pointer points to.
+sqlite3_stmt* Connection::single_statement(const char* sql) {
+  if (const auto it = statements_.find(sql); it != statements_.end()) {
+    if (std::strcmp(sqlite3_sql(it->second), sql) == 0) {
+      assert(sqlite3_stmt_busy(it->second) == 0);
+      return it->second;
+    }
+    sqlite3_finalize(it->second);
+    statements_.erase(it);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+  if (rc != SQLITE_OK || stmt == nullptr || (tail != nullptr && *tail != '\0')) {
+    // Several statements (or none, or an error that sqlite3_exec reports): not cached.
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  statements_.emplace(sql, stmt);
+  return stmt;
 }
 
 std::int64_t Connection::scalar(const char* sql) {

@@ -69,7 +69,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs one or more statements without parameters.
+  // Runs one or more statements without parameters; a single statement is prepared once and
+  // cached like query()'s.
   void exec(const char* sql);
   // As exec, but swallows errors: for rollbacks on paths that are already failing.
   void exec_noexcept(const char* sql) noexcept;
@@ -97,6 +98,8 @@ class Connection {
 
  private:
   sqlite3_stmt* prepare(const char* sql);
+  // The cached statement for `sql` when it is exactly one statement; nullptr otherwise.
+  sqlite3_stmt* single_statement(const char* sql);
 
   sqlite3* db_ = nullptr;
   // Keyed by the address of the static SQL text: every call site passes a literal.

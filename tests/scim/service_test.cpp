@@ -346,5 +346,25 @@ TEST_F(ServiceTest, ProjectingTwoSubAttributesKeepsOneObjectPerValue) {
   EXPECT_EQ(user["emails"][0], (json{{"value", "a@example.com"}, {"type", "work"}}));
 }
 
+// The daemon runs what this claims on its I/O threads: it must claim only unique-index reads.
+TEST(IndexedUserRead, ClaimsOnlyGetByIdAndUserNameEquality) {
+  EXPECT_TRUE(is_indexed_user_read("GET", "/Users/2819c223", ""));
+  EXPECT_TRUE(is_indexed_user_read("GET", "/Users/2819c223", "attributes=userName"));
+  EXPECT_TRUE(is_indexed_user_read("GET", "/Users", "filter=userName%20eq%20%22bjensen%22"));
+  EXPECT_TRUE(is_indexed_user_read("GET", "/Users", "filter=USERNAME+EQ+%22b%40x%22&count=5"));
+
+  EXPECT_FALSE(is_indexed_user_read("PATCH", "/Users/2819c223", ""));
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Users", ""));  // a page of 100 users
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Users/.search", ""));
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Groups/2819c223", ""));  // members: unbounded
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Users", "filter=title%20eq%20%22x%22"));
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Users", "filter=userName%20co%20%22b%22"));
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Users",
+                                    "filter=userName%20eq%20%22b%22%20or%20title%20co%20%22x%22"));
+  EXPECT_FALSE(
+      is_indexed_user_read("GET", "/Users", "filter=userName%20eq%20%22b%22&sortBy=title"));
+  EXPECT_FALSE(is_indexed_user_read("GET", "/Users", "filter=%zz"));
+}
+
 }  // namespace
 }  // namespace idbridge::scim

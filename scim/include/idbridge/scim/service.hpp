@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,6 +50,12 @@ class Service {
   core::Store& store_;
   Limits limits_;
 };
+
+// Whether the request (method, path below the tenant, raw query) is a read answered from unique
+// indexes alone: GET /Users/{id} and GET /Users?filter=userName eq "...". Such a request reads a
+// bounded number of rows (the user, its group ids, their names), so the daemon may run it on an
+// I/O thread. False is always safe: the request then runs on the blocking pool.
+bool is_indexed_user_read(std::string_view method, std::string_view path, std::string_view query);
 
 // A SCIM Error response (RFC 7644 §3.12); scim_type may be empty.
 Response error_response(int status, std::string_view scim_type, std::string_view detail);
