@@ -261,6 +261,15 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       link(created->id, std::nullopt);
       return std::nullopt;
     }
+    case OpKind::reanchor_user: {
+      tx.delete_link(plan.directory, op.previous_anchor);
+      auto replaced = replace();
+      if (!replaced) {
+        return replaced.error();
+      }
+      link(replaced->id, std::nullopt);
+      return std::nullopt;
+    }
     case OpKind::adopt_user:
     case OpKind::update_user:
     case OpKind::restore_user: {

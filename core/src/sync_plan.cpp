@@ -16,7 +16,8 @@ int phase(OpKind kind) {
   switch (kind) {
     case OpKind::create_group: return 0;
     case OpKind::create_user: return 1;
-    case OpKind::adopt_user: return 2;
+    case OpKind::adopt_user:
+    case OpKind::reanchor_user: return 2;
     case OpKind::update_user: return 3;
     case OpKind::restore_user: return 4;
     case OpKind::add_membership: return 5;
@@ -133,6 +134,7 @@ std::string_view to_string(OpKind kind) {
     case OpKind::create_group: return "createGroup";
     case OpKind::create_user: return "createUser";
     case OpKind::adopt_user: return "adoptUser";
+    case OpKind::reanchor_user: return "reanchorUser";
     case OpKind::update_user: return "updateUser";
     case OpKind::restore_user: return "restoreUser";
     case OpKind::disable_user: return "disableUser";
@@ -169,6 +171,40 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     group_kinds.emplace(rule.tenant_group, rule.kind);
   }
 
+  // Users whose directory object is gone. Presence is judged on every entry read, mapped or not:
+  // an entry skipped for a mapping problem is still in the directory. An incremental read says
+  // what is gone explicitly (deleted anchors, or a present set); silence there means unchanged.
+  std::set<std::string> present;
+  for (const auto& entry : snapshot.users) {
+    present.insert(entry.anchor);
+  }
+  const std::set<std::string> deleted(snapshot.deleted_anchors.begin(),
+                                      snapshot.deleted_anchors.end());
+  const auto gone = [&](const std::string& anchor) {
+    if (present.contains(anchor)) {
+      return false;
+    }
+    if (snapshot.kind == Snapshot::Kind::full) {
+      return true;
+    }
+    if (deleted.contains(anchor)) {
+      return true;
+    }
+    const auto& still = snapshot.present_anchors;
+    return still.has_value() && !std::binary_search(still->begin(), still->end(), anchor);
+  };
+  // Linked users whose object is gone, by userName: a new entry with the same userName in the
+  // same complete read is the same account re-created, and takes the user over.
+  std::map<std::string, const LinkedUser*> gone_by_name;
+  if (snapshot.completeness.complete) {
+    for (const auto& user : current.linked) {
+      if (gone(user.anchor)) {
+        gone_by_name.emplace(fold_case(user.user.user_name), &user);
+      }
+    }
+  }
+  std::set<std::string> reanchored;  // previous anchors taken over
+
   std::vector<Op> ops;
   for (const auto& desired : mapped.users) {
     const auto found = linked.find(desired.anchor);
@@ -185,6 +221,25 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
         ops.push_back(
             {kind, desired.anchor, link.user.id, target.user_name, std::move(changes), target, ""});
       }
+      add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
+                      desired.tenant_groups);
+      continue;
+    }
+    if (const auto previous = gone_by_name.find(fold_case(desired.user.user_name));
+        previous != gone_by_name.end() && !reanchored.contains(previous->second->anchor)) {
+      const LinkedUser& link = *previous->second;
+      User target = target_user(link.user, desired, rules);
+      target.active = rules.disabled.kind == DisabledRule::Kind::none || desired.user.active;
+      Op op{OpKind::reanchor_user,
+            desired.anchor,
+            link.user.id,
+            target.user_name,
+            diff_users(&link.user, &target),
+            target,
+            ""};
+      op.previous_anchor = link.anchor;
+      ops.push_back(std::move(op));
+      reanchored.insert(link.anchor);
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
                       desired.tenant_groups);
       continue;
@@ -210,31 +265,9 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     add_memberships(ops, desired.anchor, std::nullopt, target.user_name, {}, desired.tenant_groups);
   }
 
-  // Users whose directory object is gone. Presence is judged on every entry read, mapped or not:
-  // an entry skipped for a mapping problem is still in the directory. An incremental read says
-  // what is gone explicitly (deleted anchors, or a present set); silence there means unchanged.
-  std::set<std::string> present;
-  for (const auto& entry : snapshot.users) {
-    present.insert(entry.anchor);
-  }
-  const std::set<std::string> deleted(snapshot.deleted_anchors.begin(),
-                                      snapshot.deleted_anchors.end());
-  const auto gone = [&](const std::string& anchor) {
-    if (present.contains(anchor)) {
-      return false;
-    }
-    if (snapshot.kind == Snapshot::Kind::full) {
-      return true;
-    }
-    if (deleted.contains(anchor)) {
-      return true;
-    }
-    const auto& still = snapshot.present_anchors;
-    return still.has_value() && !std::binary_search(still->begin(), still->end(), anchor);
-  };
   std::size_t unseen = 0;
   for (const auto& user : current.linked) {
-    if (!gone(user.anchor)) {
+    if (!gone(user.anchor) || reanchored.contains(user.anchor)) {
       continue;
     }
     ++unseen;
@@ -287,6 +320,7 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     switch (op.kind) {
       case OpKind::create_user: ++result.counts.creates; break;
       case OpKind::adopt_user:
+      case OpKind::reanchor_user:
       case OpKind::update_user: ++result.counts.updates; break;
       case OpKind::restore_user: ++result.counts.restores; break;
       case OpKind::disable_user: ++result.counts.disables; break;
@@ -357,6 +391,7 @@ std::string to_json(const Plan& plan) {
     json.field("user", op.user ? op.user->str() : "");
     json.field("userName", op.user_name);
     json.field("group", op.group);
+    json.field("previousAnchor", op.previous_anchor);
     if (op.kind == OpKind::create_group) {
       json.key("kind").value(to_string(op.group_kind));
     }

@@ -359,5 +359,40 @@ TEST_F(SyncApplyTest, AnIncrementalReadLoadsAndChangesOnlyWhatItMentions) {
   EXPECT_EQ(p3.counts.disables, 0u);
 }
 
+TEST_F(SyncApplyTest, AnAccountReCreatedInTheDirectoryKeepsItsTenantUser) {
+  run(plan_for(full({person("ann", {"sales"}), person("bob")})));
+  const auto ann = *user_named("ann");
+
+  // The directory admin deletes ann and creates her again: same uid, new entryUUID.
+  DirectoryEntry again = person("ann", {"sales"}, "Director");
+  again.anchor = "anchor-ann-2";
+  const Plan p = plan_for(full({again, person("bob")}));
+  EXPECT_EQ(p.counts.creates, 0u) << to_table(p);
+  EXPECT_EQ(p.counts.disables, 0u);
+  ASSERT_EQ(p.ops.size(), 1u) << to_table(p);
+  EXPECT_EQ(p.ops[0].kind, OpKind::reanchor_user);
+  EXPECT_EQ(p.ops[0].previous_anchor, "anchor-ann");
+  EXPECT_TRUE(run(p).failures.empty());
+
+  const auto after = *user_named("ann");
+  EXPECT_EQ(after.id, ann.id);
+  EXPECT_EQ(after.title, "Director");
+  EXPECT_EQ(store_->read()->find_link("corp", "anchor-ann-2")->user, ann.id);
+  EXPECT_FALSE(store_->read()->find_link("corp", "anchor-ann"));
+  EXPECT_EQ(sales_members(), (std::vector<std::string>{"ann"}));
+  EXPECT_TRUE(plan_for(full({again, person("bob")})).ops.empty());
+
+  // With an incomplete read the old object may still exist: no take-over, nothing disabled.
+  DirectoryEntry third = person("ann");
+  third.anchor = "anchor-ann-3";
+  auto partial = full({third});
+  partial.completeness = {false, "size limit"};
+  const Plan careful = plan_for(partial);
+  EXPECT_EQ(careful.counts.disables, 0u);
+  for (const auto& op : careful.ops) {
+    EXPECT_NE(op.kind, OpKind::reanchor_user);
+  }
+}
+
 }  // namespace
 }  // namespace idbridge::core::sync

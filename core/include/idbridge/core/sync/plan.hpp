@@ -52,6 +52,10 @@ enum class OpKind {
   create_group,  // a tenant group a group rule names does not exist yet
   create_user,   // a new directory user
   adopt_user,    // an unlinked tenant user with the same userName: link it, then update
+  // The directory object of a linked user was deleted and re-created (new anchor, same
+  // userName) within one complete read: the same tenant user follows the new anchor (re-enabled
+  // if sync had disabled it) instead of being disabled while the new entry is refused.
+  reanchor_user,
   update_user,   // attribute changes only
   restore_user,  // came back before retention ended: re-enable with the same id
   disable_user,  // gone from a complete read
@@ -69,6 +73,7 @@ struct Op {
   std::vector<AttributeChange> changes;      // create/adopt/update/restore: per attribute
   std::optional<User> desired;               // create/adopt/update/restore: the user to write
   std::string group;                         // membership ops, create_group
+  std::string previous_anchor = {};          // reanchor_user: the anchor it leaves
   GroupKind group_kind = GroupKind::access;  // create_group
 };
 
