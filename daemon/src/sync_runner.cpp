@@ -249,6 +249,33 @@ RunReport DirectorySync::apply_and_record(core::sync::Plan plan, SyncRun run,
   return report;
 }
 
+SyncRun DirectorySync::start_run(RunKind kind, const std::string& plan_file, bool record) {
+  SyncRun run;
+  run.directory = directory_.name;
+  run.kind = kind;
+  run.started = env_.clock.now();
+  run.plan_file = plan_file;
+  if (record) {
+    auto tx = env_.service.store().write();
+    run.id = tx->insert_sync_run(run);
+    tx->commit();
+  }
+  return run;
+}
+
+std::optional<core::sync::Plan> DirectorySync::plan_or_fail(RunKind kind, SyncRun& run) {
+  try {
+    return make_plan(kind, run);
+  } catch (const std::exception& e) {
+    run.outcome = RunOutcome::failed;
+    run.error = std::string("could not read or plan: ") + e.what();
+    if (run.id != 0) {
+      finish(run);
+    }
+    return std::nullopt;
+  }
+}
+
 RunReport DirectorySync::run(RunKind kind, bool dry_run) {
   RunReport report;
   RunLock lock(fs::path(env_.state_dir) / "locks" / ("sync-" + safe_file_part(directory_.name)));
@@ -256,28 +283,16 @@ RunReport DirectorySync::run(RunKind kind, bool dry_run) {
     report.busy = true;
     return report;
   }
-  SyncRun run;
-  run.directory = directory_.name;
-  run.kind = kind;
-  run.started = env_.clock.now();
   if (!dry_run) {
     close_interrupted_runs();
-    auto tx = env_.service.store().write();
-    run.id = tx->insert_sync_run(run);
-    tx->commit();
   }
-  core::sync::Plan plan;
-  try {
-    plan = make_plan(kind, run);
-  } catch (const std::exception& e) {
-    run.outcome = RunOutcome::failed;
-    run.error = std::string("could not read or plan: ") + e.what();
-    if (!dry_run) {
-      finish(run);
-    }
+  SyncRun run = start_run(kind, "", !dry_run);
+  auto planned = plan_or_fail(kind, run);
+  if (!planned) {
     report.run = run;
     return report;
   }
+  core::sync::Plan plan = std::move(*planned);
   if (dry_run) {
     report.run = run;
     report.plan = std::move(plan);
@@ -362,26 +377,13 @@ RunReport DirectorySync::apply_plan_file(const std::string& path) {
   }
   close_interrupted_runs();
 
-  SyncRun run;
-  run.directory = directory_.name;
-  run.kind = RunKind::apply_plan;
-  run.started = env_.clock.now();
-  run.plan_file = path;
-  {
-    auto tx = env_.service.store().write();
-    run.id = tx->insert_sync_run(run);
-    tx->commit();
-  }
-  core::sync::Plan plan;
-  try {
-    plan = make_plan(kind, run);
-  } catch (const std::exception& e) {
-    run.outcome = RunOutcome::failed;
-    run.error = std::string("could not read or plan: ") + e.what();
-    finish(run);
+  SyncRun run = start_run(RunKind::apply_plan, path, true);
+  auto planned = plan_or_fail(kind, run);
+  if (!planned) {
     report.run = run;
     return report;
   }
+  core::sync::Plan plan = std::move(*planned);
   run.plan_id = plan_id;
   run.applied = static_cast<std::int64_t>(already_applied);
   const auto fresh = nlohmann::json::parse(core::sync::to_json(plan));

@@ -8,6 +8,7 @@
 #include "idbridge/core/sync/apply.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,12 @@ class DirectorySync {
   const config::DirectoryConfig& directory() const { return directory_; }
 
  private:
+  // A new run (recorded in the store when `record`; a dry run is not).
+  core::sync::SyncRun start_run(core::sync::RunKind kind, const std::string& plan_file,
+                                bool record);
   core::sync::Plan make_plan(core::sync::RunKind kind, core::sync::SyncRun& run);
+  // make_plan, or nullopt with the run finished as failed (read or store failure).
+  std::optional<core::sync::Plan> plan_or_fail(core::sync::RunKind kind, core::sync::SyncRun& run);
   RunReport apply_and_record(core::sync::Plan plan, core::sync::SyncRun run,
                              std::size_t already_applied);
   void finish(core::sync::SyncRun& run);
