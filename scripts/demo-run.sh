@@ -231,11 +231,13 @@ Try, from another terminal:
   curl -s -H "Authorization: Bearer $token" "$users_url?count=0"
   curl -s -G -H "Authorization: Bearer $token" --data-urlencode 'filter=userName eq "ana.garcia"' $users_url
 
-Add a person to the demo directory, sync, and see them over SCIM:
+Add a person to the demo directory, sync (or wait: idbridged reads the directory's changes
+every 30 s), and see them over SCIM:
   printf 'dn: uid=new.hire,ou=people,$suffix\\nobjectClass: inetOrgPerson\\nuid: new.hire\\ncn: New Hire\\ngivenName: New\\nsn: Hire\\nmail: new.hire@example.com\\n' |
     ldapadd -x -H $ldap_uri -D $admin_dn -y $ldap_dir/admin.password
   $idbridged sync --config $config --directory demo
   curl -s -G -H "Authorization: Bearer $token" --data-urlencode 'filter=userName eq "new.hire"' $users_url
+  curl -s -H "Authorization: Bearer $token" $base/status    # the directory's sync runs
 
 Stop with Ctrl-C (SIGINT: graceful shutdown of idbridged, then slapd).
 MSG

@@ -139,8 +139,9 @@ std::string demo_directory_text(const DemoDirectory& directory) {
          "\n"
          "# The demo directory: the private slapd scripts/dev run starts, seeded with\n"
          "# config/examples/demo-directory.ldif. `idbridged sync --config THIS --directory demo`\n"
-         "# reads it and applies the changes to tenant demo. Plain LDAP is acceptable here only\n"
-         "# because it never leaves the loopback interface; see docs/ldap.md.\n"
+         "# reads it and applies the changes to tenant demo; the daemon does so on the intervals\n"
+         "# below. Plain LDAP is acceptable here only because it never leaves the loopback\n"
+         "# interface; see docs/ldap.md.\n"
          "[directories.demo]\n"
          "tenant = \"demo\"\n"
          "kind = \"openldap\"\n"
@@ -155,6 +156,13 @@ std::string demo_directory_text(const DemoDirectory& directory) {
          " }\n"
          "page_size = 100\n"
          "timeout_seconds = 10\n"
+         "# Short intervals, so that a change in the demo directory shows within half a minute.\n"
+         "full_sync_interval_seconds = 300\n"
+         "incremental_sync_interval_seconds = 30\n"
+         "# platform is nested in engineering: its members are in Engineering too.\n"
+         "group_base_dns = [" +
+         toml_string(groups) +
+         "]\n"
          "\n"
          "[directories.demo.users]\n"
          "base_dns = [" +

@@ -42,7 +42,8 @@ int init_demo(const DemoOptions& options, std::ostream& out, std::ostream& err);
 // The demo configuration text for `state_dir` and `token_file` (both absolute).
 std::string demo_config_text(const std::string& state_dir, const std::string& token_file);
 
-// The [directories.demo] section for `directory`: the service account's bind, users under
+// The [directories.demo] section for `directory`: the service account's bind, scheduled runs
+// every 30 s (incremental) and 5 min (full), nested groups under kDemoGroupsDn, users under
 // kDemoPeopleDn with their attributes, owners -> accountOwner, admins -> administrator,
 // sales/support/engineering/platform -> team groups, and the safety limits written out.
 std::string demo_directory_text(const DemoDirectory& directory);

@@ -102,6 +102,10 @@ TEST(InitDemoDirectory, SyncsTheDemoDirectoryWithItsRolesAndGroups) {
   for (const char* group : {"Sales", "Support", "Engineering", "Platform"}) {
     EXPECT_THAT(sync.out, HasSubstr(std::string("createGroup  ") + group));
   }
+  // platform is nested in engineering (group_base_dns).
+  EXPECT_THAT(sync.out, HasSubstr("addMembership  zoe.mueller  Platform"));
+  EXPECT_THAT(sync.out, HasSubstr("addMembership  zoe.mueller  Engineering"));
+  EXPECT_THAT(sync.out, Not(HasSubstr("addMembership  ana.garcia  Engineering")));
 }
 
 TEST(InitDemoDirectory, IsAddedOnceToAnEarlierDemoConfig) {
