@@ -51,6 +51,13 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
     };
     if (i == 0 && flag == "init-demo") {
       init_demo = true;
+    } else if (init_demo && (flag == "--ldap-uri" || flag == "--ldap-password-file")) {
+      auto v = value();
+      if (!v || v->empty()) {
+        return usage_error(std::string(flag) + " needs a value");
+      }
+      (flag == "--ldap-uri" ? result.demo_ldap_uri : result.demo_ldap_password_file) =
+          std::move(*v);
     } else if (i == 0 && (flag == "import-users" || flag == "export-users")) {
       csv_command = flag == "import-users" ? Command::import_users : Command::export_users;
     } else if (i == 0 && flag == "sync") {
@@ -168,7 +175,10 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
       return usage_error("init-demo needs --state-dir DIR");
     }
     if (config_path || check_path || result.overrides.listen) {
-      return usage_error("init-demo takes only --state-dir");
+      return usage_error("init-demo takes only --state-dir, --ldap-uri and --ldap-password-file");
+    }
+    if (result.demo_ldap_uri.has_value() != result.demo_ldap_password_file.has_value()) {
+      return usage_error("init-demo needs --ldap-uri and --ldap-password-file together");
     }
     result.command = Command::init_demo;
     return {result, {}};
@@ -197,7 +207,7 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
 std::string usage_text() {
   return "usage: idbridged --config FILE [--listen ADDR:PORT] [--state-dir DIR]\n"
          "       idbridged --check-config FILE\n"
-         "       idbridged init-demo --state-dir DIR\n"
+         "       idbridged init-demo --state-dir DIR [--ldap-uri URI --ldap-password-file FILE]\n"
          "       idbridged import-users --config FILE --tenant ID --file CSV\n"
          "       idbridged export-users --config FILE --tenant ID [--file CSV]\n"
          "       idbridged sync --config FILE --directory NAME [--dry-run] [--incremental]\n"
@@ -212,7 +222,10 @@ std::string usage_text() {
          "  --check-config FILE  validate FILE, print every problem, exit 0 when valid\n"
          "  init-demo            write a demo configuration (plain HTTP on 127.0.0.1:8080,\n"
          "                       tenant 'demo', a random bearer token) into DIR and print\n"
-         "                       the configuration's path\n"
+         "                       the configuration's path; with --ldap-uri, also a\n"
+         "                       [directories.demo] section for the demo directory\n"
+         "                       (config/examples/demo-directory.ldif) bound with the\n"
+         "                       password in --ldap-password-file\n"
          "  import-users         create or update the tenant's users from a CSV file; each\n"
          "                       row is applied whole or refused whole, with a report per\n"
          "                       row; exits 1 when any row was refused\n"

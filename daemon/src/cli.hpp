@@ -27,6 +27,9 @@ struct CommandLine {
   // serve: overrides, checked by config::apply_overrides (reported like config errors).
   config::Overrides overrides;
   std::optional<std::string> state_dir;  // init_demo: required
+  // init_demo: the demo directory's URI and password file (both or neither).
+  std::optional<std::string> demo_ldap_uri;
+  std::optional<std::string> demo_ldap_password_file;
   std::string tenant;                    // import_users, export_users
   std::optional<std::string> file;       // import_users: required; export_users: default stdout
   std::string directory;                 // sync: the [directories.NAME] to read
@@ -45,7 +48,7 @@ struct ParsedCommandLine {
 // `args` excludes argv[0]. Accepts "--flag VALUE" and "--flag=VALUE".
 //   idbridged --config FILE [--listen ADDR:PORT] [--state-dir DIR]
 //   idbridged --check-config FILE
-//   idbridged init-demo --state-dir DIR
+//   idbridged init-demo --state-dir DIR [--ldap-uri URI --ldap-password-file FILE]
 //   idbridged import-users --config FILE --tenant ID --file CSV [--state-dir DIR]
 //   idbridged export-users --config FILE --tenant ID [--file CSV] [--state-dir DIR]
 //   idbridged sync --config FILE --directory NAME [--dry-run] [--incremental] [--json]

@@ -3,6 +3,7 @@
 #include "wiring.hpp"
 
 #include "debug_routes.hpp"
+#include "demo.hpp"
 #include "health.hpp"
 #include "idbridge/core/csv_io.hpp"
 #include "idbridge/core/error.hpp"
@@ -18,15 +19,12 @@
 #include "sync_runner.hpp"
 #include "sync_scheduler.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -90,50 +88,9 @@ unsigned blocking_thread_count(unsigned configured_io_threads) {
   return std::max(8U, 4 * io_thread_count(configured_io_threads));
 }
 
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string toml_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[16];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 bool test_routes_enabled() {
   const char* value = std::getenv("IDBRIDGE_TEST_ROUTES");
   return value != nullptr && std::string_view(value) == "1";
-}
-
-// Creates `path` with mode 0600 and writes `content`; fails if it exists.
-bool write_private_file(const fs::path& path, const std::string& content, std::string& error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    error = "cannot create " + path.string() + ": " + std::generic_category().message(errno);
-    return false;
-  }
-  bool ok = ::fchmod(fd, 0600) == 0;
-  std::size_t written = 0;
-  while (ok && written < content.size()) {
-    const auto n = ::write(fd, content.data() + written, content.size() - written);
-    ok = n > 0;
-    written += ok ? static_cast<std::size_t>(n) : 0;
-  }
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok) {
-    error = "cannot write " + path.string();
-  }
-  return ok;
 }
 
 // The store and the identity service over it, with the ports the service needs. Built the same
@@ -365,33 +322,6 @@ Router make_router(core::Store& store, core::IdentityService& service, Logger& l
   return router;
 }
 
-std::string demo_config_text(const std::string& state_dir, const std::string& token_file) {
-  return "# Demo configuration written by `idbridged init-demo`: plain HTTP, loopback only.\n"
-         "state_dir = " +
-         toml_string(state_dir) +
-         "\n"
-         "\n"
-         "[server]\n"
-         "listen = \"127.0.0.1:8080\"\n"
-         "plain_http = true\n"
-         "\n"
-         "[logging]\n"
-         "level = \"info\"\n"
-         "\n"
-         "[provider]\n"
-         "name = \"demo\"\n"
-         "\n"
-         "[tenants.demo]\n"
-         "display_name = \"Demo\"\n"
-         "\n"
-         "[[tenants.demo.credentials]]\n"
-         "name = \"demo-provisioning\"\n"
-         "token = { file = " +
-         toml_string(token_file) +
-         " }\n"
-         "role_ceiling = \"administrator\"\n";
-}
-
 int check_config(const std::string& path, std::ostream& out, std::ostream& err) {
   auto loaded = config::load_config_file(path);
   auto errors = std::move(loaded.errors);
@@ -405,32 +335,6 @@ int check_config(const std::string& path, std::ostream& out, std::ostream& err) 
     return kExitFailure;
   }
   out << path << ": OK\n";
-  return kExitOk;
-}
-
-int init_demo(const std::string& state_dir, std::ostream& out, std::ostream& err) {
-  std::error_code ec;
-  const fs::path dir = fs::absolute(state_dir, ec).lexically_normal();
-  fs::create_directories(dir, ec);
-  if (ec) {
-    err << "idbridged: cannot create " << dir.string() << ": " << ec.message() << '\n';
-    return kExitFailure;
-  }
-  const fs::path config_path = dir / "idbridged.toml";
-  const fs::path token_path = dir / "demo.token";
-  std::string error;
-  if (!fs::exists(token_path) &&
-      !write_private_file(token_path, crypto::random_token() + "\n", error)) {
-    err << "idbridged: " << error << '\n';
-    return kExitFailure;
-  }
-  if (!fs::exists(config_path) &&
-      !write_private_file(config_path, demo_config_text(dir.string(), token_path.string()),
-                          error)) {
-    err << "idbridged: " << error << '\n';
-    return kExitFailure;
-  }
-  out << config_path.string() << '\n';
   return kExitOk;
 }
 
@@ -613,7 +517,7 @@ int run_main(std::span<const std::string_view> args) {
       case Command::version: std::cout << "idbridged " << IDBRIDGE_VERSION << '\n'; return kExitOk;
       case Command::check_config:
         return check_config(command_line.config_path, std::cout, std::cerr);
-      case Command::init_demo: return init_demo(*command_line.state_dir, std::cout, std::cerr);
+      case Command::init_demo: return init_demo(demo_options(command_line), std::cout, std::cerr);
       case Command::serve: return serve(command_line);
       case Command::import_users:
       case Command::export_users: return users_csv(command_line, std::cout, std::cerr);

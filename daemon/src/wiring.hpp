@@ -28,11 +28,6 @@ int run_main(std::span<const std::string_view> args);
 // "FILE: OK" to `out`. Returns kExitOk or kExitFailure.
 int check_config(const std::string& path, std::ostream& out, std::ostream& err);
 
-// init-demo: writes DIR/idbridged.toml (plain HTTP on 127.0.0.1:8080, tenant "demo") and
-// DIR/demo.token (mode 0600, a random bearer token) unless they exist, then prints the config
-// path to `out`.
-int init_demo(const std::string& state_dir, std::ostream& out, std::ostream& err);
-
 // import-users / export-users: CSV import with a per-row report on `out` (exit 1 when any row
 // was refused or the file as a whole was), or CSV export to --file or `out`.
 int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& err);
@@ -50,8 +45,5 @@ int serve(const CommandLine& command_line);
 // (IDBRIDGE_TEST_ROUTES=1); they are never on in production configurations.
 Router make_router(core::Store& store, core::IdentityService& service, Logger& logger,
                    bool test_routes);
-
-// The demo configuration text for `state_dir` and `token_file` (both absolute).
-std::string demo_config_text(const std::string& state_dir, const std::string& token_file);
 
 }  // namespace idbridge::daemon

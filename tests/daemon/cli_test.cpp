@@ -52,6 +52,15 @@ TEST(CliTest, InitDemo) {
   ASSERT_TRUE(parsed.command_line) << parsed.error;
   EXPECT_EQ(parsed.command_line->command, Command::init_demo);
   EXPECT_EQ(parsed.command_line->state_dir, "/tmp/demo");
+  EXPECT_FALSE(parsed.command_line->demo_ldap_uri);
+
+  const auto with_directory =
+      parse({"init-demo", "--state-dir", "/tmp/demo", "--ldap-uri=ldap://127.0.0.1:3890",
+             "--ldap-password-file", "/tmp/demo/demo-ldap/idbridge.password"});
+  ASSERT_TRUE(with_directory.command_line) << with_directory.error;
+  EXPECT_EQ(with_directory.command_line->demo_ldap_uri, "ldap://127.0.0.1:3890");
+  EXPECT_EQ(with_directory.command_line->demo_ldap_password_file,
+            "/tmp/demo/demo-ldap/idbridge.password");
 }
 
 TEST(CliTest, HelpAndVersionWin) {
@@ -71,7 +80,11 @@ TEST(CliTest, UsageErrors) {
       {"--config", "a", "extra"},         // stray argument
       {"init-demo"},                      // needs --state-dir
       {"init-demo", "--state-dir", "d", "--config", "c"},
-      {"--config", "a", "init-demo"},  // a command only comes first
+      {"--config", "a", "init-demo"},                                  // a command only comes first
+      {"init-demo", "--state-dir", "d", "--ldap-uri", "ldap://h:1"},   // needs the password file
+      {"init-demo", "--state-dir", "d", "--ldap-password-file", "p"},  // needs the URI
+      {"init-demo", "--state-dir", "d", "--ldap-uri="},
+      {"--config", "a", "--ldap-uri", "ldap://h:1"},  // only with init-demo
       {"--check-config", "a", "--listen", "127.0.0.1:1"},
   };
   for (const auto& args : cases) {
