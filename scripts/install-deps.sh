@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   slapd ldap-utils                         # a private slapd for tests and the demo
   postgresql libpq-dev                     # the PostgreSQL store and its tests
-  wrk                                      # benchmarks
+  wrk time                                 # benchmarks (GNU time: peak RSS of a run)
 )
 
 missing=()
