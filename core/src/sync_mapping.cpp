@@ -10,10 +10,19 @@
 namespace idbridge::core::sync {
 namespace {
 
+// ASCII case-insensitive equality, as fold_case compares, without building folded copies (this
+// runs for every template attribute of every entry).
+bool same_ignoring_case(std::string_view a, std::string_view b) {
+  const auto lower = [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
+}
+
 const std::vector<std::string>* find_values(const DirectoryEntry& entry, std::string_view name) {
-  const std::string folded = fold_case(name);
   for (const auto& [attribute, values] : entry.attributes) {
-    if (fold_case(attribute) == folded) {
+    if (same_ignoring_case(attribute, name)) {
       return &values;
     }
   }
@@ -51,18 +60,34 @@ std::string normalise_dn(std::string_view dn) {
   return fold_case(out);
 }
 
-// A rule's group names a DN (contains '=') or a group's cn.
-bool group_matches(const std::string& rule_group, const std::string& member_of_dn) {
-  if (rule_group.find('=') != std::string::npos) {
-    return normalise_dn(rule_group) == normalise_dn(member_of_dn);
+// An entry's groups in the two forms rules compare with (normalised DN, folded first RDN value),
+// worked out once per entry instead of once per rule and value.
+struct EntryGroups {
+  explicit EntryGroups(const DirectoryEntry& entry) {
+    dns.reserve(entry.groups.size());
+    names.reserve(entry.groups.size());
+    for (const auto& dn : entry.groups) {
+      dns.push_back(normalise_dn(dn));
+      names.push_back(first_rdn_value(dn));
+    }
   }
-  return fold_case(rule_group) == first_rdn_value(member_of_dn);
-}
+  std::vector<std::string> dns;
+  std::vector<std::string> names;
+};
 
-bool in_group(const DirectoryEntry& entry, const std::string& rule_group) {
-  return std::any_of(entry.groups.begin(), entry.groups.end(),
-                     [&](const std::string& dn) { return group_matches(rule_group, dn); });
-}
+// A rule's group names a DN (contains '=', compared normalised) or a group's cn (compared with
+// the first RDN value of each memberOf DN).
+struct RuleGroup {
+  explicit RuleGroup(const std::string& group)
+      : by_dn(group.find('=') != std::string::npos),
+        key(by_dn ? normalise_dn(group) : fold_case(group)) {}
+  bool matches(const EntryGroups& groups) const {
+    const auto& list = by_dn ? groups.dns : groups.names;
+    return std::find(list.begin(), list.end(), key) != list.end();
+  }
+  bool by_dn;
+  std::string key;
+};
 
 void set_contact(std::vector<ContactValue>& list, bool primary, std::string type,
                  const std::string& value) {
@@ -150,15 +175,17 @@ struct RoleDecision {
   std::string tie;  // description of a tie, when role is nullopt
 };
 
-RoleDecision decide_role(const DirectoryEntry& entry, const MappingRules& rules,
-                         bool allow_account_owner) {
+// `role_groups` is parallel to rules.roles.
+RoleDecision decide_role(const EntryGroups& groups, const MappingRules& rules,
+                         const std::vector<RuleGroup>& role_groups, bool allow_account_owner) {
   std::optional<int> best;
   std::set<Role> roles_at_best;
-  for (const auto& rule : rules.roles) {
+  for (std::size_t i = 0; i < rules.roles.size(); ++i) {
+    const auto& rule = rules.roles[i];
     if (!allow_account_owner && rule.role == Role::account_owner) {
       continue;
     }
-    if (!in_group(entry, rule.group)) {
+    if (!role_groups[i].matches(groups)) {
       continue;
     }
     if (!best || rule.precedence > *best) {
@@ -284,11 +311,26 @@ std::vector<std::string> attributes_read_by(const MappingRules& rules) {
 
 MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
   MappingResult result;
+  result.users.reserve(snapshot.users.size());
+  const auto prepare = [](const auto& list) {
+    std::vector<RuleGroup> prepared;
+    for (const auto& rule : list) {
+      prepared.emplace_back(rule.group);
+    }
+    return prepared;
+  };
+  const auto role_groups = prepare(rules.roles);
+  const auto profile_groups = prepare(rules.profiles);
+  const auto group_groups = prepare(rules.groups);
   // Account Owner is granted only when exactly one user qualifies for it.
   std::size_t owner_candidates = 0;
-  for (const auto& entry : snapshot.users) {
-    if (decide_role(entry, rules, true).role == Role::account_owner) {
-      ++owner_candidates;
+  if (rules.default_role == Role::account_owner ||
+      std::any_of(rules.roles.begin(), rules.roles.end(),
+                  [](const RoleRule& rule) { return rule.role == Role::account_owner; })) {
+    for (const auto& entry : snapshot.users) {
+      if (decide_role(EntryGroups(entry), rules, role_groups, true).role == Role::account_owner) {
+        ++owner_candidates;
+      }
     }
   }
   const bool owner_allowed = owner_candidates == 1;
@@ -311,25 +353,26 @@ MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
       continue;
     }
     desired.user.active = !is_disabled(entry, rules.disabled);
-    const RoleDecision decision = decide_role(entry, rules, owner_allowed);
+    const EntryGroups groups(entry);
+    const RoleDecision decision = decide_role(groups, rules, role_groups, owner_allowed);
     desired.role = decision.role;
     if (!decision.tie.empty()) {
       result.problems.push_back({entry.anchor, entry.dn, decision.tie});
     }
     std::set<std::string> profiles;
-    for (const auto& rule : rules.profiles) {
-      if (in_group(entry, rule.group)) {
-        profiles.insert(rule.profile);
+    for (std::size_t i = 0; i < rules.profiles.size(); ++i) {
+      if (profile_groups[i].matches(groups)) {
+        profiles.insert(rules.profiles[i].profile);
       }
     }
     desired.profiles.assign(profiles.begin(), profiles.end());
-    std::set<std::string> groups;
-    for (const auto& rule : rules.groups) {
-      if (in_group(entry, rule.group)) {
-        groups.insert(rule.tenant_group);
+    std::set<std::string> tenant_groups;
+    for (std::size_t i = 0; i < rules.groups.size(); ++i) {
+      if (group_groups[i].matches(groups)) {
+        tenant_groups.insert(rules.groups[i].tenant_group);
       }
     }
-    desired.tenant_groups.assign(groups.begin(), groups.end());
+    desired.tenant_groups.assign(tenant_groups.begin(), tenant_groups.end());
     result.users.push_back(std::move(desired));
   }
   std::sort(result.users.begin(), result.users.end(),
@@ -362,6 +405,14 @@ MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
   }
   result.users = std::move(kept);
   return result;
+}
+
+void keep_anchors_only(Snapshot& snapshot) {
+  for (auto& entry : snapshot.users) {
+    entry.dn = std::string();
+    entry.attributes = {};
+    entry.groups = std::vector<std::string>();
+  }
 }
 
 }  // namespace idbridge::core::sync

@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace idbridge::core::sync {
 namespace {
@@ -33,71 +35,89 @@ bool maps(const MappingRules& rules, std::string_view target) {
                      [&](const AttributeMapping& m) { return m.target == target; });
 }
 
+// What the directory owns, worked out once per plan rather than once per user (at 100,000 users
+// the per-user lookups were a measurable share of an unchanged run).
+struct Ownership {
+  explicit Ownership(const MappingRules& rules)
+      : user_name(maps(rules, "userName")),
+        external_id(maps(rules, "externalId")),
+        display_name(maps(rules, "displayName")),
+        nick_name(maps(rules, "nickName")),
+        title(maps(rules, "title")),
+        user_type(maps(rules, "userType")),
+        preferred_language(maps(rules, "preferredLanguage")),
+        locale(maps(rules, "locale")),
+        timezone(maps(rules, "timezone")),
+        given_name(maps(rules, "name.givenName")),
+        family_name(maps(rules, "name.familyName")),
+        middle_name(maps(rules, "name.middleName")),
+        formatted(maps(rules, "name.formatted")),
+        employee_number(maps(rules, "enterprise.employeeNumber")),
+        cost_center(maps(rules, "enterprise.costCenter")),
+        organization(maps(rules, "enterprise.organization")),
+        division(maps(rules, "enterprise.division")),
+        department(maps(rules, "enterprise.department")),
+        emails(maps(rules, "emails.primary") || maps(rules, "emails.backup")),
+        phone_numbers(maps(rules, "phoneNumbers.work") || maps(rules, "phoneNumbers.mobile")),
+        active(rules.disabled.kind != DisabledRule::Kind::none) {
+    for (const auto& rule : rules.profiles) {
+      managed_profiles.insert(rule.profile);
+    }
+  }
+  bool user_name, external_id, display_name, nick_name, title, user_type, preferred_language,
+      locale, timezone, given_name, family_name, middle_name, formatted, employee_number,
+      cost_center, organization, division, department, emails, phone_numbers, active;
+  std::set<std::string> managed_profiles;  // profiles named by profile rules
+};
+
 // The tenant user as the directory wants it: only directory-owned attributes (the mapped ones,
 // the role, the rule-managed profiles, and `active` when a disabled rule exists) are taken from
 // the directory; everything else the tenant holds is kept.
-User target_user(const User& current, const DesiredUser& desired, const MappingRules& rules) {
+User target_user(const User& current, const DesiredUser& desired, const Ownership& owns) {
   User target = current;
   const User& d = desired.user;
-  const auto take = [&](std::string_view path, auto member) {
-    if (maps(rules, path)) {
-      target.*member = d.*member;
+  const auto take = [](bool owned, auto& to, const auto& from) {
+    if (owned) {
+      to = from;
     }
   };
-  take("userName", &User::user_name);
-  take("externalId", &User::external_id);
-  take("displayName", &User::display_name);
-  take("nickName", &User::nick_name);
-  take("title", &User::title);
-  take("userType", &User::user_type);
-  take("preferredLanguage", &User::preferred_language);
-  take("locale", &User::locale);
-  take("timezone", &User::timezone);
-  const auto take_name = [&](std::string_view path, std::string PersonName::*member) {
-    if (maps(rules, path)) {
-      target.name.*member = d.name.*member;
-    }
-  };
-  take_name("name.givenName", &PersonName::given_name);
-  take_name("name.familyName", &PersonName::family_name);
-  take_name("name.middleName", &PersonName::middle_name);
-  take_name("name.formatted", &PersonName::formatted);
-  const auto take_enterprise = [&](std::string_view path, std::string EnterpriseInfo::*member) {
-    if (maps(rules, path)) {
-      target.enterprise.*member = d.enterprise.*member;
-    }
-  };
-  take_enterprise("enterprise.employeeNumber", &EnterpriseInfo::employee_number);
-  take_enterprise("enterprise.costCenter", &EnterpriseInfo::cost_center);
-  take_enterprise("enterprise.organization", &EnterpriseInfo::organization);
-  take_enterprise("enterprise.division", &EnterpriseInfo::division);
-  take_enterprise("enterprise.department", &EnterpriseInfo::department);
-  if (maps(rules, "emails.primary") || maps(rules, "emails.backup")) {
-    target.emails = d.emails;
-  }
-  if (maps(rules, "phoneNumbers.work") || maps(rules, "phoneNumbers.mobile")) {
-    target.phone_numbers = d.phone_numbers;
-  }
-  if (rules.disabled.kind != DisabledRule::Kind::none) {
-    target.active = d.active;
-  }
+  take(owns.user_name, target.user_name, d.user_name);
+  take(owns.external_id, target.external_id, d.external_id);
+  take(owns.display_name, target.display_name, d.display_name);
+  take(owns.nick_name, target.nick_name, d.nick_name);
+  take(owns.title, target.title, d.title);
+  take(owns.user_type, target.user_type, d.user_type);
+  take(owns.preferred_language, target.preferred_language, d.preferred_language);
+  take(owns.locale, target.locale, d.locale);
+  take(owns.timezone, target.timezone, d.timezone);
+  take(owns.given_name, target.name.given_name, d.name.given_name);
+  take(owns.family_name, target.name.family_name, d.name.family_name);
+  take(owns.middle_name, target.name.middle_name, d.name.middle_name);
+  take(owns.formatted, target.name.formatted, d.name.formatted);
+  take(owns.employee_number, target.enterprise.employee_number, d.enterprise.employee_number);
+  take(owns.cost_center, target.enterprise.cost_center, d.enterprise.cost_center);
+  take(owns.organization, target.enterprise.organization, d.enterprise.organization);
+  take(owns.division, target.enterprise.division, d.enterprise.division);
+  take(owns.department, target.enterprise.department, d.enterprise.department);
+  take(owns.emails, target.emails, d.emails);
+  take(owns.phone_numbers, target.phone_numbers, d.phone_numbers);
+  take(owns.active, target.active, d.active);
   if (desired.role) {
     target.role = *desired.role;
   }
   // Profiles named by profile rules are the directory's; others stay as the tenant set them.
-  std::set<std::string> managed;
-  for (const auto& rule : rules.profiles) {
-    managed.insert(rule.profile);
-  }
-  std::set<std::string> profiles;
+  std::vector<std::string> profiles;
+  profiles.reserve(current.profiles.size() + desired.profiles.size() + 1);
   for (const auto& profile : current.profiles) {
-    if (!managed.contains(profile) && profile.rfind("default:", 0) != 0) {
-      profiles.insert(profile);
+    if (!owns.managed_profiles.contains(profile) && profile.rfind("default:", 0) != 0) {
+      profiles.push_back(profile);
     }
   }
-  profiles.insert(desired.profiles.begin(), desired.profiles.end());
-  profiles.insert(default_profile_name(target.role));
-  target.profiles.assign(profiles.begin(), profiles.end());
+  profiles.insert(profiles.end(), desired.profiles.begin(), desired.profiles.end());
+  profiles.push_back(default_profile_name(target.role));
+  std::sort(profiles.begin(), profiles.end());
+  profiles.erase(std::unique(profiles.begin(), profiles.end()), profiles.end());
+  target.profiles = std::move(profiles);
   return target;
 }
 
@@ -156,11 +176,14 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   result.diagnostics = mapped.problems;
   result.counts.read = snapshot.users.size();
 
-  std::map<std::string, const LinkedUser*> linked;
+  const Ownership owns(rules);
+  std::unordered_map<std::string_view, const LinkedUser*> linked;
+  linked.reserve(current.linked.size());
   for (const auto& user : current.linked) {
     linked.emplace(user.anchor, &user);
   }
-  std::map<std::string, const User*> unlinked;
+  std::unordered_map<std::string, const User*> unlinked;
+  unlinked.reserve(current.unlinked_with_names.size());
   for (const auto& user : current.unlinked_with_names) {
     unlinked.emplace(fold_case(user.user_name), &user);
   }
@@ -174,7 +197,8 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   // Users whose directory object is gone. Presence is judged on every entry read, mapped or not:
   // an entry skipped for a mapping problem is still in the directory. An incremental read says
   // what is gone explicitly (deleted anchors, or a present set); silence there means unchanged.
-  std::set<std::string> present;
+  std::unordered_set<std::string_view> present;
+  present.reserve(snapshot.users.size());
   for (const auto& entry : snapshot.users) {
     present.insert(entry.anchor);
   }
@@ -210,25 +234,27 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     const auto found = linked.find(desired.anchor);
     if (found != linked.end()) {
       const LinkedUser& link = *found->second;
-      User target = target_user(link.user, desired, rules);
+      User target = target_user(link.user, desired, owns);
       if (link.disabled_by_sync_at) {
         // The same anchor is back: the same user (id, role, memberships) returns.
         target.active = rules.disabled.kind == DisabledRule::Kind::none || desired.user.active;
       }
-      auto changes = diff_users(&link.user, &target);
-      if (link.disabled_by_sync_at || !changes.empty()) {
-        const OpKind kind = link.disabled_by_sync_at ? OpKind::restore_user : OpKind::update_user;
-        ops.push_back(
-            {kind, desired.anchor, link.user.id, target.user_name, std::move(changes), target, ""});
-      }
+      // Most users of a full read are unchanged: a comparison is far cheaper than a diff.
+      auto changes =
+          link.user == target ? std::vector<AttributeChange>{} : diff_users(&link.user, &target);
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
                       desired.tenant_groups);
+      if (link.disabled_by_sync_at || !changes.empty()) {
+        const OpKind kind = link.disabled_by_sync_at ? OpKind::restore_user : OpKind::update_user;
+        ops.push_back({kind, desired.anchor, link.user.id, target.user_name, std::move(changes),
+                       std::move(target), ""});
+      }
       continue;
     }
     if (const auto previous = gone_by_name.find(fold_case(desired.user.user_name));
         previous != gone_by_name.end() && !reanchored.contains(previous->second->anchor)) {
       const LinkedUser& link = *previous->second;
-      User target = target_user(link.user, desired, rules);
+      User target = target_user(link.user, desired, owns);
       target.active = rules.disabled.kind == DisabledRule::Kind::none || desired.user.active;
       Op op{OpKind::reanchor_user,
             desired.anchor,
@@ -247,22 +273,23 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     const auto adoptable = unlinked.find(fold_case(desired.user.user_name));
     if (adoptable != unlinked.end()) {
       const User& existing = *adoptable->second;
-      User target = target_user(existing, desired, rules);
-      ops.push_back({OpKind::adopt_user, desired.anchor, existing.id, target.user_name,
-                     diff_users(&existing, &target), target, ""});
+      User target = target_user(existing, desired, owns);
+      // Memberships first: `target` moves into its op (the sort below orders the ops).
       add_memberships(ops, desired.anchor, existing.id, target.user_name, {},
                       desired.tenant_groups);
+      ops.push_back({OpKind::adopt_user, desired.anchor, existing.id, target.user_name,
+                     diff_users(&existing, &target), std::move(target), ""});
       continue;
     }
     User fresh;
     fresh.role = rules.default_role;
-    User target = target_user(fresh, desired, rules);
+    User target = target_user(fresh, desired, owns);
     if (rules.disabled.kind == DisabledRule::Kind::none) {
       target.active = true;
     }
-    ops.push_back({OpKind::create_user, desired.anchor, std::nullopt, target.user_name,
-                   diff_users(nullptr, &target), target, ""});
     add_memberships(ops, desired.anchor, std::nullopt, target.user_name, {}, desired.tenant_groups);
+    ops.push_back({OpKind::create_user, desired.anchor, std::nullopt, target.user_name,
+                   diff_users(nullptr, &target), std::move(target), ""});
   }
 
   std::size_t unseen = 0;

@@ -145,6 +145,7 @@ core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run) {
         snapshot.kind == core::sync::Snapshot::Kind::full ? RunKind::full : RunKind::incremental;
   }
   const auto mapped = core::sync::map_users(snapshot, directory_.rules);
+  core::sync::keep_anchors_only(snapshot);
   const auto view = core::sync::load_tenant_view(*store.read(), snapshot, mapped, directory_.rules,
                                                  directory_.tenant, env_.sibling_directories);
   auto plan = core::sync::plan(mapped, snapshot, view, directory_.rules, directory_.policy,

@@ -115,6 +115,11 @@ struct MappingResult {
 // gets it from that rule (they fall back to their next rule) and it is reported.
 MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules);
 
+// Once the users are mapped, the planner needs only which anchors were read (presence) and how
+// many: this frees every entry's DN, attributes and groups (about 150 MB at 100,000 users) before
+// the tenant's view is loaded next to the mapped users.
+void keep_anchors_only(Snapshot& snapshot);
+
 // "{givenName} {sn}" with the entry's values; missing attributes expand to "" and the result is
 // trimmed with inner runs of spaces collapsed. "{{" and "}}" are literal braces.
 std::string expand_template(const std::string& text, const DirectoryEntry& entry);
