@@ -361,9 +361,14 @@ for name in first unchanged changed; do
 done
 rss_result=$(check "$worst_rss < 300")
 tally "$rss_result"
+# Each change is one operation: a title update, or a membership of the rule-managed grp0001.
+seen_result=$(check "$changed_planned == $changes")
+tally "$seen_result"
 echo
 printf '%-36s %8s  %-22s %s\n' 'idbridged peak RSS (worst run)' "${worst_rss} MB" '< 300 MB' \
   "$rss_result"
+printf '%-36s %8s  %-22s %s\n' 'operations planned after the changes' "$changed_planned" \
+  "$changes (one per change)" "$seen_result"
 echo
 echo "ratio = seconds / the faster ldapsearch run (same users, attributes and page size)."
 echo "planned = operations in the run's plan (sync --runs); the first sync's applied $first_applied,"
