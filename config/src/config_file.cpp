@@ -1107,6 +1107,16 @@ void read_directories(const toml::table& directories, Context& context, Config& 
         directory.change_detection = found->second;
       }
     }
+    if (auto persist = reader.boolean("persist")) {
+      if (*persist && directory.change_detection != ChangeDetection::content_sync) {
+        reader.report_value("persist",
+                            "persist = true needs change_detection = \"content_sync\" (an RFC 4533 "
+                            "refreshAndPersist search); this directory uses \"" +
+                                std::string(to_string(directory.change_detection)) + "\"");
+      } else {
+        directory.persist = *persist;
+      }
+    }
     read_directory_rules(reader, context, tenant, directory);
     read_directory_disabled(reader, context, directory);
     read_directory_safety(reader, context, directory);

@@ -134,12 +134,17 @@ DirectorySync::DirectorySync(const config::DirectoryConfig& directory, Directory
                              SyncEnvironment environment)
     : directory_(directory), reader_(std::move(reader)), env_(std::move(environment)) {}
 
-core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run) {
+core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
+                                          const core::sync::Snapshot* ready) {
   core::Store& store = env_.service.store();
-  const std::string cursor =
-      kind == RunKind::incremental ? store.read()->sync_cursor(directory_.name) : "";
-  core::sync::Snapshot snapshot = reader_(cursor.empty() ? RunKind::full : kind, cursor);
-  snapshot.directory = directory_.name;
+  core::sync::Snapshot read;
+  if (ready == nullptr) {
+    const std::string cursor =
+        kind == RunKind::incremental ? store.read()->sync_cursor(directory_.name) : "";
+    read = reader_(cursor.empty() ? RunKind::full : kind, cursor);
+    read.directory = directory_.name;
+  }
+  const core::sync::Snapshot& snapshot = ready != nullptr ? *ready : read;
   if (run.kind != RunKind::apply_plan) {
     run.kind =
         snapshot.kind == core::sync::Snapshot::Kind::full ? RunKind::full : RunKind::incremental;
@@ -264,9 +269,10 @@ SyncRun DirectorySync::start_run(RunKind kind, const std::string& plan_file, boo
   return run;
 }
 
-std::optional<core::sync::Plan> DirectorySync::plan_or_fail(RunKind kind, SyncRun& run) {
+std::optional<core::sync::Plan> DirectorySync::plan_or_fail(RunKind kind, SyncRun& run,
+                                                            const core::sync::Snapshot* ready) {
   try {
-    return make_plan(kind, run);
+    return make_plan(kind, run, ready);
   } catch (const std::exception& e) {
     run.outcome = RunOutcome::failed;
     run.error = std::string("could not read or plan: ") + e.what();
@@ -278,6 +284,18 @@ std::optional<core::sync::Plan> DirectorySync::plan_or_fail(RunKind kind, SyncRu
 }
 
 RunReport DirectorySync::run(RunKind kind, bool dry_run) {
+  return run_with(kind, dry_run, nullptr);
+}
+
+RunReport DirectorySync::apply_snapshot(const core::sync::Snapshot& snapshot) {
+  if (snapshot.directory != directory_.name) {
+    throw std::logic_error("a snapshot of directory " + snapshot.directory + " given to " +
+                           directory_.name);
+  }
+  return run_with(RunKind::incremental, false, &snapshot);
+}
+
+RunReport DirectorySync::run_with(RunKind kind, bool dry_run, const core::sync::Snapshot* ready) {
   RunReport report;
   RunLock lock(fs::path(env_.state_dir) / "locks" / ("sync-" + safe_file_part(directory_.name)));
   if (!lock.held()) {
@@ -288,7 +306,7 @@ RunReport DirectorySync::run(RunKind kind, bool dry_run) {
     close_interrupted_runs();
   }
   SyncRun run = start_run(kind, "", !dry_run);
-  auto planned = plan_or_fail(kind, run);
+  auto planned = plan_or_fail(kind, run, ready);
   if (!planned) {
     report.run = run;
     return report;
@@ -417,6 +435,17 @@ DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
                   {{"directory", settings->directory}, {"reason", read.full_read_reason}});
     }
     return std::move(read.snapshot);
+  };
+}
+
+DirectoryPersister ldap_directory_persister(const config::DirectoryConfig& directory,
+                                            std::string password) {
+  auto settings =
+      std::make_shared<ldap::ReadSettings>(read_settings(directory, std::move(password)));
+  return [settings](const std::string& cursor,
+                    const std::function<void(const core::sync::Snapshot&)>& on_batch,
+                    std::stop_token stop) {
+    return ldap::persist_directory(*settings, cursor, on_batch, std::move(stop));
   };
 }
 

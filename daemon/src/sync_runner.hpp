@@ -6,9 +6,11 @@
 
 #include "idbridge/config/config.hpp"
 #include "idbridge/core/sync/apply.hpp"
+#include "idbridge/ldap/reader.hpp"
 
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,11 @@ class DirectorySync {
   // A scheduled or CLI run. A dry run reads and plans only: nothing is written, no record.
   RunReport run(core::sync::RunKind kind, bool dry_run);
 
+  // Plans and applies a snapshot read elsewhere (a batch of a persistent content sync), exactly
+  // as run() would with it: same lock (busy when another run holds it), record, hold and apply.
+  // Recorded as an `incremental` run; the snapshot's cursor is stored once applied.
+  RunReport apply_snapshot(const core::sync::Snapshot& snapshot);
+
   // Applies a held plan saved by an earlier run (the admin's approval). The directory is read
   // again and the plan made again: it is applied only if it is the saved plan (or, after an
   // interrupted apply of it, exactly its unapplied rest); otherwise refused, nothing written.
@@ -62,12 +69,16 @@ class DirectorySync {
   const config::DirectoryConfig& directory() const { return directory_; }
 
  private:
+  // `ready`: plan from it instead of reading the directory.
+  RunReport run_with(core::sync::RunKind kind, bool dry_run, const core::sync::Snapshot* ready);
   // A new run (recorded in the store when `record`; a dry run is not).
   core::sync::SyncRun start_run(core::sync::RunKind kind, const std::string& plan_file,
                                 bool record);
-  core::sync::Plan make_plan(core::sync::RunKind kind, core::sync::SyncRun& run);
+  core::sync::Plan make_plan(core::sync::RunKind kind, core::sync::SyncRun& run,
+                             const core::sync::Snapshot* ready = nullptr);
   // make_plan, or nullopt with the run finished as failed (read or store failure).
-  std::optional<core::sync::Plan> plan_or_fail(core::sync::RunKind kind, core::sync::SyncRun& run);
+  std::optional<core::sync::Plan> plan_or_fail(core::sync::RunKind kind, core::sync::SyncRun& run,
+                                               const core::sync::Snapshot* ready = nullptr);
   RunReport apply_and_record(core::sync::Plan plan, core::sync::SyncRun run,
                              std::size_t already_applied);
   void finish(core::sync::SyncRun& run);
@@ -83,6 +94,16 @@ class DirectorySync {
 // reader itself turns into a full read when the cursor cannot be used (logged with the reason).
 DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
                                       std::string password, Logger& logger);
+
+// Keeps a persistent content sync (RFC 4533 refreshAndPersist) open from `cursor`, calling
+// `on_batch` with each batch of changes in order, until `stop`, a failure or a needed full read
+// (ldap::persist_directory).
+using DirectoryPersister = std::function<ldap::PersistOutcome(
+    const std::string& cursor, const std::function<void(const core::sync::Snapshot&)>& on_batch,
+    std::stop_token stop)>;
+
+DirectoryPersister ldap_directory_persister(const config::DirectoryConfig& directory,
+                                            std::string password);
 
 // Exit codes of `sync` besides kExitOk, kExitFailure and kExitUsage.
 inline constexpr int kExitPlanHeld = 3;        // the plan exceeds a safety threshold

@@ -64,8 +64,12 @@ void SyncScheduler::start() {
     started_ = true;
   }
   for (auto& slot : slots_) {
-    if (slot->next_full || slot->next_incremental) {
+    // A persisting directory's thread also runs the full read persisting asks for.
+    if (slot->next_full || slot->next_incremental || slot->directory.persister) {
       slot->thread = std::thread([this, raw = slot.get()] { loop(*raw); });
+    }
+    if (slot->directory.persister) {
+      slot->persist_thread = std::thread([this, raw = slot.get()] { persist_loop(*raw); });
     }
   }
 }
@@ -75,10 +79,14 @@ void SyncScheduler::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  stop_source_.request_stop();
   wake_.notify_all();
   for (auto& slot : slots_) {
     if (slot->thread.joinable()) {
       slot->thread.join();
+    }
+    if (slot->persist_thread.joinable()) {
+      slot->persist_thread.join();
     }
   }
 }
@@ -90,7 +98,18 @@ void SyncScheduler::loop(Slot& slot) {
   while (!stopping_) {
     const auto due = std::min(slot.next_full.value_or(Clock::time_point::max()),
                               slot.next_incremental.value_or(Clock::time_point::max()));
-    if (wake_.wait_until(lock, due, [this] { return stopping_.load(); })) {
+    // Woken early when the persist thread asks for a run now.
+    const auto due_or_stopping = [&] {
+      return stopping_.load() ||
+             std::min(slot.next_full.value_or(Clock::time_point::max()),
+                      slot.next_incremental.value_or(Clock::time_point::max())) <= Clock::now();
+    };
+    if (due == Clock::time_point::max()) {
+      wake_.wait(lock, due_or_stopping);
+    } else {
+      wake_.wait_until(lock, due, due_or_stopping);
+    }
+    if (stopping_) {
       break;
     }
     const auto now = Clock::now();
@@ -116,7 +135,126 @@ void SyncScheduler::loop(Slot& slot) {
     }
     if (slot.directory.incremental_interval.count() > 0) {
       slot.next_incremental = after + jittered(slot.directory.incremental_interval, random);
+    } else {
+      slot.next_incremental.reset();  // it was a run the persist thread asked for
     }
+    ++slot.runs_finished;
+    wake_.notify_all();
+  }
+}
+
+namespace {
+
+// A persist batch that could not be applied in full.
+struct BatchNotApplied : std::runtime_error {
+  explicit BatchNotApplied(const std::string& what, bool held_plan = false)
+      : std::runtime_error(what), held(held_plan) {}
+  bool held;  // its plan was held for approval
+};
+
+}  // namespace
+
+void SyncScheduler::apply_batch(DirectorySync& sync, const core::sync::Snapshot& batch) {
+  for (;;) {
+    RunReport report = sync.apply_snapshot(batch);
+    if (report.busy) {
+      // A scheduled or CLI run holds the directory: this batch waits its turn.
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_for(lock, std::chrono::milliseconds(200),
+                         [this] { return stopping_.load(); })) {
+        throw BatchNotApplied("stopped while waiting for another run of the directory");
+      }
+      continue;
+    }
+    const auto outcome = report.run.outcome;
+    if (outcome == core::sync::RunOutcome::held) {
+      throw BatchNotApplied("a batch's plan was held for approval (" + report.run.plan_file + ")",
+                            true);
+    }
+    if ((outcome != core::sync::RunOutcome::applied &&
+         outcome != core::sync::RunOutcome::unchanged) ||
+        !report.failures.empty()) {
+      throw BatchNotApplied("a batch was not fully applied (run " + std::to_string(report.run.id) +
+                            ": " + std::string(core::sync::to_string(outcome)) +
+                            (report.run.error.empty() ? "" : ", " + report.run.error) + ")");
+    }
+    return;
+  }
+}
+
+void SyncScheduler::wait_for_run(std::unique_lock<std::mutex>& lock, Slot& slot) {
+  const auto seen = slot.runs_finished;
+  wake_.wait(lock, [&] { return stopping_.load() || slot.runs_finished != seen; });
+}
+
+void SyncScheduler::persist_loop(Slot& slot) {
+  using namespace std::chrono_literals;
+  DirectorySync& sync = *slot.directory.sync;
+  const std::string& name = sync.directory().name;
+  auto backoff = std::chrono::seconds(1);
+  const auto on_batch = [&](const core::sync::Snapshot& batch) {
+    apply_batch(sync, batch);
+    backoff = 1s;
+  };
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    std::string cursor;
+    ldap::PersistOutcome outcome;
+    bool held = false;
+    try {
+      cursor = store_.read()->sync_cursor(name);
+      if (!cursor.empty()) {
+        {
+          std::lock_guard persisting(mutex_);
+          slot.persisting = true;
+        }
+        logger_.info("persistent directory sync started", {{"directory", name}});
+        outcome = slot.directory.persister(cursor, on_batch, stop_source_.get_token());
+      }
+    } catch (const BatchNotApplied& e) {
+      outcome.end = ldap::PersistEnd::failed;
+      outcome.reason = e.what();
+      held = e.held;
+    } catch (const std::exception& e) {
+      outcome.end = ldap::PersistEnd::failed;
+      outcome.reason = e.what();
+    }
+    lock.lock();
+    slot.persisting = false;
+    if (stopping_) {
+      break;
+    }
+    if (cursor.empty()) {
+      // No run has stored a cursor yet (the first scheduled one does; a CLI run may too).
+      wake_.wait_for(lock, 1s, [&] { return stopping_.load(); });
+      continue;
+    }
+    if (outcome.end == ldap::PersistEnd::full_read_needed) {
+      logger_.info("persistent directory sync needs a full read: running one now",
+                   {{"directory", name}, {"reason", outcome.reason}});
+      if (!slot.next_incremental || *slot.next_incremental > Clock::now()) {
+        slot.next_incremental = Clock::now();
+      }
+      wake_.notify_all();
+      wait_for_run(lock, slot);
+      backoff = 1s;
+      continue;
+    }
+    slot.persist_error = outcome.reason;
+    if (held) {
+      // Persisting again would hold the same plan again: the next scheduled run, or the admin's
+      // approval, moves the stored cursor on first.
+      logger_.warning("persistent directory sync paused until the next scheduled run",
+                      {{"directory", name}, {"reason", outcome.reason}});
+      wait_for_run(lock, slot);
+      continue;
+    }
+    logger_.warning(
+        "persistent directory sync failed; retrying",
+        {{"directory", name}, {"reason", outcome.reason}, {"retry_in_seconds", backoff.count()}});
+    wake_.wait_for(lock, backoff, [&] { return stopping_.load(); });
+    backoff = std::min<std::chrono::seconds>(backoff * 2, 60s);
   }
 }
 
@@ -132,7 +270,12 @@ std::string SyncScheduler::status_json(const std::optional<core::TenantId>& tena
     nlohmann::json entry = {{"name", config.name},
                             {"tenant", config.tenant.str()},
                             {"running", slot->running},
-                            {"scheduled", started_ && !stopping_}};
+                            {"scheduled", started_ && !stopping_},
+                            {"persist", static_cast<bool>(slot->directory.persister)},
+                            {"persisting", slot->persisting}};
+    if (!slot->persist_error.empty()) {
+      entry["lastPersistError"] = slot->persist_error;
+    }
     if (slot->next_full) {
       entry["nextFullSync"] = format(*slot->next_full);
     }

@@ -4,6 +4,10 @@
 // directory: its runs never overlap, they never run on the HTTP threads, and a slow or
 // unreachable directory delays only itself. Runs of the CLI and of the scheduler exclude each
 // other through DirectorySync's lock.
+//
+// A directory with `persist` on also gets a persist thread: once a run has stored a cursor, it
+// keeps a refreshAndPersist search open from it and applies each batch of changes as an
+// incremental run as soon as it arrives (waiting for the lock, never dropping a batch).
 #pragma once
 
 #include "sync_runner.hpp"
@@ -14,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +29,7 @@ struct ScheduledDirectory {
   std::unique_ptr<DirectorySync> sync;
   std::chrono::seconds full_interval{0};         // 0: never
   std::chrono::seconds incremental_interval{0};  // 0: never
+  DirectoryPersister persister;                  // empty: no near-real-time sync
 };
 
 class SyncScheduler {
@@ -55,8 +61,19 @@ class SyncScheduler {
     bool running = false;  // guarded by mutex_
     std::optional<std::chrono::system_clock::time_point> next_full;
     std::optional<std::chrono::system_clock::time_point> next_incremental;
+    std::uint64_t runs_finished = 0;  // scheduled runs ended, for the persist thread to wait on
+    std::thread persist_thread;
+    bool persisting = false;    // a persistent search is open; guarded by mutex_
+    std::string persist_error;  // why persisting last ended other than by a stop
   };
   void loop(Slot& slot);
+  void persist_loop(Slot& slot);
+  // Applies one persist batch, waiting while another run holds the directory. Throws when the
+  // batch was not fully applied (its cursor not stored): persisting then starts again from the
+  // stored cursor, so no change is skipped.
+  void apply_batch(DirectorySync& sync, const core::sync::Snapshot& batch);
+  // Called with mutex_ held: returns when a scheduled run ends after this call, or on stop.
+  void wait_for_run(std::unique_lock<std::mutex>& lock, Slot& slot);
 
   core::Store& store_;
   Logger& logger_;
@@ -65,6 +82,7 @@ class SyncScheduler {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<bool> stopping_{false};
+  std::stop_source stop_source_;  // ends the persistent searches
   bool started_ = false;
 };
 

@@ -236,6 +236,9 @@ int serve_loaded(config::Config config) {
                      {{"directory", directory.name}, {"warning", warning}});
     }
     ScheduledDirectory entry;
+    if (directory.persist) {
+      entry.persister = ldap_directory_persister(directory, *password);
+    }
     entry.sync = std::make_unique<DirectorySync>(
         directory, ldap_directory_reader(directory, std::move(*password), logger),
         SyncEnvironment{service, identity->clock, logger, config.state_dir,

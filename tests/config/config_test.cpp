@@ -952,6 +952,7 @@ kind = "ad_account_disabled"
   EXPECT_EQ(d.user_filter, "(&(objectCategory=person)(objectClass=user))");
   EXPECT_EQ(d.anchor_attribute, "objectGUID");
   EXPECT_EQ(d.change_detection, ChangeDetection::usn_changed);
+  EXPECT_FALSE(d.persist);
   EXPECT_TRUE(d.group_base_dns.empty());
   EXPECT_EQ(d.group_filter, "(objectClass=group)");
   EXPECT_FALSE(d.verify_certificate);
@@ -998,6 +999,13 @@ const ErrorCase directory_error_cases[] = {
      DIRECTORY("change_detection = \"content_sync\"\n",
                "anchor_attribute = \"uid\"\nattributes = { userName = \"{uid}\" }\n"),
      6, "directories.corp.change_detection", "needs users.anchor_attribute = \"entryUUID\""},
+    {"persist_with_modify_timestamp",
+     DIRECTORY("change_detection = \"modify_timestamp\"\npersist = true\n",
+               "attributes = { userName = \"{uid}\" }\n"),
+     7, "directories.corp.persist", "needs change_detection = \"content_sync\""},
+    {"persist_not_boolean",
+     DIRECTORY("persist = \"yes\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.persist", "expected boolean, found string"},
     {"group_filter_not_a_filter",
      DIRECTORY("group_filter = \"objectClass=group\"\n", "attributes = { userName = \"{uid}\" }\n"),
      6, "directories.corp.group_filter", "not an LDAP filter"},
@@ -1074,6 +1082,16 @@ const ErrorCase directory_error_cases[] = {
      DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.users.extra]\n", 9,
      "directories.corp.users.extra", "unknown key"},
 };
+
+TEST(ParseDirectories, PersistNeedsContentSync) {
+  // content_sync is the default for OpenLDAP with entryUUID anchors.
+  const LoadResult result =
+      parse_config(DIRECTORY("persist = true\n", "attributes = { userName = \"{uid}\" }\n"),
+                   "/etc/idbridge/idbridge.toml");
+  ASSERT_TRUE(result.config) << all_errors(result.errors);
+  EXPECT_TRUE(result.config->directories.at(0).persist);
+  EXPECT_EQ(result.config->directories.at(0).change_detection, ChangeDetection::content_sync);
+}
 #undef DIRECTORY
 
 INSTANTIATE_TEST_SUITE_P(Directories, ConfigErrorClass, ::testing::ValuesIn(directory_error_cases),

@@ -497,5 +497,79 @@ TEST_F(SyncDryRunTest, TheDaemonSyncsOnItsScheduleAndReportsOnStatus) {
   EXPECT_EQ(exit->code, 0) << daemon.stderr_text();
 }
 
+TEST_F(SyncDryRunTest, APersistingDaemonAppliesDirectoryChangesWithinSeconds) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  DirectoryOptions options;
+  // No scheduled run after the first one during this test: what arrives comes through persist.
+  options.extra =
+      "full_sync_interval_seconds = 0\nincremental_sync_interval_seconds = 3600\npersist = true\n";
+  std::ifstream in(write_config(slapd, options));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string token = "persist-token-0123456789abcdef";
+  const auto token_file = dir_.write("tenant.token", token + "\n");
+  const std::string config = text.str() +
+                             "\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
+                             "[[tenants.acme.credentials]]\nname = \"okta\"\n"
+                             "token = { file = \"" +
+                             token_file + "\" }\nrole_ceiling = \"administrator\"\n";
+  DaemonProcess daemon(kBinary, dir_, config);
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  HttpConnection http("127.0.0.1", port);
+  const Headers auth{{"Authorization", "Bearer " + token}};
+
+  // The first scheduled run stores a cursor; persisting starts from it.
+  nlohmann::json status;
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+        return status["directories"][0].value("persisting", false);
+      },
+      std::chrono::seconds(20)))
+      << status.dump(2) << daemon.stderr_text();
+  // The first run read everything (no cursor yet); persisting's refresh may have added one.
+  const auto& first_runs = status["directories"][0]["recentRuns"];
+  ASSERT_FALSE(first_runs.empty()) << status.dump(2);
+  EXPECT_EQ(first_runs[first_runs.size() - 1]["kind"], "full") << status.dump(2);
+  EXPECT_EQ(first_runs[first_runs.size() - 1]["outcome"], "applied") << status.dump(2);
+  EXPECT_TRUE(status["directories"][0]["persist"]);
+
+  const auto users = [&](const std::string& filter) {
+    const auto response =
+        http.request("GET", "/scim/v2/tenants/acme/Users?count=1&filter=" + filter, {}, auth);
+    return nlohmann::json::parse(response.body).value("totalResults", -1);
+  };
+  EXPECT_EQ(users("userName%20sw%20%22user%22"), kUsers);
+
+  const auto started = std::chrono::steady_clock::now();
+  slapd.add_ldif(
+      "dn: uid=newcomer,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
+      "uid: newcomer\ncn: New Comer\ngivenName: New\nsn: Comer\n"
+      "mail: newcomer@example.com\n\n");
+  ASSERT_TRUE(eventually([&] { return users("userName%20eq%20%22newcomer%22") == 1; },
+                         std::chrono::seconds(10)))
+      << daemon.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+
+  // Applied as an incremental run of its own; the scheduled one is an hour away.
+  status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+  const auto& corp = status["directories"][0];
+  ASSERT_GE(corp["recentRuns"].size(), 2u) << corp.dump(2);
+  EXPECT_EQ(corp["recentRuns"][0]["kind"], "incremental") << corp.dump(2);
+  EXPECT_EQ(corp["recentRuns"][0]["outcome"], "applied") << corp.dump(2);
+  EXPECT_TRUE(corp["persisting"]) << corp.dump(2);
+  EXPECT_FALSE(corp.contains("lastPersistError")) << corp.dump(2);
+
+  const auto stopping = std::chrono::steady_clock::now();
+  daemon.send_signal(SIGTERM);
+  const auto exit = daemon.wait_exit(std::chrono::seconds(10));
+  ASSERT_TRUE(exit) << daemon.stderr_text();
+  EXPECT_EQ(exit->code, 0) << daemon.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace idbridge::testing

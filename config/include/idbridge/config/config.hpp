@@ -148,6 +148,9 @@ struct DirectoryConfig {
   // Defaulted by kind: content_sync (openldap; modify_timestamp when the anchor is not
   // entryUUID), usn_changed (active_directory).
   ChangeDetection change_detection = ChangeDetection::full;
+  // Near-real-time sync (content_sync only): the daemon keeps an RFC 4533 refreshAndPersist
+  // search open and applies each batch of changes as it arrives, between the scheduled runs.
+  bool persist = false;
   // Non-empty: groups read there (group_filter) and nested memberships resolved.
   std::vector<std::string> group_base_dns;
   std::string group_filter;  // defaulted by kind: (objectClass=groupOfNames) / (objectClass=group)
