@@ -137,14 +137,16 @@ DirectorySync::DirectorySync(const config::DirectoryConfig& directory, Directory
 core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
                                           const core::sync::Snapshot* ready) {
   core::Store& store = env_.service.store();
-  core::sync::Snapshot read;
+  // A ready snapshot is a persist batch (small): copied, since mapping trims it below.
+  core::sync::Snapshot snapshot;
   if (ready == nullptr) {
     const std::string cursor =
         kind == RunKind::incremental ? store.read()->sync_cursor(directory_.name) : "";
-    read = reader_(cursor.empty() ? RunKind::full : kind, cursor);
-    read.directory = directory_.name;
+    snapshot = reader_(cursor.empty() ? RunKind::full : kind, cursor);
+    snapshot.directory = directory_.name;
+  } else {
+    snapshot = *ready;
   }
-  const core::sync::Snapshot& snapshot = ready != nullptr ? *ready : read;
   if (run.kind != RunKind::apply_plan) {
     run.kind =
         snapshot.kind == core::sync::Snapshot::Kind::full ? RunKind::full : RunKind::incremental;
