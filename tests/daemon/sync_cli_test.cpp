@@ -108,6 +108,19 @@ class SyncDryRunTest : public ::testing::Test {
     return dir_.write("idbridged.toml", toml);
   }
 
+  // write_config's directory plus what `serve` needs: a loopback listener and a tenant token.
+  std::string daemon_config(const Slapd& slapd, const DirectoryOptions& options,
+                            const std::string& token) {
+    std::ifstream in(write_config(slapd, options));
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto token_file = dir_.write("tenant.token", token + "\n");
+    return text.str() +
+           "\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
+           "[[tenants.acme.credentials]]\nname = \"okta\"\ntoken = { file = \"" +
+           token_file + "\" }\nrole_ceiling = \"administrator\"\n";
+  }
+
   static CommandResult dry_run(const std::string& config, bool json = true) {
     std::vector<std::string> argv{kBinary,       "sync", "--config", config,
                                   "--directory", "corp", "--dry-run"};
@@ -441,17 +454,8 @@ TEST_F(SyncDryRunTest, TheDaemonSyncsOnItsScheduleAndReportsOnStatus) {
   slapd.add_ldif(directory_ldif());
   DirectoryOptions options;
   options.extra = "full_sync_interval_seconds = 0\nincremental_sync_interval_seconds = 1\n";
-  std::ifstream in(write_config(slapd, options));
-  std::stringstream text;
-  text << in.rdbuf();
   const std::string token = "status-token-0123456789abcdef";
-  const auto token_file = dir_.write("tenant.token", token + "\n");
-  const std::string config = text.str() +
-                             "\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
-                             "[[tenants.acme.credentials]]\nname = \"okta\"\n"
-                             "token = { file = \"" +
-                             token_file + "\" }\nrole_ceiling = \"administrator\"\n";
-  DaemonProcess daemon(kBinary, dir_, config);
+  DaemonProcess daemon(kBinary, dir_, daemon_config(slapd, options, token));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
   HttpConnection http("127.0.0.1", port);
@@ -505,17 +509,8 @@ TEST_F(SyncDryRunTest, APersistingDaemonAppliesDirectoryChangesWithinSeconds) {
   // No scheduled run after the first one during this test: what arrives comes through persist.
   options.extra =
       "full_sync_interval_seconds = 0\nincremental_sync_interval_seconds = 3600\npersist = true\n";
-  std::ifstream in(write_config(slapd, options));
-  std::stringstream text;
-  text << in.rdbuf();
   const std::string token = "persist-token-0123456789abcdef";
-  const auto token_file = dir_.write("tenant.token", token + "\n");
-  const std::string config = text.str() +
-                             "\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
-                             "[[tenants.acme.credentials]]\nname = \"okta\"\n"
-                             "token = { file = \"" +
-                             token_file + "\" }\nrole_ceiling = \"administrator\"\n";
-  DaemonProcess daemon(kBinary, dir_, config);
+  DaemonProcess daemon(kBinary, dir_, daemon_config(slapd, options, token));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
   HttpConnection http("127.0.0.1", port);
