@@ -5,6 +5,7 @@
 #include "idbridge/ldap/reader.hpp"
 #include "idbridge/testing/slapd.hpp"
 #include "idbridge/testing/temp_dir.hpp"
+#include "read_settings_for.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -27,15 +28,7 @@ using Kind = core::sync::Snapshot::Kind;
 const SleepFunction no_sleep = [](std::chrono::milliseconds) {};
 
 ReadSettings settings_for(const Slapd& slapd, ChangeDetection detection) {
-  ReadSettings settings;
-  settings.directory = "corp";
-  settings.connection.uri = slapd.uri();
-  settings.connection.bind = BindMethod::simple;
-  settings.connection.bind_dn = slapd.options().root_dn;
-  settings.connection.password = Password(slapd.options().root_password);
-  settings.connection.network_timeout = std::chrono::seconds(5);
-  settings.connection.operation_timeout = std::chrono::seconds(10);
-  settings.user_base_dns = {"ou=people,dc=example,dc=com"};
+  ReadSettings settings = root_read_settings(slapd);
   settings.attributes = {"uid", "cn", "description"};
   settings.page_size = 10;
   settings.change_detection = detection;

@@ -4,6 +4,7 @@
 #include "idbridge/ldap/reader.hpp"
 #include "idbridge/testing/slapd.hpp"
 #include "idbridge/testing/temp_dir.hpp"
+#include "read_settings_for.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -24,15 +25,7 @@ using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
 ReadSettings settings_for(const Slapd& slapd) {
-  ReadSettings settings;
-  settings.directory = "corp";
-  settings.connection.uri = slapd.uri();
-  settings.connection.bind = BindMethod::simple;
-  settings.connection.bind_dn = slapd.options().root_dn;
-  settings.connection.password = Password(slapd.options().root_password);
-  settings.connection.network_timeout = std::chrono::seconds(5);
-  settings.connection.operation_timeout = std::chrono::seconds(10);
-  settings.user_base_dns = {"ou=people,dc=example,dc=com"};
+  ReadSettings settings = root_read_settings(slapd);
   settings.attributes = {"uid", "cn"};
   settings.change_detection = ChangeDetection::content_sync;
   return settings;
