@@ -961,6 +961,189 @@ void read_directory_safety(TableReader& parent, Context& context, DirectoryConfi
   reader.finish();
 }
 
+// The directory attribute a mapping reads when its template is exactly "{attr}", else "".
+std::string single_attribute(const std::string& value_template) {
+  if (value_template.size() < 3 || value_template.front() != '{' || value_template.back() != '}') {
+    return {};
+  }
+  std::string inner = value_template.substr(1, value_template.size() - 2);
+  if (inner.empty() || inner.find_first_of("{} ") != std::string::npos) {
+    return {};
+  }
+  return inner;
+}
+
+// Reads [directories.NAME.writeback] and [directories.NAME.authority] after the mapping rules:
+// the bindings follow the attribute mappings, the group bindings the group rules.
+void read_directory_writeback(TableReader& parent, Context& context, DirectoryConfig& directory) {
+  using core::writeback::Authority;
+  auto& policy = directory.writeback;
+  policy.directory = directory.name;
+  policy.tenant = directory.tenant;
+  for (const auto& mapping : directory.rules.attributes) {
+    policy.attributes.push_back(
+        {mapping.target, single_attribute(mapping.value), Authority::directory, false});
+  }
+  if (directory.rules.disabled.kind != core::sync::DisabledRule::Kind::none) {
+    policy.attributes.push_back({"active", "", Authority::directory, false});
+  }
+  policy.role_from_directory = !directory.rules.roles.empty();
+  for (const auto& rule : directory.rules.groups) {
+    policy.rule_managed_groups.push_back(rule.tenant_group);
+    if (rule.group.find('=') != std::string::npos) {
+      policy.group_bindings.push_back({rule.tenant_group, rule.group});
+    }
+  }
+
+  std::vector<std::string> accepted;
+  if (const auto* table = parent.table("writeback")) {
+    TableReader reader(*table, parent.path_of("writeback"), context.diagnostics);
+    if (reader.get("operations") != nullptr) {
+      for (const auto& operation : read_string_array(reader, "operations", context)) {
+        auto& ops = policy.operations;
+        bool* flag = operation == "create"    ? &ops.create
+                     : operation == "modify"  ? &ops.modify
+                     : operation == "rename"  ? &ops.rename
+                     : operation == "disable" ? &ops.disable
+                     : operation == "remove"  ? &ops.remove
+                     : operation == "groups"  ? &ops.groups
+                                              : nullptr;
+        if (flag == nullptr) {
+          reader.report_value("operations",
+                              "unknown operation \"" + operation +
+                                  "\"; expected create, modify, rename, disable, remove or groups "
+                                  "(password write-back is not available yet)");
+        } else {
+          *flag = true;
+        }
+      }
+    }
+    if (auto dn = reader.string("user_dn")) {
+      if (dn->find('=') == std::string::npos || dn->find('{') == std::string::npos) {
+        reader.report_value("user_dn",
+                            "expected a DN template such as "
+                            "\"uid={userName},ou=people,dc=example,dc=com\"");
+      }
+      policy.user_dn_template = std::move(*dn);
+    }
+    if (reader.get("object_classes") != nullptr) {
+      policy.object_classes = read_string_array(reader, "object_classes", context);
+    }
+    if (const auto* extra = reader.table("create_attributes")) {
+      TableReader attributes(*extra, reader.path_of("create_attributes"), context.diagnostics);
+      for (auto&& [key, node] : *extra) {
+        if (auto value = attributes.string(key.str())) {
+          policy.create_attributes.emplace_back(std::string(key.str()), std::move(*value));
+        }
+      }
+      attributes.finish();
+    }
+    if (auto method = reader.string("disable")) {
+      using Kind = core::writeback::DisableMethod::Kind;
+      if (*method == "user_account_control") {
+        policy.disable.kind = Kind::user_account_control;
+        if (directory.kind != DirectoryKind::active_directory) {
+          reader.report_value("disable", "user_account_control is Active Directory's");
+        }
+      } else if (*method == "ppolicy_lock") {
+        policy.disable.kind = Kind::ppolicy_lock;
+      } else if (*method == "attribute") {
+        policy.disable.kind = Kind::attribute;
+      } else {
+        reader.report_value("disable", "unknown disable method \"" + *method +
+                                           "\"; expected user_account_control, ppolicy_lock "
+                                           "or attribute");
+      }
+    }
+    if (auto attribute = reader.string("disable_attribute")) {
+      policy.disable.attribute = std::move(*attribute);
+    }
+    if (auto value = reader.string("disabled_value")) {
+      policy.disable.disabled_value = std::move(*value);
+    }
+    if (auto value = reader.string("enabled_value")) {
+      policy.disable.enabled_value = std::move(*value);
+    }
+    if (auto parent_dn = reader.string("move_deleted_to")) {
+      if (parent_dn->find('=') == std::string::npos) {
+        reader.report_value("move_deleted_to", "expected a DN such as \"ou=deleted,dc=example\"");
+      }
+      policy.move_deleted_to = std::move(*parent_dn);
+    }
+    if (auto attempts = reader.integer("max_attempts", 1, 1000)) {
+      policy.max_attempts = static_cast<int>(*attempts);
+    }
+    if (reader.get("accept_scim_writes") != nullptr) {
+      accepted = read_string_array(reader, "accept_scim_writes", context);
+    }
+    const auto& ops = policy.operations;
+    if (ops.create && policy.user_dn_template.empty()) {
+      reader.report_value("operations", "create needs user_dn (the new entry's DN template)");
+    }
+    if (ops.create && policy.object_classes.empty()) {
+      reader.report_value("operations", "create needs object_classes");
+    }
+    if (ops.disable && policy.disable.kind == core::writeback::DisableMethod::Kind::none) {
+      reader.report_value("operations", "disable needs a disable method (disable = ...)");
+    }
+    if (policy.disable.kind == core::writeback::DisableMethod::Kind::attribute &&
+        (policy.disable.attribute.empty() || policy.disable.disabled_value.empty())) {
+      reader.report_value("disable",
+                          "disable = \"attribute\" needs disable_attribute and disabled_value");
+    }
+    reader.finish();
+  }
+
+  if (const auto* table = parent.table("authority")) {
+    TableReader reader(*table, parent.path_of("authority"), context.diagnostics);
+    for (auto&& [key, node] : *table) {
+      const std::string target(key.str());
+      auto owner_text = reader.string(target);
+      if (!owner_text) {
+        continue;
+      }
+      auto owner = core::writeback::parse_authority(*owner_text);
+      auto* binding = policy.binding(target);
+      if (!owner) {
+        reader.report_value(
+            target, "unknown owner \"" + *owner_text + "\"; expected directory, scim or tenant");
+      } else if (binding == nullptr) {
+        reader.report_value(target, "\"" + target +
+                                        "\" is not mapped from this directory (only mapped "
+                                        "attributes and \"active\" have an owner here)");
+      } else if (*owner == Authority::scim && binding->attribute.empty() && target != "active") {
+        reader.report_value(target, "\"" + target +
+                                        "\" is mapped from a template of several attributes; "
+                                        "only a single-attribute mapping (\"{attr}\") can be "
+                                        "written back, so SCIM cannot own it");
+      } else {
+        binding->owner = *owner;
+      }
+    }
+    reader.finish();
+  }
+  for (const auto& target : accepted) {
+    auto* binding = policy.binding(target);
+    if (binding == nullptr || (binding->attribute.empty() && target != "active")) {
+      context.diagnostics.add(parent.where(), parent.path_of("writeback.accept_scim_writes"),
+                              "\"" + target +
+                                  "\" cannot accept SCIM writes: it is not mapped from a single "
+                                  "directory attribute");
+    } else {
+      binding->accept_scim_writes = true;
+    }
+  }
+  // Deactivation is written back when the directory takes it: Okta and Entra deprovision with
+  // active=false, which must not be refused when write-back can carry it.
+  if (policy.operations.disable) {
+    if (auto* active = policy.binding("active")) {
+      active->accept_scim_writes = true;
+    } else {
+      policy.attributes.push_back({"active", "", Authority::scim, false});
+    }
+  }
+}
+
 void read_directories(const toml::table& directories, Context& context, Config& config) {
   for (auto&& [key, node] : directories) {
     const std::string name(key.str());
@@ -1120,6 +1303,7 @@ void read_directories(const toml::table& directories, Context& context, Config& 
     read_directory_rules(reader, context, tenant, directory);
     read_directory_disabled(reader, context, directory);
     read_directory_safety(reader, context, directory);
+    read_directory_writeback(reader, context, directory);
     reader.finish();
     config.directories.push_back(std::move(directory));
   }

@@ -32,6 +32,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::group_name_taken: return "group_name_taken";
     case ErrorCode::member_unknown: return "member_unknown";
     case ErrorCode::group_cycle: return "group_cycle";
+    case ErrorCode::owned_by_directory: return "owned_by_directory";
   }
   return "unknown";
 }

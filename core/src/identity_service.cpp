@@ -31,6 +31,15 @@ std::optional<Error> check_if_match(std::optional<ResourceVersion> if_match,
   return std::nullopt;
 }
 
+// The interceptor's verdict on a change about to be written (none when there is no interceptor).
+std::optional<Error> intercept(const IdentityService::Ports& ports, StoreWriter& tx,
+                               const Principal& who, const PendingChange& change) {
+  if (ports.interceptor == nullptr) {
+    return std::nullopt;
+  }
+  return ports.interceptor->before_write(tx, who, change);
+}
+
 Error not_found(std::string_view what, const std::string& id) {
   return make_error(ErrorCode::not_found, std::string(what) + " " + id + " not found");
 }
@@ -190,7 +199,9 @@ IdentityService::IdentityService(Copy, Ports ports, const IdentityService& setti
 
 IdentityService IdentityService::with_store(Store& store) const {
   return IdentityService(
-      Copy{}, Ports{store, ports_.clock, ports_.ids, ports_.passwords, ports_.zones}, *this);
+      Copy{},
+      Ports{store, ports_.clock, ports_.ids, ports_.passwords, ports_.zones, ports_.interceptor},
+      *this);
 }
 
 const TenantSettings* IdentityService::tenant(const TenantId& id) const {
@@ -383,6 +394,14 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
     user.created = now;
     user.last_modified = now;
     user.password_set = write.password.has_value();
+    if (auto e = intercept(ports_, *tx, who,
+                           {.resource_type = ResourceType::user,
+                            .kind = ChangeKind::created,
+                            .tenant = tenant,
+                            .after = &user,
+                            .new_password = write.password ? &*write.password : nullptr})) {
+      return *e;
+    }
     tx->insert_user(user);
     if (auto e = touch_all_users(*tx, tenant, now)) {
       return *e;
@@ -561,6 +580,14 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
       assign_role(demoted, Role::administrator);
       demoted.version = previous_owner->version + 1;
       demoted.last_modified = now;
+      if (auto e = intercept(ports, *tx, who,
+                             {.resource_type = ResourceType::user,
+                              .kind = ChangeKind::updated,
+                              .tenant = tenant,
+                              .before = &*previous_owner,
+                              .after = &demoted})) {
+        return *e;
+      }
       if (!tx->update_user(demoted, previous_owner->version)) {
         return make_error(ErrorCode::version_mismatch, "the Account Owner changed concurrently");
       }
@@ -572,6 +599,17 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
     user.last_modified = now;
     if (password) {
       user.password_set = true;
+    }
+    if (auto e = intercept(ports, *tx, who,
+                           {.resource_type = ResourceType::user,
+                            .kind = ChangeKind::updated,
+                            .tenant = tenant,
+                            .before = &*existing,
+                            .after = &user,
+                            .new_password = password ? &*write.password : nullptr})) {
+      return *e;
+    }
+    if (password) {
       tx->set_password_hash(tenant, user.id, password->new_hash);
     }
     if (!tx->update_user(user, existing->version)) {
@@ -675,6 +713,14 @@ Result<void> IdentityService::delete_user(const Principal& who, const TenantId& 
     return *e;
   }
   if (auto e = touch_all_users(*tx, tenant, now)) {
+    return *e;
+  }
+  // Before the delete: the interceptor still finds the user's directory links.
+  if (auto e = intercept(ports_, *tx, who,
+                         {.resource_type = ResourceType::user,
+                          .kind = ChangeKind::deleted,
+                          .tenant = tenant,
+                          .before = &*existing})) {
     return *e;
   }
   tx->delete_user(tenant, id);
@@ -811,6 +857,14 @@ Result<Group> IdentityService::create_group(const Principal& who, const TenantId
     group.version = 1;
     group.created = now;
     group.last_modified = now;
+    if (auto e = intercept(ports_, *tx, who,
+                           {.resource_type = ResourceType::group,
+                            .kind = ChangeKind::created,
+                            .tenant = tenant,
+                            .group = &group,
+                            .members_added = write.members})) {
+      return *e;
+    }
     tx->insert_group(group);
     auto attributes = diff_groups(nullptr, &group);
     for (const auto& member : write.members) {
@@ -880,6 +934,15 @@ Result<Group> IdentityService::modify_group(const Principal& who, const TenantId
     if (auto e = validate_new_members(*tx, tenant, id, to_add)) {
       return *e;
     }
+    if (auto e = intercept(ports_, *tx, who,
+                           {.resource_type = ResourceType::group,
+                            .kind = ChangeKind::updated,
+                            .tenant = tenant,
+                            .group = &*existing,
+                            .members_added = to_add,
+                            .members_removed = to_remove})) {
+      return *e;
+    }
     auto attributes = diff_groups(&*existing, &group);
     for (const auto& member : to_remove) {
       tx->remove_member(tenant, id, member);
@@ -934,6 +997,15 @@ Result<Group> IdentityService::change_members(const Principal& who, const Tenant
     }
     return *existing;
   }
+  if (auto e = intercept(ports_, *tx, who,
+                         {.resource_type = ResourceType::group,
+                          .kind = ChangeKind::updated,
+                          .tenant = tenant,
+                          .group = &*existing,
+                          .members_added = change.add,
+                          .members_removed = change.remove})) {
+    return *e;
+  }
   std::vector<AttributeChange> attributes;
   for (const auto& member : change.remove) {
     if (tx->remove_member(tenant, id, member)) {
@@ -981,6 +1053,13 @@ Result<void> IdentityService::delete_group(const Principal& who, const TenantId&
     attributes.push_back({"members", member_text(member), std::nullopt});
   }
   if (auto e = remove_from_parents(*tx, who, tenant, {MemberType::group, id.str()}, now)) {
+    return *e;
+  }
+  if (auto e = intercept(ports_, *tx, who,
+                         {.resource_type = ResourceType::group,
+                          .kind = ChangeKind::deleted,
+                          .tenant = tenant,
+                          .group = &*existing})) {
     return *e;
   }
   tx->delete_group(tenant, id);

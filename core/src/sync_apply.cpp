@@ -234,6 +234,21 @@ Error not_applicable(std::string detail) {
 
 // Applies one operation inside `tx` (a nested transaction of the page). Returns the refusal, if
 // any; the caller then drops `tx`, undoing whatever the operation did.
+// A user whose SCIM changes are still queued for this directory is not updated from it yet: the
+// directory does not hold those changes, and applying its state would undo them (a lost update).
+// Refused like a concurrent change, the operation keeps the cursor where it is, so the next run
+// reads the entry again, after the write-back landed or its conflict was recorded.
+std::optional<Error> write_back_pending(StoreWriter& tx, const Plan& plan, const UserId& user) {
+  for (const auto& item : tx.outbox_items_of_user(plan.directory, plan.tenant, user)) {
+    if (!item.parked) {
+      return make_error(ErrorCode::version_mismatch,
+                        "changes made to this user through SCIM are still being written back to "
+                        "the directory; the next run applies the directory's state");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
                                const IdentityService& service, const Principal& who,
                                Timestamp now) {
@@ -280,6 +295,9 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
     case OpKind::adopt_user:
     case OpKind::update_user:
     case OpKind::restore_user: {
+      if (auto e = write_back_pending(tx, plan, *op.user)) {
+        return e;
+      }
       auto replaced = replace();
       if (!replaced) {
         return replaced.error();
@@ -288,6 +306,9 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       return std::nullopt;
     }
     case OpKind::disable_user: {
+      if (auto e = write_back_pending(tx, plan, *op.user)) {
+        return e;
+      }
       auto replaced = replace();
       if (!replaced) {
         return replaced.error();

@@ -9,6 +9,7 @@
 #include "idbridge/core/error.hpp"
 #include "idbridge/core/identity_service.hpp"
 #include "idbridge/core/ports.hpp"
+#include "idbridge/core/writeback/interceptor.hpp"
 #include "idbridge/crypto/crypto.hpp"
 #include "idbridge/store/sqlite_store.hpp"
 #include "logger.hpp"
@@ -102,6 +103,7 @@ struct IdentityCore {
   core::RandomUuidGenerator ids;
   crypto::ScryptPasswordHasher passwords;
   std::optional<core::TzdataZoneCatalog> zones;
+  std::optional<core::writeback::WriteBackInterceptor> write_back;
   std::optional<core::IdentityService> service;
 
   // Opens the store and ensures every configured tenant; logs and returns null on failure.
@@ -135,9 +137,16 @@ struct IdentityCore {
     for (const auto& tenant : config.tenants) {
       tenants.push_back(tenant.settings);
     }
-    core->service.emplace(core::IdentityService::Ports{*core->store, core->clock, core->ids,
-                                                       core->passwords, *core->zones},
-                          config.provider, std::move(tenants));
+    // Every directory's authority rules apply to SCIM writes, whether or not it takes writes.
+    std::vector<core::writeback::Policy> policies;
+    for (const auto& directory : config.directories) {
+      policies.push_back(directory.writeback);
+    }
+    core->write_back.emplace(std::move(policies), core->clock, nullptr);
+    core->service.emplace(
+        core::IdentityService::Ports{*core->store, core->clock, core->ids, core->passwords,
+                                     *core->zones, &*core->write_back},
+        config.provider, std::move(tenants));
     for (const auto& id : core->service->tenant_ids()) {
       const auto ensured = core->service->ensure_tenant(id);
       if (!ensured) {

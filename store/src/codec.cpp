@@ -77,6 +77,23 @@ constexpr Names<core::sync::RunOutcome, 6> run_outcome_names{{
     {core::sync::RunOutcome::failed, "failed"},
 }};
 
+constexpr Names<core::writeback::WriteKind, 8> write_kind_names{{
+    {core::writeback::WriteKind::create_user, "create_user"},
+    {core::writeback::WriteKind::modify_user, "modify_user"},
+    {core::writeback::WriteKind::disable_user, "disable_user"},
+    {core::writeback::WriteKind::enable_user, "enable_user"},
+    {core::writeback::WriteKind::delete_user, "delete_user"},
+    {core::writeback::WriteKind::add_member, "add_member"},
+    {core::writeback::WriteKind::remove_member, "remove_member"},
+    {core::writeback::WriteKind::set_password, "set_password"},
+}};
+
+constexpr Names<core::writeback::Authority, 3> authority_names{{
+    {core::writeback::Authority::directory, "directory"},
+    {core::writeback::Authority::scim, "scim"},
+    {core::writeback::Authority::tenant, "tenant"},
+}};
+
 template <class Enum, std::size_t N>
 std::string_view name_of(const Names<Enum, N>& names, Enum value) {
   for (const auto& [candidate, name] : names) {
@@ -189,6 +206,13 @@ std::string_view to_text(core::sync::RunOutcome value) {
   return name_of(run_outcome_names, value);
 }
 
+std::string_view to_text(core::writeback::WriteKind value) {
+  return name_of(write_kind_names, value);
+}
+std::string_view to_text(core::writeback::Authority value) {
+  return name_of(authority_names, value);
+}
+
 core::Role role_from_text(std::string_view text) {
   return parse(role_names, text, "role");
 }
@@ -218,6 +242,12 @@ core::sync::RunKind run_kind_from_text(std::string_view text) {
 }
 core::sync::RunOutcome run_outcome_from_text(std::string_view text) {
   return parse(run_outcome_names, text, "sync run outcome");
+}
+core::writeback::WriteKind write_kind_from_text(std::string_view text) {
+  return parse(write_kind_names, text, "write-back kind");
+}
+core::writeback::Authority authority_from_text(std::string_view text) {
+  return parse(authority_names, text, "authority");
 }
 
 std::int64_t to_millis(core::Timestamp at) {

@@ -7,6 +7,7 @@
 #include "idbridge/core/model.hpp"
 #include "idbridge/core/principal.hpp"
 #include "idbridge/core/sync/state.hpp"
+#include "idbridge/core/writeback/outbox.hpp"
 
 #include <cstdint>
 #include <string>
@@ -27,6 +28,8 @@ std::string_view to_text(core::ActorKind value);
 std::string_view to_text(core::OriginKind value);
 std::string_view to_text(core::sync::RunKind value);
 std::string_view to_text(core::sync::RunOutcome value);
+std::string_view to_text(core::writeback::WriteKind value);
+std::string_view to_text(core::writeback::Authority value);
 
 // Parses a stored spelling; throws core::StoreFailure on an unknown one.
 core::Role role_from_text(std::string_view text);
@@ -39,6 +42,8 @@ core::ActorKind actor_kind_from_text(std::string_view text);
 core::OriginKind origin_kind_from_text(std::string_view text);
 core::sync::RunKind run_kind_from_text(std::string_view text);
 core::sync::RunOutcome run_outcome_from_text(std::string_view text);
+core::writeback::WriteKind write_kind_from_text(std::string_view text);
+core::writeback::Authority authority_from_text(std::string_view text);
 
 // Milliseconds since the Unix epoch.
 std::int64_t to_millis(core::Timestamp at);

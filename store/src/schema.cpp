@@ -177,7 +177,55 @@ CREATE TABLE sync_runs (
 CREATE INDEX sync_runs_newest_per_directory ON sync_runs (directory, id DESC);
 )sql";
 
-constexpr const char* migrations[] = {migration_1, migration_2, migration_3};
+// Write-back (core/writeback/outbox.hpp). Outbox rows have no foreign key to users: the write
+// that deletes a user's directory entry outlives the user. Delivery walks a directory's rows in
+// id order; a user's rows are found through their own index. `changes` is the JSON of change
+// records' attributes; `secret` a sealed password or empty.
+constexpr const char* migration_4 = R"sql(
+CREATE TABLE writeback_outbox (
+  id INTEGER PRIMARY KEY,
+  directory TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  anchor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  changes TEXT NOT NULL,
+  group_dn TEXT NOT NULL,
+  secret BLOB NOT NULL,
+  actor_kind TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  enqueued INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt INTEGER,
+  last_error TEXT NOT NULL,
+  parked INTEGER
+) STRICT;
+CREATE INDEX writeback_outbox_by_directory ON writeback_outbox (directory, id);
+CREATE INDEX writeback_outbox_by_user ON writeback_outbox (directory, tenant, user_id, id);
+
+CREATE TABLE writeback_conflicts (
+  id INTEGER PRIMARY KEY,
+  directory TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  target TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  kept TEXT NOT NULL,
+  lost TEXT NOT NULL,
+  lost_by TEXT NOT NULL,
+  detected INTEGER NOT NULL
+) STRICT;
+CREATE INDEX writeback_conflicts_newest ON writeback_conflicts (directory, id DESC);
+
+CREATE TABLE written_revisions (
+  directory TEXT NOT NULL,
+  anchor TEXT NOT NULL,
+  revision TEXT NOT NULL,
+  PRIMARY KEY (directory, anchor)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);

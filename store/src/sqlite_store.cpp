@@ -26,6 +26,14 @@
 namespace idbridge::store {
 namespace {
 
+// Column lists shared by the write-back queries and the functions that decode their rows; macros
+// because statements are cached by their (static) SQL text, so they are assembled at compile time.
+#define OUTBOX_COLUMNS                                                                    \
+  "id, directory, tenant, user_id, anchor, kind, changes, group_dn, secret, actor_kind, " \
+  "actor_id, enqueued, attempts, next_attempt, last_error, parked"
+#define CONFLICT_COLUMNS \
+  "id, directory, tenant, user_id, target, owner, kept, lost, lost_by, detected"
+
 using sqlite::Connection;
 using sqlite::OpenMode;
 
@@ -536,8 +544,98 @@ class Queries : public Base {
     return out;
   }
 
+  std::vector<core::writeback::OutboxItem> outbox_items(std::string_view directory,
+                                                        std::int64_t after_id,
+                                                        std::size_t limit) override {
+    std::vector<core::writeback::OutboxItem> out;
+    auto rows = db().query("SELECT " OUTBOX_COLUMNS
+                           " FROM writeback_outbox WHERE directory = ? AND id > ? "
+                           "ORDER BY id LIMIT ?",
+                           directory, after_id, bounded(limit));
+    while (rows.step()) {
+      out.push_back(outbox_item_of(rows));
+    }
+    return out;
+  }
+
+  std::vector<core::writeback::OutboxItem> outbox_items_of_user(std::string_view directory,
+                                                                const core::TenantId& tenant,
+                                                                const core::UserId& user) override {
+    std::vector<core::writeback::OutboxItem> out;
+    auto rows = db().query("SELECT " OUTBOX_COLUMNS
+                           " FROM writeback_outbox "
+                           "WHERE directory = ? AND tenant = ? AND user_id = ? ORDER BY id",
+                           directory, tenant.str(), user.str());
+    while (rows.step()) {
+      out.push_back(outbox_item_of(rows));
+    }
+    return out;
+  }
+
+  std::optional<core::writeback::OutboxItem> find_outbox_item(std::int64_t id) override {
+    auto row = db().query("SELECT " OUTBOX_COLUMNS " FROM writeback_outbox WHERE id = ?", id);
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return outbox_item_of(row);
+  }
+
+  core::writeback::OutboxStats outbox_stats(std::string_view directory) override {
+    core::writeback::OutboxStats stats;
+    auto row = db().query(
+        "SELECT count(*) FILTER (WHERE parked IS NULL), count(*) FILTER (WHERE parked IS NOT "
+        "NULL), min(enqueued) FILTER (WHERE parked IS NULL) FROM writeback_outbox "
+        "WHERE directory = ?",
+        directory);
+    if (row.step()) {
+      stats.pending = row.integer(0);
+      stats.parked = row.integer(1);
+      if (!row.is_null(2)) {
+        stats.oldest_pending = codec::from_millis(row.integer(2));
+      }
+    }
+    return stats;
+  }
+
+  std::vector<core::writeback::Conflict> list_conflicts(std::string_view directory,
+                                                        std::size_t limit) override {
+    std::vector<core::writeback::Conflict> out;
+    auto rows = directory.empty() ? db().query("SELECT " CONFLICT_COLUMNS
+                                               " FROM writeback_conflicts ORDER BY id DESC LIMIT ?",
+                                               bounded(limit))
+                                  : db().query("SELECT " CONFLICT_COLUMNS
+                                               " FROM writeback_conflicts WHERE directory = ? "
+                                               "ORDER BY id DESC LIMIT ?",
+                                               directory, bounded(limit));
+    while (rows.step()) {
+      out.push_back(conflict_of(rows));
+    }
+    return out;
+  }
+
+  std::int64_t count_conflicts(std::string_view directory) override {
+    if (directory.empty()) {
+      return db().scalar("SELECT count(*) FROM writeback_conflicts");
+    }
+    auto row =
+        db().query("SELECT count(*) FROM writeback_conflicts WHERE directory = ?", directory);
+    return row.step() ? row.integer(0) : 0;
+  }
+
+  std::string written_revision(std::string_view directory, std::string_view anchor) override {
+    auto row =
+        db().query("SELECT revision FROM written_revisions WHERE directory = ? AND anchor = ?",
+                   directory, anchor);
+    return row.step() ? row.text(0) : std::string();
+  }
+
  protected:
   explicit Queries(Connection& connection) : connection_(&connection) {}
+
+  static std::int64_t bounded(std::size_t limit) {
+    return static_cast<std::int64_t>(
+        std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+  }
 
   Connection& db() {
     // A committed writer has handed the connection to the next writer: using it would race.
@@ -566,6 +664,47 @@ class Queries : public Base {
       link.disabled_by_sync_at = codec::from_millis(row.integer(3));
     }
     return link;
+  }
+
+  // Columns: OUTBOX_COLUMNS.
+  static core::writeback::OutboxItem outbox_item_of(const sqlite::Statement& row) {
+    core::writeback::OutboxItem item;
+    item.id = row.integer(0);
+    item.directory = row.text(1);
+    item.tenant = core::TenantId(row.text(2));
+    item.user = core::UserId(row.text(3));
+    item.anchor = row.text(4);
+    item.kind = codec::write_kind_from_text(row.text(5));
+    item.changes = codec::decode_attributes(row.text(6));
+    item.group_dn = row.text(7);
+    item.secret = row.bytes(8);
+    item.actor = {codec::actor_kind_from_text(row.text(9)), row.text(10)};
+    item.enqueued = codec::from_millis(row.integer(11));
+    item.attempts = static_cast<int>(row.integer(12));
+    if (!row.is_null(13)) {
+      item.next_attempt = codec::from_millis(row.integer(13));
+    }
+    item.last_error = row.text(14);
+    if (!row.is_null(15)) {
+      item.parked = codec::from_millis(row.integer(15));
+    }
+    return item;
+  }
+
+  // Columns: CONFLICT_COLUMNS.
+  static core::writeback::Conflict conflict_of(const sqlite::Statement& row) {
+    core::writeback::Conflict conflict;
+    conflict.id = row.integer(0);
+    conflict.directory = row.text(1);
+    conflict.tenant = core::TenantId(row.text(2));
+    conflict.user = core::UserId(row.text(3));
+    conflict.target = row.text(4);
+    conflict.owner = codec::authority_from_text(row.text(5));
+    conflict.kept = row.text(6);
+    conflict.lost = row.text(7);
+    conflict.lost_by = row.text(8);
+    conflict.detected = codec::from_millis(row.integer(9));
+    return conflict;
   }
 
   // Columns in the order of the sync_runs table.
@@ -858,6 +997,67 @@ class WriterBase : public Queries<core::StoreWriter> {
             run.applied, run.failed, run.plan_id, run.plan_file, run.error, run.id)
         .run();
     return db().changes() > 0;
+  }
+
+  std::int64_t enqueue_write(const core::writeback::OutboxItem& item) override {
+    require_open();
+    db().query(
+            "INSERT INTO writeback_outbox (directory, tenant, user_id, anchor, kind, changes, "
+            "group_dn, secret, actor_kind, actor_id, enqueued, attempts, next_attempt, "
+            "last_error, parked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            item.directory, item.tenant.str(), item.user.str(), item.anchor,
+            codec::to_text(item.kind), codec::encode_attributes(item.changes), item.group_dn,
+            sqlite::Blob{item.secret}, codec::to_text(item.actor.kind), item.actor.id,
+            codec::to_millis(item.enqueued), item.attempts, optional_millis(item.next_attempt),
+            item.last_error, optional_millis(item.parked))
+        .run();
+    return db().last_insert_rowid();
+  }
+
+  bool update_write(const core::writeback::OutboxItem& item) override {
+    require_open();
+    db().query(
+            "UPDATE writeback_outbox SET anchor = ?, changes = ?, secret = ?, attempts = ?, "
+            "next_attempt = ?, last_error = ?, parked = ? WHERE id = ?",
+            item.anchor, codec::encode_attributes(item.changes), sqlite::Blob{item.secret},
+            item.attempts, optional_millis(item.next_attempt), item.last_error,
+            optional_millis(item.parked), item.id)
+        .run();
+    return db().changes() > 0;
+  }
+
+  bool remove_write(std::int64_t id) override {
+    require_open();
+    db().query("DELETE FROM writeback_outbox WHERE id = ?", id).run();
+    return db().changes() > 0;
+  }
+
+  std::int64_t insert_conflict(const core::writeback::Conflict& conflict) override {
+    require_open();
+    db().query(
+            "INSERT INTO writeback_conflicts (directory, tenant, user_id, target, owner, kept, "
+            "lost, lost_by, detected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            conflict.directory, conflict.tenant.str(), conflict.user.str(), conflict.target,
+            codec::to_text(conflict.owner), conflict.kept, conflict.lost, conflict.lost_by,
+            codec::to_millis(conflict.detected))
+        .run();
+    return db().last_insert_rowid();
+  }
+
+  void set_written_revision(std::string_view directory, std::string_view anchor,
+                            const std::string& revision) override {
+    require_open();
+    if (revision.empty()) {
+      db().query("DELETE FROM written_revisions WHERE directory = ? AND anchor = ?", directory,
+                 anchor)
+          .run();
+      return;
+    }
+    db().query(
+            "INSERT INTO written_revisions (directory, anchor, revision) VALUES (?, ?, ?) "
+            "ON CONFLICT (directory, anchor) DO UPDATE SET revision = excluded.revision",
+            directory, anchor, revision)
+        .run();
   }
 
   std::unique_ptr<core::StoreWriter> nested() override;

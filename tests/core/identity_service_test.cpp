@@ -102,6 +102,13 @@ class FailingStore final : public Store {
     std::string sync_cursor(std::string_view d) override { return inner_->sync_cursor(d); }
     std::optional<sync::SyncRun> find_sync_run(std::int64_t id) override { return inner_->find_sync_run(id); }
     std::vector<sync::SyncRun> list_sync_runs(std::string_view d, std::size_t l) override { return inner_->list_sync_runs(d, l); }
+    std::vector<writeback::OutboxItem> outbox_items(std::string_view d, std::int64_t a, std::size_t l) override { return inner_->outbox_items(d, a, l); }
+    std::vector<writeback::OutboxItem> outbox_items_of_user(std::string_view d, const TenantId& t, const UserId& u) override { return inner_->outbox_items_of_user(d, t, u); }
+    std::optional<writeback::OutboxItem> find_outbox_item(std::int64_t id) override { return inner_->find_outbox_item(id); }
+    writeback::OutboxStats outbox_stats(std::string_view d) override { return inner_->outbox_stats(d); }
+    std::vector<writeback::Conflict> list_conflicts(std::string_view d, std::size_t l) override { return inner_->list_conflicts(d, l); }
+    std::int64_t count_conflicts(std::string_view d) override { return inner_->count_conflicts(d); }
+    std::string written_revision(std::string_view d, std::string_view a) override { return inner_->written_revision(d, a); }
     bool ensure_tenant(const TenantId& t, Timestamp now) override { count(); return inner_->ensure_tenant(t, now); }
     void insert_user(const User& u) override { count(); inner_->insert_user(u); }
     bool update_user(const User& u, ResourceVersion v) override { count(); return inner_->update_user(u, v); }
@@ -118,6 +125,11 @@ class FailingStore final : public Store {
     void set_sync_cursor(std::string_view d, const std::string& c) override { count(); inner_->set_sync_cursor(d, c); }
     std::int64_t insert_sync_run(const sync::SyncRun& r) override { count(); return inner_->insert_sync_run(r); }
     bool update_sync_run(const sync::SyncRun& r) override { count(); return inner_->update_sync_run(r); }
+    std::int64_t enqueue_write(const writeback::OutboxItem& i) override { count(); return inner_->enqueue_write(i); }
+    bool update_write(const writeback::OutboxItem& i) override { count(); return inner_->update_write(i); }
+    bool remove_write(std::int64_t id) override { count(); return inner_->remove_write(id); }
+    std::int64_t insert_conflict(const writeback::Conflict& c) override { count(); return inner_->insert_conflict(c); }
+    void set_written_revision(std::string_view d, std::string_view a, const std::string& r) override { count(); inner_->set_written_revision(d, a, r); }
     std::unique_ptr<StoreWriter> nested() override { count(); return std::make_unique<Writer>(store_, inner_->nested()); }
     void commit() override { count(); inner_->commit(); }
     // clang-format on

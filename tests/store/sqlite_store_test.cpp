@@ -119,7 +119,8 @@ TEST_F(SqliteStore, OpeningAMigratedFileIsANoOp) {
 }
 
 TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
-  // A version-2 file: today's schema with migration 3 undone, as a version-2 binary left it.
+  // A version-2 file: today's schema with migrations 3 and 4 undone, as a version-2 binary left
+  // it.
   std::string fresh_schema;
   {
     auto store = open_sqlite(dir_.path().string());
@@ -137,12 +138,14 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
         "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
     raw.exec(
         "BEGIN; DROP TABLE directory_links; DROP TABLE sync_cursors; DROP TABLE sync_runs; "
-        "DELETE FROM schema_migrations WHERE version = 3; PRAGMA user_version = 2; COMMIT;");
+        "DROP TABLE writeback_outbox; DROP TABLE writeback_conflicts; "
+        "DROP TABLE written_revisions; "
+        "DELETE FROM schema_migrations WHERE version >= 3; PRAGMA user_version = 2; COMMIT;");
     ASSERT_EQ(raw.text("PRAGMA user_version"), "2");
   }
 
   auto store = open_sqlite(dir_.path().string());
-  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->schema_version(), 4);
   {
     auto reader = store->read();
     EXPECT_EQ(reader->find_user(core::TenantId("acme"), core::UserId("u1")),
@@ -152,6 +155,8 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
     EXPECT_EQ(reader->changes_after(0, 10).size(), 1U);
     EXPECT_TRUE(reader->list_links("ldap").empty());
     EXPECT_TRUE(reader->list_sync_runs("", 10).empty());
+    EXPECT_TRUE(reader->outbox_items("ldap", 0, 10).empty());
+    EXPECT_EQ(reader->count_conflicts(""), 0);
   }
   {
     auto writer = store->write();
@@ -167,7 +172,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
       raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
       fresh_schema)
       << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }

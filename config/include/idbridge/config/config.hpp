@@ -5,6 +5,7 @@
 #include "idbridge/core/model.hpp"
 #include "idbridge/core/sync/mapping.hpp"
 #include "idbridge/core/sync/plan.hpp"
+#include "idbridge/core/writeback/policy.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -161,6 +162,10 @@ struct DirectoryConfig {
 
   core::sync::MappingRules rules;
   core::sync::Policy policy;
+  // [directories.NAME.writeback] and [directories.NAME.authority]: who owns each mapped
+  // attribute and which changes are written back (docs/writeback.md). Always filled: without
+  // those tables every mapped attribute is directory-owned and nothing is written back.
+  core::writeback::Policy writeback;
 
   SourceLocation where;  // the [directories.NAME] table
   SourceLocation verify_certificate_where;

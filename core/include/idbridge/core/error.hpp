@@ -42,6 +42,8 @@ enum class ErrorCode {
   group_name_taken,        // group displayName unique within the tenant
   member_unknown,          // a member reference names no user or group of this tenant
   group_cycle,             // a group would (transitively) contain itself
+  // directories
+  owned_by_directory,  // the attribute (or membership, or deletion) belongs to a synced directory
 };
 
 // Stable text for logs, reports and the SCIM detail prefix, e.g. "user_name_taken".

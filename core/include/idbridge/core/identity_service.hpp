@@ -4,6 +4,7 @@
 #pragma once
 
 #include "idbridge/core/error.hpp"
+#include "idbridge/core/interceptor.hpp"
 #include "idbridge/core/model.hpp"
 #include "idbridge/core/ports.hpp"
 #include "idbridge/core/principal.hpp"
@@ -51,6 +52,8 @@ class IdentityService {
     IdGenerator& ids;
     PasswordHasher& passwords;
     const ZoneCatalog& zones;
+    // Sees every user and group change inside its transaction (write-back); none when null.
+    ChangeInterceptor* interceptor = nullptr;
   };
 
   IdentityService(Ports ports, ProviderSettings provider, std::vector<TenantSettings> tenants);

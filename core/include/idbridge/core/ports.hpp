@@ -4,6 +4,7 @@
 
 #include "idbridge/core/model.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -43,6 +44,16 @@ class PasswordHasher {
   virtual std::string hash(std::string_view password) = 0;
   // Whether `password` is the one `hash` was made from; false for a hash it cannot read.
   virtual bool verify(std::string_view password, std::string_view hash) = 0;
+};
+
+// Seals a secret (a password on its way to a directory) for storage at rest, and opens it again.
+// Sealed text is authenticated: open() returns nullopt for anything seal() did not produce with
+// the same key.
+class SecretSealer {
+ public:
+  virtual ~SecretSealer() = default;
+  virtual std::string seal(std::string_view plaintext) = 0;
+  virtual std::optional<std::string> open(std::string_view sealed) = 0;
 };
 
 // The set of valid IANA zone names.

@@ -18,6 +18,7 @@
 #include "idbridge/core/ids.hpp"
 #include "idbridge/core/model.hpp"
 #include "idbridge/core/sync/state.hpp"
+#include "idbridge/core/writeback/outbox.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -111,6 +112,26 @@ class StoreReader {
   // Newest first; every directory when `directory` is empty.
   virtual std::vector<sync::SyncRun> list_sync_runs(std::string_view directory,
                                                     std::size_t limit) = 0;
+
+  // Write-back state (writeback/outbox.hpp).
+  // The directory's outbox items with id > after_id in delivery order (parked ones included),
+  // at most `limit`.
+  virtual std::vector<writeback::OutboxItem> outbox_items(std::string_view directory,
+                                                          std::int64_t after_id,
+                                                          std::size_t limit) = 0;
+  // The user's undelivered items for the directory (pending and parked), oldest first.
+  virtual std::vector<writeback::OutboxItem> outbox_items_of_user(std::string_view directory,
+                                                                  const TenantId& tenant,
+                                                                  const UserId& user) = 0;
+  virtual std::optional<writeback::OutboxItem> find_outbox_item(std::int64_t id) = 0;
+  virtual writeback::OutboxStats outbox_stats(std::string_view directory) = 0;
+  // Newest first; every directory when `directory` is empty.
+  virtual std::vector<writeback::Conflict> list_conflicts(std::string_view directory,
+                                                          std::size_t limit) = 0;
+  virtual std::int64_t count_conflicts(std::string_view directory) = 0;
+  // The entry's revision (entryCSN, uSNChanged) right after idbridge's last write to it, ""
+  // when idbridge never wrote it: a read that finds the same revision sees only its own write.
+  virtual std::string written_revision(std::string_view directory, std::string_view anchor) = 0;
 };
 
 class StoreWriter : public StoreReader {
@@ -155,6 +176,19 @@ class StoreWriter : public StoreReader {
   virtual std::int64_t insert_sync_run(const sync::SyncRun& run) = 0;
   // Overwrites the run with run.id; returns false if there is none.
   virtual bool update_sync_run(const sync::SyncRun& run) = 0;
+
+  // Queues a directory write; assigns and returns its id (item.id is ignored).
+  virtual std::int64_t enqueue_write(const writeback::OutboxItem& item) = 0;
+  // Overwrites the item with item.id (attempts, schedule, error, parked, anchor, changes);
+  // returns false if it is gone.
+  virtual bool update_write(const writeback::OutboxItem& item) = 0;
+  // Removes a delivered (or cancelled) item; returns false if it was already gone.
+  virtual bool remove_write(std::int64_t id) = 0;
+  // Records a conflict; assigns and returns its id.
+  virtual std::int64_t insert_conflict(const writeback::Conflict& conflict) = 0;
+  // "" clears it.
+  virtual void set_written_revision(std::string_view directory, std::string_view anchor,
+                                    const std::string& revision) = 0;
 
   // A nested transaction (a savepoint) inside this one: its commit() makes its work part of this
   // transaction (durable only when this one commits); destroying it without commit() undoes only
