@@ -129,7 +129,7 @@ Error make_error(ErrorCode code, std::string message, int ldap_code) {
   return Error{code, std::move(message), ldap_code};
 }
 
-// Errors of an operation after the connection is up (bind, StartTLS, read, whoami).
+// Errors of an operation after the connection is up (bind, StartTLS, read, whoami, writes).
 ErrorCode classify(int code) {
   switch (code) {
     case LDAP_SERVER_DOWN:
@@ -141,6 +141,26 @@ ErrorCode classify(int code) {
     case LDAP_DECODING_ERROR:
     case LDAP_ENCODING_ERROR:
     case LDAP_PROTOCOL_ERROR: return ErrorCode::protocol_error;
+    case LDAP_FILTER_ERROR:
+    case LDAP_PARAM_ERROR: return ErrorCode::invalid_request;
+    case LDAP_NO_SUCH_OBJECT: return ErrorCode::no_such_object;
+    case LDAP_ALREADY_EXISTS: return ErrorCode::already_exists;
+    case LDAP_ASSERTION_FAILED: return ErrorCode::assertion_failed;
+    case LDAP_UNAVAILABLE_CRITICAL_EXTENSION: return ErrorCode::unsupported_control;
+    case LDAP_NO_SUCH_ATTRIBUTE: return ErrorCode::no_such_attribute;
+    case LDAP_TYPE_OR_VALUE_EXISTS: return ErrorCode::attribute_or_value_exists;
+    case LDAP_CONSTRAINT_VIOLATION: return ErrorCode::constraint_violation;
+    case LDAP_UNDEFINED_TYPE:
+    case LDAP_INAPPROPRIATE_MATCHING:
+    case LDAP_INVALID_SYNTAX: return ErrorCode::invalid_attribute;
+    case LDAP_INVALID_DN_SYNTAX: return ErrorCode::invalid_dn;
+    case LDAP_NAMING_VIOLATION: return ErrorCode::naming_violation;
+    case LDAP_OBJECT_CLASS_VIOLATION:
+    case LDAP_NO_OBJECT_CLASS_MODS: return ErrorCode::object_class_violation;
+    case LDAP_NOT_ALLOWED_ON_NONLEAF: return ErrorCode::not_allowed_on_non_leaf;
+    case LDAP_NOT_ALLOWED_ON_RDN: return ErrorCode::not_allowed_on_rdn;
+    case LDAP_INSUFFICIENT_ACCESS: return ErrorCode::insufficient_access;
+    case LDAP_UNWILLING_TO_PERFORM: return ErrorCode::unwilling_to_perform;
     default: return ErrorCode::operation_failed;
   }
 }
@@ -227,6 +247,22 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::bind_refused: return "bind_refused";
     case ErrorCode::protocol_error: return "protocol_error";
     case ErrorCode::operation_failed: return "operation_failed";
+    case ErrorCode::invalid_request: return "invalid_request";
+    case ErrorCode::no_such_object: return "no_such_object";
+    case ErrorCode::already_exists: return "already_exists";
+    case ErrorCode::assertion_failed: return "assertion_failed";
+    case ErrorCode::unsupported_control: return "unsupported_control";
+    case ErrorCode::no_such_attribute: return "no_such_attribute";
+    case ErrorCode::attribute_or_value_exists: return "attribute_or_value_exists";
+    case ErrorCode::constraint_violation: return "constraint_violation";
+    case ErrorCode::invalid_attribute: return "invalid_attribute";
+    case ErrorCode::invalid_dn: return "invalid_dn";
+    case ErrorCode::naming_violation: return "naming_violation";
+    case ErrorCode::object_class_violation: return "object_class_violation";
+    case ErrorCode::not_allowed_on_non_leaf: return "not_allowed_on_non_leaf";
+    case ErrorCode::not_allowed_on_rdn: return "not_allowed_on_rdn";
+    case ErrorCode::insufficient_access: return "insufficient_access";
+    case ErrorCode::unwilling_to_perform: return "unwilling_to_perform";
   }
   return "unknown";
 }
@@ -464,7 +500,9 @@ Result<Connection> Connection::open(const ConnectionSettings& settings) {
   }
   if (rc != LDAP_SUCCESS) {
     auto code = classify(rc);
-    if (code == ErrorCode::operation_failed || code == ErrorCode::protocol_error) {
+    // A bind is refused for credentials, or for a transient reason worth a retry; everything
+    // else (48, 13, 50, 53...) is one refusal.
+    if (code != ErrorCode::invalid_credentials && !is_transient(code)) {
       code = ErrorCode::bind_refused;
     }
     return make_error(
@@ -520,7 +558,7 @@ Result<Entry> Connection::Impl::read(const std::string& dn,
                     with_diagnostic("reading '" + dn + "': " + result_text(result), text), result);
       }
       if (!entry) {
-        return make_error(ErrorCode::operation_failed, "reading '" + dn + "': no entry",
+        return make_error(ErrorCode::no_such_object, "reading '" + dn + "': no entry",
                           LDAP_NO_SUCH_OBJECT);
       }
       return std::move(*entry);

@@ -80,6 +80,10 @@ std::string result_text(int code);
 std::string diagnostic(LDAP* ld);
 int last_error(LDAP* ld);
 std::string with_diagnostic(std::string message, const std::string& diag);
+// The ErrorCode of a libldap or LDAP result code.
+ErrorCode classify(int code);
+// `text` with every occurrence of `secret` replaced by "***".
+std::string scrub(std::string text, const Password& password);
 Error make_error(ErrorCode code, std::string message, int ldap_code = 0);
 Completeness completeness_of(int code);
 int scope_of(Scope scope);
@@ -125,6 +129,16 @@ struct Connection::Impl {
 
   Result<Entry> read(const std::string& dn, const std::vector<std::string>& attributes);
   bool complete_ranges(std::vector<Entry>& page, SearchOutcome& outcome);
+
+  // Writes (write.cpp). `what` names the operation and DN in errors ("modify of 'uid=x,...'");
+  // `secrets` are values no error may contain.
+  std::optional<Error> send_modify(const std::string& dn,
+                                   const std::vector<Modification>& modifications,
+                                   const WriteOptions& options, int& msgid);
+  Result<WriteResult> await_write(int msgid, const std::string& what,
+                                  const std::vector<std::string>& secrets);
+  Result<WriteResult> write_result(LDAPMessage* message, const std::string& what,
+                                   const std::vector<std::string>& secrets);
 };
 
 }  // namespace idbridge::ldap

@@ -454,7 +454,7 @@ TEST(Read, BaseEntryAndMissingEntry) {
   EXPECT_EQ(*entry->first_value("dc"), "example");
   auto missing = connection.read("ou=nobody,dc=example,dc=com", {});
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code, ErrorCode::operation_failed);
+  EXPECT_EQ(missing.error().code, ErrorCode::no_such_object);
   EXPECT_EQ(missing.error().ldap_code, 32);
 }
 

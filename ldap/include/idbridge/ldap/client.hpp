@@ -1,10 +1,12 @@
-// The LDAP client the directory reader stands on: connection settings, open + bind with typed
-// errors, reconnect with capped backoff, and a paged search that proves whether it read
-// everything (SearchOutcome). Built on libldap; ldap.h stays out of this header.
+// The LDAP client the directory reader and write-back stand on: connection settings, open + bind
+// with typed errors, reconnect with capped backoff, a paged search that proves whether it read
+// everything (SearchOutcome), and writes (add, modify, rename, delete, password change) with
+// assertion and read-entry controls. Built on libldap; ldap.h stays out of this header.
 //
 // Every call here BLOCKS (network round trips, bounded by the timeouts in ConnectionSettings).
 // By design: run it on a dedicated sync thread or blocking pool, never on a daemon HTTP/I/O
-// thread. A Connection is used by one thread at a time.
+// thread. A Connection is used by one thread at a time and runs one operation at a time
+// (modify_pipelined is the one call that keeps several in flight).
 #pragma once
 
 #include "idbridge/ldap/entry.hpp"
@@ -78,7 +80,27 @@ enum class ErrorCode {
   unavailable,          // the server is busy or unavailable (LDAP 51, 52): worth a retry
   bind_refused,         // any other bind refusal (inappropriate auth, confidentiality required)
   protocol_error,       // the server answered something libldap could not use
-  operation_failed,     // a read or extended operation ended with a non-success LDAP code
+  operation_failed,     // an operation ended with a non-success LDAP code not listed below
+  // Refused before anything was sent: an empty DN, an attribute without a name or values, no
+  // modifications, an assertion filter that does not parse, a password that is not UTF-8.
+  invalid_request,
+  // Specific refusals of an operation (reads and writes). Never transient: the same request
+  // fails the same way until the directory or the request changes.
+  no_such_object,             // LDAP 32: the entry (or the new superior) does not exist
+  already_exists,             // LDAP 68: add or rename onto a DN that exists
+  assertion_failed,           // LDAP 122: the entry no longer matches WriteOptions::assertion
+  unsupported_control,        // LDAP 12: a critical control (assertion) the server lacks
+  no_such_attribute,          // LDAP 16: removing a value or attribute that is not there
+  attribute_or_value_exists,  // LDAP 20: adding a value that is already there
+  constraint_violation,       // LDAP 19: size, uniqueness, AD password complexity or history
+  invalid_attribute,          // LDAP 17, 18, 21: attribute not in the schema, or bad syntax
+  invalid_dn,                 // LDAP 34: the DN (or new RDN) does not parse
+  naming_violation,           // LDAP 64: an RDN or a parent the schema does not allow
+  object_class_violation,     // LDAP 65, 69: required attribute missing, class not allowed
+  not_allowed_on_non_leaf,    // LDAP 66: delete or move of an entry that has children
+  not_allowed_on_rdn,         // LDAP 67: removing the value the RDN is made of
+  insufficient_access,        // LDAP 50: the bind identity may not do this
+  unwilling_to_perform,       // LDAP 53: e.g. AD's unicodePwd without TLS, a disabled feature
 };
 
 std::string_view to_string(ErrorCode code);
@@ -217,6 +239,56 @@ using SyncCallback = std::function<void(const SyncBatch& batch)>;
 // One page of entries; the vector is reused for the next page, so copy what must outlive it.
 using PageCallback = std::function<void(const std::vector<Entry>& page)>;
 
+// Writes. Values are raw bytes (binary-safe: AD's unicodePwd, objectGUID references).
+enum class ModifyOp { add, remove, replace };
+
+// One change of a modify. `remove` with no values removes the whole attribute; `replace` with
+// no values removes it too (RFC 4511 §4.6); `add` needs at least one value.
+struct Modification {
+  ModifyOp op = ModifyOp::replace;
+  std::string attribute;
+  std::vector<std::string> values;
+};
+
+// What rename does with the value of the old RDN: remove it from the entry, or keep it as an
+// ordinary attribute value.
+enum class OldRdn { remove, keep };
+
+struct WriteOptions {
+  // RFC 4528 assertion (an RFC 4515 filter, sent as a critical control): the server performs
+  // the write only if the entry matches it, atomically; otherwise assertion_failed (122) and
+  // nothing changes. Write-back asserts that what it believes the directory holds is still
+  // there (e.g. "(entryCSN=...)" or "(mail=old@example.com)"). A server without the control
+  // refuses with unsupported_control (12); it never writes unchecked. Empty: no assertion.
+  std::string assertion;
+  // RFC 4527 read-entry controls: the entry (these attributes) as it was just before and as it
+  // is just after the write, read atomically with it, e.g. entryUUID, entryCSN,
+  // modifyTimestamp (OpenLDAP) or objectGUID, uSNChanged. Not critical: a server without the
+  // control still writes and WriteResult leaves the entry empty. Empty: not requested. An add
+  // has nothing to pre-read and a delete nothing to post-read: asking is invalid_request.
+  std::vector<std::string> pre_read;
+  std::vector<std::string> post_read;
+};
+
+struct WriteResult {
+  int ldap_code = 0;               // 0 (success); kept for the report
+  std::string diagnostic;          // the server's diagnostic message, usually empty
+  std::optional<Entry> pre_read;   // when requested and returned
+  std::optional<Entry> post_read;  // when requested and returned
+};
+
+struct ModifyRequest {
+  std::string dn;
+  std::vector<Modification> modifications;
+  WriteOptions options;
+};
+
+// AD's unicodePwd value for `password` (UTF-8): the password in double quotes, as UTF-16LE
+// bytes. Set with a modify replace (an administrator reset) or a remove of the old value plus
+// an add of the new one (a user's own change); AD accepts it over TLS only. Errors:
+// invalid_request when the password is not valid UTF-8 (the message does not contain it).
+Result<std::string> encode_unicode_pwd(const Password& password);
+
 class Connection {
  public:
   // Validates the settings, connects (TLS for ldaps, StartTLS when on, never falling back to
@@ -252,6 +324,43 @@ class Connection {
 
   // The authorization identity the server sees (RFC 4532), e.g. "dn:cn=admin,dc=example,dc=com".
   Result<std::string> who_am_i();
+
+  // Writes. Each sends one LDAP operation and waits for its result (operation_timeout). Errors:
+  // invalid_request (nothing sent); the specific refusals of ErrorCode (no_such_object,
+  // already_exists, assertion_failed...) and operation_failed for any other result code, with
+  // the server's diagnostic; unavailable (51, 52: retry). unreachable and timeout leave the
+  // Connection dead like a failed search (every later call fails without touching the network);
+  // after a timeout or a dropped connection the write may or may not have been applied: read the
+  // entry on a new Connection before retrying. Messages name the DN and attributes, never values
+  // of userPassword or unicodePwd, and a server diagnostic that echoes them is scrubbed.
+
+  // Adds the entry `dn` with `attributes` (each with at least one value; objectClass included).
+  Result<WriteResult> add(const std::string& dn, const std::vector<Attribute>& attributes,
+                          const WriteOptions& options = {});
+  // Applies every modification in order, atomically (one LDAP modify: all or none).
+  Result<WriteResult> modify(const std::string& dn, const std::vector<Modification>& modifications,
+                             const WriteOptions& options = {});
+  // ModifyDN: gives `dn` the RDN `new_rdn` (e.g. "uid=new"), and moves it under `new_superior`
+  // when set. Errors as above; already_exists when the target DN is taken.
+  Result<WriteResult> rename(const std::string& dn, const std::string& new_rdn,
+                             const std::optional<std::string>& new_superior, OldRdn old_rdn,
+                             const WriteOptions& options = {});
+  // Deletes the leaf entry `dn` (not_allowed_on_non_leaf when it has children).
+  Result<WriteResult> remove(const std::string& dn, const WriteOptions& options = {});
+  // RFC 3062 Password Modify extended operation: sets the password of `dn` (the server hashes it
+  // by its own policy). Needs the right to write the user's password (an administrator, or
+  // the user itself where the ACLs allow it). Errors as above; the password is never in them.
+  Result<void> password_modify(const std::string& dn, const Password& new_password);
+
+  // Pipelined modifies: sends up to `window` requests before waiting for results, then keeps
+  // `window` in flight, so a batch is not bound by one round trip per change. Returns one result
+  // per request, in request order; each modify is atomic on its own, the batch is not. slapd may
+  // run pipelined operations in any order, so a request waits until no earlier request for the
+  // same DN (compared ignoring case, as written) is in flight. When the connection is lost or a
+  // reply times out, every request in flight gets that error (outcome unknown) and the unsent
+  // ones fail without being sent.
+  std::vector<Result<WriteResult>> modify_pipelined(const std::vector<ModifyRequest>& requests,
+                                                    std::size_t window = 64);
 
   // Warnings about the settings this connection was opened with (see warnings()).
   const std::vector<std::string>& warnings() const;
