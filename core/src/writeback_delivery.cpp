@@ -7,8 +7,13 @@
 namespace idbridge::core::writeback {
 
 std::vector<const OutboxItem*> deliverable(const std::vector<OutboxItem>& items, Timestamp now) {
+  UsersSeen seen;
+  return deliverable(items, now, seen);
+}
+
+std::vector<const OutboxItem*> deliverable(const std::vector<OutboxItem>& items, Timestamp now,
+                                           UsersSeen& seen) {
   std::vector<const OutboxItem*> out;
-  std::set<std::pair<std::string, std::string>> seen;  // (tenant, user) with an earlier item
   for (const auto& item : items) {
     const bool first = seen.emplace(item.tenant.str(), item.user.str()).second;
     if (!first || item.parked || (item.next_attempt && *item.next_attempt > now)) {

@@ -1,6 +1,7 @@
 // Parsing of idbridged's arguments into a CommandLine, or a usage error.
 #include "cli.hpp"
 
+#include <charconv>
 #include <filesystem>
 #include <vector>
 
@@ -34,6 +35,7 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   std::optional<Command> csv_command;
   std::optional<std::string> tenant;
   bool sync = false;
+  bool writeback = false;
   bool help = false;
   bool version = false;
 
@@ -62,7 +64,22 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
       csv_command = flag == "import-users" ? Command::import_users : Command::export_users;
     } else if (i == 0 && flag == "sync") {
       sync = true;
-    } else if (sync && flag == "--directory") {
+    } else if (i == 0 && flag == "writeback") {
+      writeback = true;
+    } else if (writeback && flag == "--conflicts") {
+      result.list_conflicts = true;
+    } else if (writeback && flag == "--outbox") {
+      result.list_outbox = true;
+    } else if (writeback && flag == "--retry") {
+      auto v = value();
+      std::int64_t id = 0;
+      if (!v || v->empty() ||
+          std::from_chars(v->data(), v->data() + v->size(), id).ptr != v->data() + v->size() ||
+          id <= 0) {
+        return usage_error("--retry needs the id of a parked write (see writeback --outbox)");
+      }
+      result.retry_id = id;
+    } else if ((sync || writeback) && flag == "--directory") {
       auto v = value();
       if (!v || v->empty()) {
         return usage_error("--directory needs a value");
@@ -72,7 +89,7 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
       result.dry_run = true;
     } else if (sync && flag == "--incremental") {
       result.incremental = true;
-    } else if (sync && flag == "--json") {
+    } else if ((sync || writeback) && flag == "--json") {
       result.json = true;
     } else if (sync && flag == "--runs") {
       result.list_runs = true;
@@ -118,6 +135,22 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args) {
   }
   if (version) {
     result.command = Command::version;
+    return {result, {}};
+  }
+  if (writeback) {
+    if (!config_path) {
+      return usage_error("writeback needs --config FILE");
+    }
+    const int actions =
+        int{result.list_conflicts} + int{result.list_outbox} + int{result.retry_id.has_value()};
+    if (actions != 1 || check_path || result.overrides.listen) {
+      return usage_error("writeback takes one of --conflicts, --outbox or --retry ID");
+    }
+    if (result.list_outbox && result.directory.empty()) {
+      return usage_error("writeback --outbox needs --directory NAME");
+    }
+    result.command = Command::writeback;
+    result.config_path = std::move(*config_path);
     return {result, {}};
   }
   if (sync) {
@@ -214,6 +247,9 @@ std::string usage_text() {
          "                      [--json]\n"
          "       idbridged sync --config FILE --apply PLANFILE [--json]\n"
          "       idbridged sync --config FILE --runs [--directory NAME] [--json]\n"
+         "       idbridged writeback --config FILE --conflicts [--directory NAME] [--json]\n"
+         "       idbridged writeback --config FILE --outbox --directory NAME [--json]\n"
+         "       idbridged writeback --config FILE --retry ID\n"
          "       idbridged --help | --version\n"
          "\n"
          "  --config FILE        serve with the TOML configuration FILE\n"
@@ -240,7 +276,11 @@ std::string usage_text() {
          "                       --apply refused because the directory or tenant changed; 6\n"
          "                       another run of the directory is in progress\n"
          "  sync --apply FILE    approve and apply a held plan, exactly as saved\n"
-         "  sync --runs          list the recorded sync runs, newest first\n";
+         "  sync --runs          list the recorded sync runs, newest first\n"
+         "  writeback            write-back to directories (docs/writeback.md):\n"
+         "                       --conflicts lists the recorded conflicts (the value that\n"
+         "                       lost, per attribute), --outbox the queued and parked\n"
+         "                       writes, --retry ID sends a parked write again\n";
 }
 
 }  // namespace idbridge::daemon

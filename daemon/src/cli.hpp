@@ -3,6 +3,7 @@
 
 #include "idbridge/config/config.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +18,7 @@ enum class Command {
   import_users,
   export_users,
   sync,
+  writeback,
   help,
   version
 };
@@ -38,6 +40,10 @@ struct CommandLine {
   bool incremental = false;              // sync: read what changed since the stored cursor
   std::optional<std::string> plan_file;  // sync --apply: the held plan to approve
   bool list_runs = false;                // sync --runs: print the run records
+  // writeback: exactly one of --conflicts, --outbox (needs --directory), --retry ID.
+  bool list_conflicts = false;
+  bool list_outbox = false;
+  std::optional<std::int64_t> retry_id;
 };
 
 struct ParsedCommandLine {
@@ -54,6 +60,9 @@ struct ParsedCommandLine {
 //   idbridged sync --config FILE --directory NAME [--dry-run] [--incremental] [--json]
 //   idbridged sync --config FILE --apply PLANFILE [--json]
 //   idbridged sync --config FILE --runs [--directory NAME] [--json]
+//   idbridged writeback --config FILE --conflicts [--directory NAME] [--json]
+//   idbridged writeback --config FILE --outbox --directory NAME [--json]
+//   idbridged writeback --config FILE --retry ID
 //   idbridged --help | --version
 ParsedCommandLine parse_command_line(std::span<const std::string_view> args);
 

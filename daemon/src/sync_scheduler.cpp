@@ -288,6 +288,19 @@ std::string SyncScheduler::status_json(const std::optional<core::TenantId>& tena
     }
     entry["held"] = !runs.empty() && runs[0].value("outcome", "") == "held";
     entry["recentRuns"] = std::move(runs);
+    // Write-back: outbox depth and age, parked writes, conflicts recorded (docs/writeback.md).
+    const auto outbox = reader->outbox_stats(config.name);
+    nlohmann::json write_back = {{"enabled", config.writeback.operations.any()},
+                                 {"pending", outbox.pending},
+                                 {"parked", outbox.parked},
+                                 {"conflicts", reader->count_conflicts(config.name)}};
+    if (outbox.oldest_pending) {
+      write_back["oldestPending"] = core::format_timestamp(*outbox.oldest_pending);
+      const auto age = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now() - *outbox.oldest_pending);
+      write_back["oldestPendingAgeSeconds"] = std::max<std::int64_t>(0, age.count());
+    }
+    entry["writeBack"] = std::move(write_back);
     directories.push_back(std::move(entry));
   }
   return nlohmann::json{{"directories", std::move(directories)}}.dump();

@@ -19,6 +19,8 @@
 #include "sync_command.hpp"
 #include "sync_runner.hpp"
 #include "sync_scheduler.hpp"
+#include "writeback_command.hpp"
+#include "writeback_delivery.hpp"
 
 #include <unistd.h>
 
@@ -229,6 +231,7 @@ int serve_loaded(config::Config config) {
   // being applied) before the store closes.
   std::atomic<bool> stopping_syncs{false};
   std::vector<ScheduledDirectory> scheduled;
+  std::vector<std::unique_ptr<WriteBackDelivery>> deliveries;
   for (const auto& directory : config.directories) {
     if (!directory.verify_certificate) {
       const auto& where = directory.verify_certificate_where;
@@ -244,6 +247,11 @@ int serve_loaded(config::Config config) {
       logger.warning("weakened directory connection",
                      {{"directory", directory.name}, {"warning", warning}});
     }
+    if (directory.writeback.operations.any()) {
+      deliveries.push_back(std::make_unique<WriteBackDelivery>(
+          directory, read_settings(directory, *password).connection, *store, identity->clock,
+          logger));
+    }
     ScheduledDirectory entry;
     if (directory.persist) {
       entry.persister = ldap_directory_persister(directory, *password);
@@ -258,6 +266,7 @@ int serve_loaded(config::Config config) {
     scheduled.push_back(std::move(entry));
   }
   SyncScheduler scheduler(std::move(scheduled), *store, logger);
+  WriteBackWorker write_back(std::move(deliveries), logger);
 
   const bool debug_routes = test_routes_enabled();
   if (debug_routes) {
@@ -308,9 +317,11 @@ int serve_loaded(config::Config config) {
     return kExitFailure;
   }
   scheduler.start();
+  write_back.start();
   server->run();
   stopping_syncs = true;
   scheduler.stop();
+  write_back.stop();
   server.reset();
   logger.info("stopped");
   return kExitOk;
@@ -449,6 +460,40 @@ int users_csv(const CommandLine& command_line, std::ostream& out, std::ostream& 
   return report.count(core::RowOutcome::refused) == 0 ? kExitOk : kExitFailure;
 }
 
+int write_back_command(const CommandLine& command_line, std::ostream& out, std::ostream& err) {
+  auto loaded = config::load_config_file(command_line.config_path);
+  if (!loaded.errors.empty() || !loaded.config) {
+    print_errors(loaded.errors, err);
+    return kExitFailure;
+  }
+  const config::Config& config = *loaded.config;
+  if (!command_line.directory.empty() && config.find_directory(command_line.directory) == nullptr) {
+    err << "idbridged: directory " << command_line.directory << " is not in "
+        << command_line.config_path << '\n';
+    return kExitFailure;
+  }
+  Logger logger(config.logging.level);
+  auto identity = IdentityCore::open(config, logger);
+  if (!identity) {
+    return kExitFailure;
+  }
+  if (command_line.retry_id) {
+    if (!retry_parked(*identity->store, *command_line.retry_id)) {
+      err << "idbridged: no queued write " << *command_line.retry_id << '\n';
+      return kExitFailure;
+    }
+    out << "write " << *command_line.retry_id << " will be sent again\n";
+    return kExitOk;
+  }
+  auto reader = identity->store->read();
+  if (command_line.list_outbox) {
+    print_outbox(*reader, command_line.directory, command_line.json, out);
+  } else {
+    print_conflicts(*reader, command_line.directory, command_line.json, out);
+  }
+  return kExitOk;
+}
+
 int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostream& err) {
   auto loaded = config::load_config_file(command_line.config_path);
   if (!loaded.errors.empty() || !loaded.config) {
@@ -534,6 +579,7 @@ int run_main(std::span<const std::string_view> args) {
       case Command::import_users:
       case Command::export_users: return users_csv(command_line, std::cout, std::cerr);
       case Command::sync: return sync_directory(command_line, std::cout, std::cerr);
+      case Command::writeback: return write_back_command(command_line, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {
     Logger(config::LogLevel::error).error("fatal error", {{"error", e.what()}});

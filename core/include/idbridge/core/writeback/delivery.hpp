@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ namespace idbridge::core::writeback {
 // From `items` (one directory's outbox in id order), those that may be delivered at `now`: the
 // oldest item of each user, unless it is parked or scheduled later. Later items of a user wait
 // for the earlier ones, so a user's writes reach the directory in the order they were made.
+// `seen` carries the users met in earlier windows of the same outbox walk: their later items wait
+// as well.
+using UsersSeen = std::set<std::pair<std::string, std::string>>;  // (tenant, user)
+std::vector<const OutboxItem*> deliverable(const std::vector<OutboxItem>& items, Timestamp now,
+                                           UsersSeen& seen);
 std::vector<const OutboxItem*> deliverable(const std::vector<OutboxItem>& items, Timestamp now);
 
 // Exponential backoff after `attempts` failed attempts: 1 s, 2 s, 4 s ... capped at 5 minutes.

@@ -1,0 +1,671 @@
+// Write-back delivery (writeback_delivery.hpp).
+#include "writeback_delivery.hpp"
+
+#include "idbridge/core/ports.hpp"
+#include "idbridge/core/writeback/delivery.hpp"
+#include "idbridge/ldap/escape.hpp"
+#include "logger.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+
+namespace idbridge::daemon {
+namespace {
+
+using core::writeback::OutboxItem;
+using core::writeback::WriteKind;
+
+constexpr std::size_t batch_size = 100;
+
+bool is_ad(const config::DirectoryConfig& directory) {
+  return directory.kind == config::DirectoryKind::active_directory;
+}
+
+// The value of `target` in a create or modify item ("" when absent).
+std::string value_in(const OutboxItem& item, std::string_view target) {
+  for (const auto& change : item.changes) {
+    if (change.path == target) {
+      return change.after.value_or("");
+    }
+  }
+  return {};
+}
+
+// "{target}" placeholders replaced by the item's values, each passed through `escape`.
+std::string expand(const std::string& text, const OutboxItem& item,
+                   const std::function<std::string(std::string_view)>& escape) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '{') {
+      const auto end = text.find('}', i);
+      if (end != std::string::npos) {
+        out += escape(value_in(item, std::string_view(text).substr(i + 1, end - i - 1)));
+        i = end;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+// The assertion "the attribute holds exactly `value`" ("" : the attribute is absent).
+std::string holds(const std::string& attribute, const std::string& value) {
+  if (value.empty()) {
+    return "(!(" + attribute + "=*))";
+  }
+  return "(" + attribute + "=" + ldap::escape_filter_value(value) + ")";
+}
+
+std::string first_value(const ldap::Entry& entry, std::string_view attribute) {
+  const std::string* value = entry.first_value(attribute);
+  return value == nullptr ? std::string() : *value;
+}
+
+// The first RDN's attribute type of `dn` ("uid" of "uid=ann,ou=people,...").
+std::string rdn_attribute(const std::string& dn) {
+  const auto eq = dn.find('=');
+  return eq == std::string::npos ? std::string() : dn.substr(0, eq);
+}
+
+// The parent of `dn`: everything after the first unescaped comma.
+std::string parent_of(const std::string& dn) {
+  for (std::size_t i = 0; i < dn.size(); ++i) {
+    if (dn[i] == '\\') {
+      ++i;
+    } else if (dn[i] == ',') {
+      return dn.substr(i + 1);
+    }
+  }
+  return {};
+}
+
+std::string first_rdn(const std::string& dn) {
+  const std::string parent = parent_of(dn);
+  return parent.empty() ? dn : dn.substr(0, dn.size() - parent.size() - 1);
+}
+
+}  // namespace
+
+struct WriteBackDelivery::Outcome {
+  enum class Kind { done, retry, down };
+  Kind kind = Kind::done;
+  std::string error;     // retry/down: why (client-safe, no values of secrets)
+  std::string anchor;    // create: the new entry's anchor
+  std::string revision;  // the entry's revision right after the write, when read
+  std::vector<core::writeback::Conflict> conflicts;
+
+  static Outcome failed(const ldap::Error& error) {
+    Outcome out;
+    out.kind = ldap::is_transient(error.code) || error.code == ldap::ErrorCode::tls_failure ||
+                       error.code == ldap::ErrorCode::invalid_credentials ||
+                       error.code == ldap::ErrorCode::bind_refused
+                   ? Kind::down
+                   : Kind::retry;
+    out.error = std::string(ldap::to_string(error.code)) + ": " + error.message;
+    return out;
+  }
+  static Outcome refused(std::string why) {
+    Outcome out;
+    out.kind = Kind::retry;
+    out.error = std::move(why);
+    return out;
+  }
+};
+
+WriteBackDelivery::WriteBackDelivery(const config::DirectoryConfig& directory,
+                                     ldap::ConnectionSettings settings, core::Store& store,
+                                     const core::Clock& clock, Logger& logger)
+    : directory_(directory),
+      settings_(std::move(settings)),
+      store_(store),
+      clock_(clock),
+      logger_(logger) {}
+
+WriteBackDelivery::~WriteBackDelivery() = default;
+
+ldap::Connection* WriteBackDelivery::connection(Outcome& error) {
+  if (!connection_) {
+    auto opened = ldap::Connection::open(settings_);
+    if (!opened) {
+      error = Outcome::failed(opened.error());
+      error.kind = Outcome::Kind::down;
+      return nullptr;
+    }
+    connection_.emplace(std::move(*opened));
+  }
+  return &*connection_;
+}
+
+std::vector<std::string> WriteBackDelivery::revision_attributes() const {
+  if (is_ad(directory_)) {
+    return {directory_.anchor_attribute, "uSNChanged"};
+  }
+  return {directory_.anchor_attribute, "entryCSN", "modifyTimestamp"};
+}
+
+std::string WriteBackDelivery::revision_of(const ldap::Entry& entry) const {
+  if (is_ad(directory_)) {
+    return first_value(entry, "uSNChanged");
+  }
+  std::string csn = first_value(entry, "entryCSN");
+  return csn.empty() ? first_value(entry, "modifyTimestamp") : csn;
+}
+
+std::string WriteBackDelivery::anchor_of(const OutboxItem& item) {
+  if (!item.anchor.empty()) {
+    return item.anchor;
+  }
+  // Queued before its entry existed (a SCIM create still in the outbox then): the create's
+  // delivery has linked the user since.
+  auto link = store_.read()->find_link_of_user(directory_.name, item.tenant, item.user);
+  return link ? link->anchor : std::string();
+}
+
+std::optional<std::string> WriteBackDelivery::dn_of(const std::string& anchor, Outcome& error) {
+  if (const auto cached = dn_by_anchor_.find(anchor); cached != dn_by_anchor_.end()) {
+    return cached->second;
+  }
+  ldap::Connection* conn = connection(error);
+  if (conn == nullptr) {
+    return std::nullopt;
+  }
+  std::string filter;
+  if (directory_.anchor_attribute == "objectGUID") {
+    std::string bytes;
+    for (std::size_t i = 0; i + 1 < anchor.size(); i += 2) {
+      bytes += static_cast<char>(std::stoi(anchor.substr(i, 2), nullptr, 16));
+    }
+    filter = ldap::binary_equality_filter("objectGUID", bytes);
+  } else {
+    filter = "(" + directory_.anchor_attribute + "=" + ldap::escape_filter_value(anchor) + ")";
+  }
+  for (const auto& base : directory_.user_base_dns) {
+    std::optional<std::string> found;
+    ldap::SearchRequest request;
+    request.base_dn = base;
+    request.filter = filter;
+    request.attributes = {"1.1"};
+    const auto outcome = conn->search(request, [&](const std::vector<ldap::Entry>& page) {
+      if (!page.empty()) {
+        found = page.front().dn;
+      }
+    });
+    if (!outcome.complete() && !found) {
+      connection_.reset();
+      error = Outcome::refused("cannot look up the entry: " + outcome.detail);
+      error.kind = Outcome::Kind::down;
+      return std::nullopt;
+    }
+    if (found) {
+      dn_by_anchor_[anchor] = *found;
+      return found;
+    }
+  }
+  error = Outcome::refused("no entry with " + directory_.anchor_attribute + " " + anchor +
+                           " under the user base DNs");
+  return std::nullopt;
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::deliver(const OutboxItem& item) {
+  if (item.kind == WriteKind::create_user) {
+    return create(item);
+  }
+  if (item.kind == WriteKind::set_password) {
+    return Outcome::refused("password write-back is not available yet");
+  }
+  Outcome error;
+  const std::string anchor = anchor_of(item);
+  if (anchor.empty()) {
+    return Outcome::refused("the user has no entry in the directory yet");
+  }
+  auto dn = dn_of(anchor, error);
+  if (!dn) {
+    // An entry already gone is what a delete wanted.
+    if (item.kind == WriteKind::delete_user && error.kind == Outcome::Kind::retry) {
+      return Outcome{};
+    }
+    return error;
+  }
+  switch (item.kind) {
+    case WriteKind::modify_user: return modify(item, *dn);
+    case WriteKind::disable_user:
+    case WriteKind::enable_user: return set_active(item, *dn);
+    case WriteKind::delete_user: return remove(item, *dn);
+    case WriteKind::add_member:
+    case WriteKind::remove_member: return membership(item, *dn);
+    case WriteKind::create_user:
+    case WriteKind::set_password: break;
+  }
+  return Outcome::refused("unknown write kind");
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::create(const OutboxItem& item) {
+  const auto& policy = directory_.writeback;
+  Outcome out;
+  const std::string dn = expand(policy.user_dn_template, item, ldap::escape_dn_value);
+  std::vector<ldap::Attribute> attributes;
+  attributes.push_back({"objectClass", policy.object_classes});
+  const auto put = [&](const std::string& attribute, std::string value) {
+    if (value.empty()) {
+      return;
+    }
+    for (auto& existing : attributes) {
+      if (ldap::equal_ignoring_case(existing.description, attribute)) {
+        if (std::find(existing.values.begin(), existing.values.end(), value) ==
+            existing.values.end()) {
+          existing.values.push_back(std::move(value));
+        }
+        return;
+      }
+    }
+    attributes.push_back({attribute, {std::move(value)}});
+  };
+  for (const auto& change : item.changes) {
+    const auto* binding = policy.binding(change.path);
+    if (binding != nullptr && !binding->attribute.empty() && change.after) {
+      put(binding->attribute, *change.after);
+    }
+  }
+  for (const auto& [attribute, value_template] : policy.create_attributes) {
+    put(attribute, expand(value_template, item, [](std::string_view v) { return std::string(v); }));
+  }
+  // The RDN's value must be in the entry as well (as text, unescaped).
+  const std::string rdn_template = first_rdn(policy.user_dn_template);
+  put(rdn_attribute(rdn_template), expand(rdn_template.substr(rdn_template.find('=') + 1), item,
+                                          [](std::string_view v) { return std::string(v); }));
+  ldap::Connection* conn = connection(out);
+  if (conn == nullptr) {
+    return out;
+  }
+  ldap::WriteOptions options;
+  options.post_read = revision_attributes();
+  auto added = conn->add(dn, attributes, options);
+  std::optional<ldap::Entry> entry;
+  if (added) {
+    entry = added->post_read;
+  } else if (added.error().code != ldap::ErrorCode::already_exists) {
+    return Outcome::failed(added.error());
+  }
+  if (!entry) {
+    // Already there (a repeat after a crash, or someone else's entry) or no post-read support.
+    auto read = conn->read(dn, revision_attributes());
+    if (!read) {
+      return Outcome::failed(read.error());
+    }
+    entry = std::move(*read);
+  }
+  out.anchor = first_value(*entry, directory_.anchor_attribute);
+  out.revision = revision_of(*entry);
+  if (out.anchor.empty()) {
+    return Outcome::refused("the new entry " + dn + " has no " + directory_.anchor_attribute);
+  }
+  if (!added) {
+    auto linked = store_.read()->find_link(directory_.name, out.anchor);
+    if (linked && linked->user != item.user) {
+      return Outcome::refused("the DN " + dn + " belongs to another user's entry");
+    }
+  }
+  dn_by_anchor_[out.anchor] = dn;
+  return out;
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
+                                                     const std::string& dn) {
+  const auto& policy = directory_.writeback;
+  Outcome out;
+  ldap::Connection* conn = connection(out);
+  if (conn == nullptr) {
+    return out;
+  }
+  std::vector<core::AttributeChange> to_write = item.changes;
+  for (int round = 0; round < 3 && !to_write.empty(); ++round) {
+    std::vector<ldap::Modification> modifications;
+    std::string assertion = "(&";
+    std::string current_dn = dn;
+    for (const auto& change : to_write) {
+      const auto* binding = policy.binding(change.path);
+      if (binding == nullptr || binding->attribute.empty()) {
+        continue;
+      }
+      const std::string& attribute = binding->attribute;
+      assertion += holds(attribute, change.before.value_or(""));
+      if (ldap::equal_ignoring_case(attribute, rdn_attribute(current_dn)) && change.after) {
+        if (!policy.operations.rename) {
+          return Outcome::refused("'" + change.path + "' names the entry (" + attribute +
+                                  ") and rename write-back is off");
+        }
+        // The naming attribute: a modRDN, not a replace (the server refuses that: 67).
+        const std::string new_rdn = attribute + "=" + ldap::escape_dn_value(*change.after);
+        ldap::WriteOptions guard;
+        guard.assertion = holds(attribute, change.before.value_or(""));
+        auto renamed = conn->rename(current_dn, new_rdn, std::nullopt, ldap::OldRdn::remove, guard);
+        if (!renamed && renamed.error().code != ldap::ErrorCode::assertion_failed) {
+          return Outcome::failed(renamed.error());
+        }
+        if (renamed) {
+          current_dn = new_rdn + "," + parent_of(current_dn);
+          dn_by_anchor_[anchor_of(item)] = current_dn;
+        }
+        continue;
+      }
+      ldap::Modification modification;
+      modification.op = ldap::ModifyOp::replace;
+      modification.attribute = attribute;
+      if (change.after) {
+        modification.values = {*change.after};
+      }
+      modifications.push_back(std::move(modification));
+    }
+    assertion += ")";
+    if (modifications.empty()) {
+      return out;
+    }
+    ldap::WriteOptions options;
+    options.assertion = assertion;
+    options.post_read = revision_attributes();
+    auto modified = conn->modify(current_dn, modifications, options);
+    if (modified) {
+      if (modified->post_read) {
+        out.revision = revision_of(*modified->post_read);
+      }
+      return out;
+    }
+    if (modified.error().code != ldap::ErrorCode::assertion_failed) {
+      if (modified.error().code == ldap::ErrorCode::no_such_object) {
+        dn_by_anchor_.erase(anchor_of(item));  // renamed or moved in the directory: look again
+      }
+      return Outcome::failed(modified.error());
+    }
+    // Someone changed the directory since: decide per attribute by its owner.
+    std::vector<std::string> attributes;
+    for (const auto& change : to_write) {
+      if (const auto* binding = policy.binding(change.path)) {
+        attributes.push_back(binding->attribute);
+      }
+    }
+    auto current = conn->read(current_dn, attributes);
+    if (!current) {
+      return Outcome::failed(current.error());
+    }
+    std::map<std::string, std::string> values;
+    for (const auto& change : to_write) {
+      if (const auto* binding = policy.binding(change.path)) {
+        values[change.path] = first_value(*current, binding->attribute);
+      }
+    }
+    OutboxItem pending = item;
+    pending.changes = to_write;
+    auto resolution = core::writeback::resolve_conflicts(policy, pending, values, clock_.now());
+    for (auto& conflict : resolution.conflicts) {
+      out.conflicts.push_back(std::move(conflict));
+    }
+    to_write = std::move(resolution.to_write);
+  }
+  if (!to_write.empty()) {
+    return Outcome::refused("the directory kept changing the entry during the write");
+  }
+  return out;
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::set_active(const OutboxItem& item,
+                                                         const std::string& dn) {
+  const auto& method = directory_.writeback.disable;
+  const bool disable = item.kind == WriteKind::disable_user;
+  Outcome out;
+  ldap::Connection* conn = connection(out);
+  if (conn == nullptr) {
+    return out;
+  }
+  ldap::Modification modification;
+  modification.op = ldap::ModifyOp::replace;
+  ldap::WriteOptions options;
+  options.post_read = revision_attributes();
+  using Kind = core::writeback::DisableMethod::Kind;
+  switch (method.kind) {
+    case Kind::none: return Outcome::refused("no disable method is configured");
+    case Kind::user_account_control: {
+      auto entry = conn->read(dn, {"userAccountControl"});
+      if (!entry) {
+        return Outcome::failed(entry.error());
+      }
+      const std::string current = first_value(*entry, "userAccountControl");
+      std::int64_t flags = current.empty() ? 512 : std::stoll(current);
+      flags = disable ? (flags | 2) : (flags & ~std::int64_t{2});
+      modification.attribute = "userAccountControl";
+      modification.values = {std::to_string(flags)};
+      options.assertion = holds("userAccountControl", current);
+      break;
+    }
+    case Kind::ppolicy_lock:
+      modification.attribute = "pwdAccountLockedTime";
+      if (disable) {
+        modification.values = {"000001010000Z"};  // ppolicy: locked until an admin unlocks
+      }
+      break;
+    case Kind::attribute:
+      modification.attribute = method.attribute;
+      const std::string& value = disable ? method.disabled_value : method.enabled_value;
+      if (!value.empty()) {
+        modification.values = {value};
+      }
+      break;
+  }
+  auto modified = conn->modify(dn, {modification}, options);
+  if (!modified) {
+    return Outcome::failed(modified.error());  // an assertion failure retries with a fresh read
+  }
+  if (modified->post_read) {
+    out.revision = revision_of(*modified->post_read);
+  }
+  return out;
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::remove(const OutboxItem& item,
+                                                     const std::string& dn) {
+  Outcome out;
+  ldap::Connection* conn = connection(out);
+  if (conn == nullptr) {
+    return out;
+  }
+  const auto& move_to = directory_.writeback.move_deleted_to;
+  auto done = move_to.empty() ? conn->remove(dn)
+                              : conn->rename(dn, first_rdn(dn), move_to, ldap::OldRdn::remove);
+  if (!done && done.error().code != ldap::ErrorCode::no_such_object) {
+    return Outcome::failed(done.error());
+  }
+  dn_by_anchor_.erase(anchor_of(item));
+  return out;
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::membership(const OutboxItem& item,
+                                                         const std::string& dn) {
+  Outcome out;
+  ldap::Connection* conn = connection(out);
+  if (conn == nullptr) {
+    return out;
+  }
+  const bool add = item.kind == WriteKind::add_member;
+  ldap::Modification modification;
+  modification.op = add ? ldap::ModifyOp::add : ldap::ModifyOp::remove;
+  modification.attribute = "member";
+  modification.values = {dn};
+  auto modified = conn->modify(item.group_dn, {modification});
+  if (!modified) {
+    const auto code = modified.error().code;
+    // Already a member / already gone: what the write wanted (a repeat after a crash).
+    if ((add && code == ldap::ErrorCode::attribute_or_value_exists) ||
+        (!add && code == ldap::ErrorCode::no_such_attribute)) {
+      return out;
+    }
+    return Outcome::failed(modified.error());
+  }
+  return out;
+}
+
+DeliveryCounters WriteBackDelivery::deliver_due() {
+  DeliveryCounters counters;
+  const auto& policy = directory_.writeback;
+  std::int64_t after = 0;
+  core::writeback::UsersSeen seen;
+  while (true) {
+    const auto items = store_.read()->outbox_items(directory_.name, after, batch_size * 10);
+    if (items.empty()) {
+      break;
+    }
+    after = items.back().id;
+    const auto due = core::writeback::deliverable(items, clock_.now(), seen);
+    if (due.empty()) {
+      continue;
+    }
+    // Deliver a batch, then record it in one transaction (one fsync for up to batch_size).
+    std::vector<std::function<void(core::StoreWriter&)>> record;
+    bool down = false;
+    for (const OutboxItem* item : due) {
+      if (record.size() == batch_size) {
+        break;
+      }
+      Outcome outcome;
+      try {
+        outcome = deliver(*item);
+      } catch (const std::exception& e) {
+        outcome = Outcome::refused(std::string("unexpected failure: ") + e.what());
+      }
+      if (outcome.kind == Outcome::Kind::down) {
+        connection_.reset();
+        counters.directory_down = true;
+        counters.down_reason = outcome.error;
+        down = true;
+        break;
+      }
+      const core::Timestamp now = clock_.now();
+      if (outcome.kind == Outcome::Kind::retry) {
+        OutboxItem failed = *item;
+        failed.attempts += 1;
+        failed.last_error = outcome.error;
+        if (core::writeback::should_park(policy, failed.attempts)) {
+          failed.parked = now;
+          ++counters.parked;
+          logger_.error("write-back parked", {{"directory", directory_.name},
+                                              {"item", std::to_string(item->id)},
+                                              {"user", item->user.str()},
+                                              {"error", outcome.error}});
+        } else {
+          failed.next_attempt = now + core::writeback::retry_delay(failed.attempts);
+          ++counters.retried;
+          logger_.warning("write-back refused, will retry", {{"directory", directory_.name},
+                                                             {"item", std::to_string(item->id)},
+                                                             {"error", outcome.error}});
+        }
+        record.push_back([failed](core::StoreWriter& tx) { tx.update_write(failed); });
+        continue;
+      }
+      ++counters.delivered;
+      counters.conflicts += outcome.conflicts.size();
+      record.push_back([this, item = *item, outcome = std::move(outcome)](core::StoreWriter& tx) {
+        tx.remove_write(item.id);
+        for (const auto& conflict : outcome.conflicts) {
+          tx.insert_conflict(conflict);
+        }
+        std::string anchor = outcome.anchor.empty() ? item.anchor : outcome.anchor;
+        if (item.kind == WriteKind::create_user && !outcome.anchor.empty() &&
+            tx.find_user(item.tenant, item.user)) {
+          tx.put_link({directory_.name, outcome.anchor, item.tenant, item.user, std::nullopt});
+        }
+        if (anchor.empty()) {
+          if (auto link = tx.find_link_of_user(directory_.name, item.tenant, item.user)) {
+            anchor = link->anchor;
+          }
+        }
+        if (!anchor.empty() && !outcome.revision.empty()) {
+          tx.set_written_revision(directory_.name, anchor, outcome.revision);
+        }
+      });
+    }
+    if (!record.empty()) {
+      auto tx = store_.write();
+      for (const auto& step : record) {
+        step(*tx);
+      }
+      tx->commit();
+    }
+    if (down) {
+      break;
+    }
+    // Delivered ones are gone and their successors may be due now: walk again from the start.
+    after = 0;
+    seen.clear();
+  }
+  return counters;
+}
+
+WriteBackWorker::WriteBackWorker(std::vector<std::unique_ptr<WriteBackDelivery>> deliveries,
+                                 Logger& logger, std::chrono::milliseconds poll_interval)
+    : deliveries_(std::move(deliveries)), logger_(logger), poll_interval_(poll_interval) {}
+
+WriteBackWorker::~WriteBackWorker() {
+  stop();
+}
+
+void WriteBackWorker::start() {
+  for (auto& delivery : deliveries_) {
+    threads_.emplace_back([this, d = delivery.get()] { loop(*d); });
+  }
+}
+
+void WriteBackWorker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+  threads_.clear();
+}
+
+void WriteBackWorker::loop(WriteBackDelivery& delivery) {
+  std::chrono::milliseconds backoff{0};
+  bool was_down = false;
+  while (true) {
+    DeliveryCounters counters;
+    try {
+      counters = delivery.deliver_due();
+    } catch (const std::exception& e) {
+      counters.directory_down = true;
+      counters.down_reason = std::string("store: ") + e.what();
+    }
+    std::chrono::milliseconds wait = poll_interval_;
+    if (counters.directory_down) {
+      backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(500)),
+                         std::chrono::milliseconds(std::chrono::seconds(30)));
+      wait = backoff;
+      if (!was_down) {
+        logger_.warning(
+            "write-back waiting for the directory",
+            {{"directory", delivery.directory().name}, {"reason", counters.down_reason}});
+      }
+      was_down = true;
+    } else {
+      if (was_down) {
+        logger_.info("write-back resumed", {{"directory", delivery.directory().name}});
+      }
+      was_down = false;
+      backoff = std::chrono::milliseconds(0);
+      if (counters.delivered > 0) {
+        wait = std::chrono::milliseconds(0);
+      }
+    }
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, wait, [this] { return stopping_; })) {
+      return;
+    }
+  }
+}
+
+}  // namespace idbridge::daemon

@@ -1,0 +1,108 @@
+// Write-back delivery: takes one directory's outbox (queued by core::writeback's interceptor in
+// the same transaction as each SCIM change) to the directory, in order per user. Every write
+// asserts what idbridge believes the directory holds, so a concurrent directory edit becomes a
+// conflict decided by the attribute's owner instead of being overwritten; a write the directory
+// refuses is retried with backoff and parked after max_attempts; while the directory is down,
+// nothing is lost and SCIM is not slowed (it only appends to the outbox).
+//
+// At-least-once: a write is removed from the outbox only after the directory confirmed it. A
+// crash in between repeats it, and the repeat finds the directory already holding the value
+// (assertion fails, the value equals the one to write: done), so the directory ends as if it had
+// been written once.
+#pragma once
+
+#include "idbridge/config/config.hpp"
+#include "idbridge/core/store.hpp"
+#include "idbridge/ldap/client.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace idbridge::core {
+class Clock;
+}
+
+namespace idbridge::daemon {
+
+class Logger;
+
+struct DeliveryCounters {
+  std::size_t delivered = 0;    // removed from the outbox: written, found done, or resolved
+  std::size_t conflicts = 0;    // conflict records written
+  std::size_t retried = 0;      // refused by the directory, scheduled again
+  std::size_t parked = 0;       // refused max_attempts times: waiting for an admin
+  bool directory_down = false;  // the pass stopped: no connection (retried later, nothing lost)
+  std::string down_reason;
+};
+
+class WriteBackDelivery {
+ public:
+  WriteBackDelivery(const config::DirectoryConfig& directory, ldap::ConnectionSettings settings,
+                    core::Store& store, const core::Clock& clock, Logger& logger);
+  ~WriteBackDelivery();
+  WriteBackDelivery(const WriteBackDelivery&) = delete;
+  WriteBackDelivery& operator=(const WriteBackDelivery&) = delete;
+
+  // Delivers every outbox item that is due, in batches, until none is due or the directory is
+  // unreachable. Blocking (LDAP round trips); run it on its own thread.
+  DeliveryCounters deliver_due();
+
+  const config::DirectoryConfig& directory() const { return directory_; }
+
+ private:
+  struct Outcome;
+  Outcome deliver(const core::writeback::OutboxItem& item);
+  Outcome create(const core::writeback::OutboxItem& item);
+  Outcome modify(const core::writeback::OutboxItem& item, const std::string& dn);
+  Outcome set_active(const core::writeback::OutboxItem& item, const std::string& dn);
+  Outcome remove(const core::writeback::OutboxItem& item, const std::string& dn);
+  Outcome membership(const core::writeback::OutboxItem& item, const std::string& dn);
+  // The DN of the entry with `anchor`, cached; nullopt with `error` set when not found.
+  std::optional<std::string> dn_of(const std::string& anchor, Outcome& error);
+  std::string anchor_of(const core::writeback::OutboxItem& item);
+  std::vector<std::string> revision_attributes() const;
+  std::string revision_of(const ldap::Entry& entry) const;
+  ldap::Connection* connection(Outcome& error);
+
+  const config::DirectoryConfig& directory_;
+  ldap::ConnectionSettings settings_;
+  core::Store& store_;
+  const core::Clock& clock_;
+  Logger& logger_;
+  std::optional<ldap::Connection> connection_;
+  std::map<std::string, std::string> dn_by_anchor_;
+};
+
+// One delivery thread per directory that takes writes: polls the outbox, delivers, backs off
+// while the directory is down. `stop()` ends it after the write in progress.
+class WriteBackWorker {
+ public:
+  WriteBackWorker(std::vector<std::unique_ptr<WriteBackDelivery>> deliveries, Logger& logger,
+                  std::chrono::milliseconds poll_interval = std::chrono::milliseconds(200));
+  ~WriteBackWorker();
+  WriteBackWorker(const WriteBackWorker&) = delete;
+  WriteBackWorker& operator=(const WriteBackWorker&) = delete;
+  void start();
+  void stop();
+
+ private:
+  void loop(WriteBackDelivery& delivery);
+
+  std::vector<std::unique_ptr<WriteBackDelivery>> deliveries_;
+  Logger& logger_;
+  std::chrono::milliseconds poll_interval_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+}  // namespace idbridge::daemon

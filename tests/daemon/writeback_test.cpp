@@ -1,0 +1,287 @@
+// Write-back end to end (issue 5): a private slapd, the real daemon with a [directories] section
+// that takes writes, SCIM over a real socket. A SCIM change reaches the directory and the next
+// sync turns it into nothing; a write to a directory-owned attribute is refused; a SCIM-created
+// user becomes an entry and is linked to it; with slapd stopped SCIM keeps answering and the
+// queued writes arrive in order once it is back; a concurrent directory edit of an attribute the
+// directory owns wins and the SCIM value is kept in a conflict record.
+#include "idbridge/testing/http_client.hpp"
+#include "idbridge/testing/process.hpp"
+#include "idbridge/testing/slapd.hpp"
+#include "idbridge/testing/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace idbridge::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kBinary = IDBRIDGED_PATH;
+const std::string kToken = "writeback-token-0123456789abcdef";
+
+std::string person(const std::string& uid, const std::string& title) {
+  return "dn: uid=" + uid +
+         ",ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: " + uid + "\ncn: " + uid +
+         " Person\ngivenName: " + uid + "\nsn: Person\nmail: " + uid +
+         "@example.com\ntitle: " + title + "\n\n";
+}
+
+template <class Probe>
+bool eventually(Probe&& probe, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (probe()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+class WriteBackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    slapd_.add_ldif(
+        "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n" +
+        person("ann", "Engineer") + person("bob", "Analyst"));
+  }
+
+  std::string config(const std::string& authority) {
+    const auto password_file = dir_.write("ldap.password", slapd_.options().root_password + "\n");
+    const auto token_file = dir_.write("tenant.token", kToken + "\n");
+    return "state_dir = \"" + dir_.file("state") +
+           "\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
+           "[logging]\nlevel = \"info\"\n\n[tenants.acme]\ndisplay_name = \"Acme\"\n\n"
+           "[[tenants.acme.credentials]]\nname = \"okta\"\ntoken = { file = \"" +
+           token_file +
+           "\" }\nrole_ceiling = \"administrator\"\n\n"
+           "[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\nuri = \"" +
+           slapd_.uri() + "\"\nbind_dn = \"" + slapd_.options().root_dn +
+           "\"\nbind_password = { file = \"" + password_file +
+           "\" }\ntimeout_seconds = 5\nfull_sync_interval_seconds = 0\n"
+           "incremental_sync_interval_seconds = 1\n\n"
+           "[directories.corp.users]\nbase_dns = [\"ou=people,dc=example,dc=com\"]\n"
+           "[directories.corp.users.attributes]\nuserName = \"{uid}\"\n"
+           "name.givenName = \"{givenName}\"\nname.familyName = \"{sn}\"\n"
+           "emails.primary = \"{mail}\"\ntitle = \"{title}\"\n"
+           "displayName = \"{cn}\"\n\n"
+           "[directories.corp.writeback]\noperations = [\"create\", \"modify\"]\n"
+           "user_dn = \"uid={userName},ou=people,dc=example,dc=com\"\n"
+           "object_classes = [\"inetOrgPerson\"]\n"
+           "accept_scim_writes = [\"displayName\"]\n"
+           "[directories.corp.writeback.create_attributes]\nsn = \"{name.familyName}\"\n"
+           "cn = \"{displayName}\"\n\n"
+           "[directories.corp.authority]\n" +
+           authority;
+  }
+
+  // One attribute of one entry, through ldapsearch as the rootdn ("" when absent).
+  std::string ldap_value(const std::string& uid, const std::string& attribute) {
+    const auto result =
+        run_command({"/usr/bin/ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", slapd_.uri(), "-D",
+                     slapd_.options().root_dn, "-w", slapd_.options().root_password, "-b",
+                     "uid=" + uid + ",ou=people,dc=example,dc=com", "-s", "base", attribute});
+    const std::string prefix = attribute + ": ";
+    const auto at = result.out.find("\n" + prefix);
+    if (at == std::string::npos) {
+      return {};
+    }
+    const auto start = at + 1 + prefix.size();
+    return result.out.substr(start, result.out.find('\n', start) - start);
+  }
+
+  void ldap_modify(const std::string& ldif) { slapd_.modify_ldif(ldif); }
+
+  TempDir dir_;
+  TempDir slapd_dir_;
+  Slapd slapd_{slapd_dir_};
+};
+
+struct Scim {
+  HttpConnection http;
+  Headers auth{{"Authorization", "Bearer " + kToken}, {"Content-Type", "application/scim+json"}};
+
+  nlohmann::json find(const std::string& user_name) {
+    const auto response = http.request(
+        "GET", "/scim/v2/tenants/acme/Users?filter=userName%20eq%20%22" + user_name + "%22", {},
+        auth);
+    const auto body = nlohmann::json::parse(response.body);
+    return body.value("totalResults", 0) == 1 ? body["Resources"][0] : nlohmann::json();
+  }
+  HttpResponse patch(const std::string& id, const std::string& path, const std::string& value) {
+    const nlohmann::json body = {
+        {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+        {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
+    return http.request("PATCH", "/scim/v2/tenants/acme/Users/" + id, body.dump(), auth);
+  }
+  nlohmann::json status() {
+    return nlohmann::json::parse(http.request("GET", "/status", {}, auth).body)["directories"][0];
+  }
+};
+
+TEST_F(WriteBackTest, AScimChangeReachesTheDirectoryAndTheNextSyncChangesNothing) {
+  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim{HttpConnection("127.0.0.1", port)};
+  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  const auto ann = scim.find("ann");
+
+  const auto patched = scim.patch(ann["id"], "title", "Staff Engineer");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_TRUE(eventually([&] { return ldap_value("ann", "title") == "Staff Engineer"; }))
+      << daemon.stderr_text();
+
+  // The next incremental runs read ann's entry (its modifyTimestamp moved) and find nothing to
+  // do: the directory now holds what the tenant holds.
+  nlohmann::json corp;
+  ASSERT_TRUE(eventually([&] {
+    corp = scim.status();
+    const auto& runs = corp["recentRuns"];
+    return runs.size() >= 3 && runs[0]["outcome"] == "unchanged" &&
+           runs[1]["outcome"] == "unchanged" && corp["writeBack"]["pending"] == 0;
+  })) << corp.dump(2);
+  EXPECT_EQ(scim.find("ann")["title"], "Staff Engineer");
+  EXPECT_EQ(scim.find("ann")["meta"]["version"],
+            nlohmann::json::parse(patched.body)["meta"]["version"])
+      << "no sync rewrote the user after the write-back";
+  EXPECT_EQ(corp["writeBack"]["enabled"], true);
+  EXPECT_EQ(corp["writeBack"]["parked"], 0);
+  EXPECT_EQ(corp["writeBack"]["conflicts"], 0);
+}
+
+TEST_F(WriteBackTest, AWriteToADirectoryOwnedAttributeIsRefusedAndChangesNothing) {
+  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim{HttpConnection("127.0.0.1", port)};
+  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  const auto ann = scim.find("ann");
+
+  const auto refused = scim.patch(ann["id"], "name.givenName", "Annette");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  const auto error = nlohmann::json::parse(refused.body);
+  EXPECT_EQ(error["scimType"], "mutability");
+  EXPECT_THAT(error["detail"].get<std::string>(), HasSubstr("owned by directory 'corp'"));
+  EXPECT_EQ(scim.find("ann")["name"]["givenName"], "ann");
+  EXPECT_EQ(scim.find("ann")["meta"]["version"], ann["meta"]["version"]);
+  EXPECT_EQ(ldap_value("ann", "givenName"), "ann");
+  EXPECT_EQ(scim.status()["writeBack"]["pending"], 0) << "nothing was queued";
+}
+
+TEST_F(WriteBackTest, AScimCreatedUserBecomesAnEntryAndIsLinkedToIt) {
+  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim{HttpConnection("127.0.0.1", port)};
+  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+
+  // A userName that needs DN escaping must not change the entry's place in the tree.
+  const nlohmann::json carol = {
+      {"schemas", {"urn:ietf:params:scim:schemas:core:2.0:User"}},
+      {"userName", "carol+x"},
+      {"name", {{"givenName", "Carol"}, {"familyName", "Jones"}}},
+      {"displayName", "Carol Jones"},
+      {"title", "Buyer"},
+      {"emails", {{{"value", "carol@example.com"}, {"type", "work"}, {"primary", true}}}}};
+  const auto created =
+      scim.http.request("POST", "/scim/v2/tenants/acme/Users", carol.dump(), scim.auth);
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_TRUE(eventually([&] { return ldap_value("carol\\+x", "sn") == "Jones"; }))
+      << daemon.stderr_text();
+  EXPECT_EQ(ldap_value("carol\\+x", "mail"), "carol@example.com");
+  EXPECT_EQ(ldap_value("carol\\+x", "title"), "Buyer");
+  EXPECT_EQ(ldap_value("carol\\+x", "cn"), "Carol Jones");
+
+  // Linked: later syncs see the entry as this user's (no second user, no adoption refusal).
+  nlohmann::json corp;
+  ASSERT_TRUE(eventually([&] {
+    corp = scim.status();
+    return corp["recentRuns"].size() >= 2 && corp["recentRuns"][0]["outcome"] == "unchanged" &&
+           corp["writeBack"]["pending"] == 0;
+  })) << corp.dump(2);
+  const auto listed = nlohmann::json::parse(
+      scim.http.request("GET", "/scim/v2/tenants/acme/Users?count=0", {}, scim.auth).body);
+  EXPECT_EQ(listed["totalResults"], 3);
+  EXPECT_EQ(scim.find("carol%2Bx")["id"], nlohmann::json::parse(created.body)["id"]);
+}
+
+TEST_F(WriteBackTest, WritesQueuedWhileTheDirectoryIsDownArriveInOrderOnceItIsBack) {
+  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim{HttpConnection("127.0.0.1", port)};
+  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  const std::string ann = scim.find("ann")["id"];
+  const std::string bob = scim.find("bob")["id"];
+
+  slapd_.stop();
+  const auto started = std::chrono::steady_clock::now();
+  for (const std::string title : {"One", "Two", "Three"}) {
+    EXPECT_EQ(scim.patch(ann, "title", "Ann " + title).status, 200);
+    EXPECT_EQ(scim.patch(bob, "title", "Bob " + title).status, 200);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2))
+      << "SCIM only queues: a stopped directory does not slow it down";
+  const auto queued = scim.status()["writeBack"];
+  EXPECT_EQ(queued["pending"], 6) << queued.dump();
+  EXPECT_TRUE(queued.contains("oldestPendingAgeSeconds")) << queued.dump();
+
+  slapd_.start();
+  ASSERT_TRUE(eventually([&] { return scim.status()["writeBack"]["pending"] == 0; },
+                         std::chrono::seconds(40)))
+      << daemon.stderr_text();
+  EXPECT_EQ(ldap_value("ann", "title"), "Ann Three") << "the last write is the one that stays";
+  EXPECT_EQ(ldap_value("bob", "title"), "Bob Three");
+  EXPECT_EQ(scim.status()["writeBack"]["parked"], 0);
+  EXPECT_EQ(scim.status()["writeBack"]["conflicts"], 0)
+      << "each write asserted the previous one's value: in order, nothing conflicted";
+}
+
+TEST_F(WriteBackTest, AConcurrentDirectoryEditOfADirectoryOwnedAttributeWinsWithAConflictRecord) {
+  // displayName is the directory's, but it accepts SCIM writes (accept_scim_writes).
+  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim{HttpConnection("127.0.0.1", port)};
+  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  const std::string ann = scim.find("ann")["id"];
+
+  slapd_.stop();
+  ASSERT_EQ(scim.patch(ann, "displayName", "Ann from Okta").status, 200);
+  slapd_.start();
+  // The directory's admin edits the same attribute before the write-back gets through (the
+  // worker is backing off after the outage).
+  ldap_modify(
+      "dn: uid=ann,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: cn\n"
+      "cn: Ann from AD\n\n");
+  ASSERT_TRUE(eventually([&] { return scim.status()["writeBack"]["pending"] == 0; },
+                         std::chrono::seconds(40)))
+      << daemon.stderr_text();
+  EXPECT_EQ(ldap_value("ann", "cn"), "Ann from AD") << "the owner's value stays";
+  const auto corp = scim.status();
+  EXPECT_EQ(corp["writeBack"]["conflicts"], 1) << corp.dump(2);
+  // The next sync gives the tenant the directory's value.
+  EXPECT_TRUE(eventually([&] { return scim.find("ann")["displayName"] == "Ann from AD"; }))
+      << daemon.stderr_text();
+  const auto conflicts = run_command(
+      {kBinary, "writeback", "--config", daemon.config_path(), "--conflicts", "--json"});
+  ASSERT_EQ(conflicts.status.code, 0) << conflicts.err;
+  const auto listed = nlohmann::json::parse(conflicts.out);
+  ASSERT_EQ(listed.size(), 1U) << conflicts.out;
+  EXPECT_EQ(listed[0]["attribute"], "displayName");
+  EXPECT_EQ(listed[0]["kept"], "Ann from AD");
+  EXPECT_EQ(listed[0]["lost"], "Ann from Okta");
+  EXPECT_EQ(listed[0]["owner"], "directory");
+}
+
+}  // namespace
+}  // namespace idbridge::testing
