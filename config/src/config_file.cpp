@@ -1133,6 +1133,11 @@ void read_directory_writeback(TableReader& parent, Context& context, DirectoryCo
       binding->accept_scim_writes = true;
     }
   }
+  for (const auto& binding : policy.attributes) {
+    if (binding.owner != Authority::directory) {
+      directory.rules.set_on_create_only.push_back(binding.target);
+    }
+  }
   // Deactivation is written back when the directory takes it: Okta and Entra deprovision with
   // active=false, which must not be refused when write-back can carry it.
   if (policy.operations.disable) {

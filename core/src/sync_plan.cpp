@@ -30,36 +30,46 @@ int phase(OpKind kind) {
   return 9;
 }
 
-bool maps(const MappingRules& rules, std::string_view target) {
+bool set_on_create_only(const MappingRules& rules, std::string_view target) {
+  return std::find(rules.set_on_create_only.begin(), rules.set_on_create_only.end(), target) !=
+         rules.set_on_create_only.end();
+}
+
+// Whether the sync sets `target`: mapped, and on existing users not given to SCIM or the tenant
+// by the write-back authority.
+bool maps(const MappingRules& rules, std::string_view target, bool creating) {
   return std::any_of(rules.attributes.begin(), rules.attributes.end(),
-                     [&](const AttributeMapping& m) { return m.target == target; });
+                     [&](const AttributeMapping& m) { return m.target == target; }) &&
+         (creating || !set_on_create_only(rules, target));
 }
 
 // What the directory owns, worked out once per plan rather than once per user (at 100,000 users
 // the per-user lookups were a measurable share of an unchanged run).
 struct Ownership {
-  explicit Ownership(const MappingRules& rules)
-      : user_name(maps(rules, "userName")),
-        external_id(maps(rules, "externalId")),
-        display_name(maps(rules, "displayName")),
-        nick_name(maps(rules, "nickName")),
-        title(maps(rules, "title")),
-        user_type(maps(rules, "userType")),
-        preferred_language(maps(rules, "preferredLanguage")),
-        locale(maps(rules, "locale")),
-        timezone(maps(rules, "timezone")),
-        given_name(maps(rules, "name.givenName")),
-        family_name(maps(rules, "name.familyName")),
-        middle_name(maps(rules, "name.middleName")),
-        formatted(maps(rules, "name.formatted")),
-        employee_number(maps(rules, "enterprise.employeeNumber")),
-        cost_center(maps(rules, "enterprise.costCenter")),
-        organization(maps(rules, "enterprise.organization")),
-        division(maps(rules, "enterprise.division")),
-        department(maps(rules, "enterprise.department")),
-        emails(maps(rules, "emails.primary") || maps(rules, "emails.backup")),
-        phone_numbers(maps(rules, "phoneNumbers.work") || maps(rules, "phoneNumbers.mobile")),
-        active(rules.disabled.kind != DisabledRule::Kind::none) {
+  // `creating`: for a new user, whose every mapped attribute comes from the directory.
+  Ownership(const MappingRules& rules, bool creating)
+      : user_name(maps(rules, "userName", creating)),
+        external_id(maps(rules, "externalId", creating)),
+        display_name(maps(rules, "displayName", creating)),
+        nick_name(maps(rules, "nickName", creating)),
+        title(maps(rules, "title", creating)),
+        user_type(maps(rules, "userType", creating)),
+        preferred_language(maps(rules, "preferredLanguage", creating)),
+        locale(maps(rules, "locale", creating)),
+        timezone(maps(rules, "timezone", creating)),
+        given_name(maps(rules, "name.givenName", creating)),
+        family_name(maps(rules, "name.familyName", creating)),
+        middle_name(maps(rules, "name.middleName", creating)),
+        formatted(maps(rules, "name.formatted", creating)),
+        employee_number(maps(rules, "enterprise.employeeNumber", creating)),
+        cost_center(maps(rules, "enterprise.costCenter", creating)),
+        organization(maps(rules, "enterprise.organization", creating)),
+        division(maps(rules, "enterprise.division", creating)),
+        department(maps(rules, "enterprise.department", creating)),
+        emails(maps(rules, "emails.primary", creating) || maps(rules, "emails.backup", creating)),
+        phone_numbers(maps(rules, "phoneNumbers.work", creating) || maps(rules, "phoneNumbers.mobile", creating)),
+        active(rules.disabled.kind != DisabledRule::Kind::none &&
+               (creating || !set_on_create_only(rules, "active"))) {
     for (const auto& rule : rules.profiles) {
       managed_profiles.insert(rule.profile);
     }
@@ -176,7 +186,8 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   result.diagnostics = mapped.problems;
   result.counts.read = snapshot.users.size();
 
-  const Ownership owns(rules);
+  const Ownership owns(rules, false);
+  const Ownership owns_on_create(rules, true);
   std::unordered_map<std::string_view, const LinkedUser*> linked;
   linked.reserve(current.linked.size());
   for (const auto& user : current.linked) {
@@ -283,7 +294,7 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     }
     User fresh;
     fresh.role = rules.default_role;
-    User target = target_user(fresh, desired, owns);
+    User target = target_user(fresh, desired, owns_on_create);
     if (rules.disabled.kind == DisabledRule::Kind::none) {
       target.active = true;
     }

@@ -202,6 +202,32 @@ TEST(SyncPlan, UpdatesOnlyDirectoryOwnedAttributesAndKeepsTenantOnes) {
       p.ops[0].desired->profiles.end());
 }
 
+TEST(SyncPlan, AttributesOwnedBySCIMAreSetOnCreateAndNeverUpdatedFromTheDirectory) {
+  // Write-back authority gives title to SCIM (the Rocket.Chat failure: a sync re-applying an
+  // attribute someone else owns).
+  MappingRules r = rules();
+  r.set_on_create_only = {"title"};
+  const auto s1 = snapshot({person("a1", "ann")});
+  TenantView view;
+  const Plan first = plan_for(s1, view, r);
+  ASSERT_EQ(count(first, OpKind::create_user), 1U);
+  const auto created = std::find_if(first.ops.begin(), first.ops.end(),
+                                    [](const Op& op) { return op.kind == OpKind::create_user; });
+  EXPECT_EQ(created->desired->title, "Engineer") << "a new user takes the directory's value";
+  view = apply(first, view);
+  view.linked[0].user.title = "Staff Engineer";  // set over SCIM since
+  auto changed = person("a1", "ann");
+  changed.attributes["title"] = {"Director"};
+  changed.attributes["sn"] = {"Smith"};
+  const Plan p = plan_for(snapshot({changed}), view, r);
+  ASSERT_EQ(p.ops.size(), 1U) << to_table(p);
+  EXPECT_EQ(p.ops[0].desired->title, "Staff Engineer");
+  EXPECT_EQ(p.ops[0].desired->name.family_name, "Smith") << "directory-owned ones still follow";
+  for (const auto& change : p.ops[0].changes) {
+    EXPECT_NE(change.path, "title");
+  }
+}
+
 TEST(SyncPlan, AnIncompleteReadNeverDisablesOrDeletes) {
   TenantView view;
   view = apply(plan_for(snapshot({person("a1", "ann"), person("a2", "bob")}), view), view);

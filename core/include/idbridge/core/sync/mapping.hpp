@@ -83,6 +83,9 @@ struct MappingRules {
   std::vector<ProfileRule> profiles;
   std::vector<GroupRule> groups;
   DisabledRule disabled;
+  // Mapped targets another side owns (write-back authority scim or tenant, and "active"): taken
+  // from the directory when a user is created, never updated from it afterwards.
+  std::vector<std::string> set_on_create_only = {};
 };
 
 // The attribute paths a mapping may target.
