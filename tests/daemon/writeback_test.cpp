@@ -86,8 +86,8 @@ class WriteBackTest : public ::testing::Test {
   // One attribute of one entry, through ldapsearch as the rootdn ("" when absent).
   std::string ldap_value(const std::string& uid, const std::string& attribute) {
     const auto result =
-        run_command({"/usr/bin/ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", slapd_.uri(), "-D",
-                     slapd_.options().root_dn, "-w", slapd_.options().root_password, "-b",
+        run_command({"/usr/bin/ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", slapd_.uri(),
+                     "-D", slapd_.options().root_dn, "-w", slapd_.options().root_password, "-b",
                      "uid=" + uid + ",ou=people,dc=example,dc=com", "-s", "base", attribute});
     const std::string prefix = attribute + ": ";
     const auto at = result.out.find("\n" + prefix);
