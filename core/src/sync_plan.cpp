@@ -67,7 +67,8 @@ struct Ownership {
         division(maps(rules, "enterprise.division", creating)),
         department(maps(rules, "enterprise.department", creating)),
         emails(maps(rules, "emails.primary", creating) || maps(rules, "emails.backup", creating)),
-        phone_numbers(maps(rules, "phoneNumbers.work", creating) || maps(rules, "phoneNumbers.mobile", creating)),
+        phone_numbers(maps(rules, "phoneNumbers.work", creating) ||
+                      maps(rules, "phoneNumbers.mobile", creating)),
         active(rules.disabled.kind != DisabledRule::Kind::none &&
                (creating || !set_on_create_only(rules, "active"))) {
     for (const auto& rule : rules.profiles) {
