@@ -13,8 +13,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,7 +57,11 @@ class WriteBackTest : public ::testing::Test {
         person("ann", "Engineer") + person("bob", "Analyst"));
   }
 
-  std::string config(const std::string& authority) {
+  // `operations`: the writeback.operations list; `writeback` more lines for that table;
+  // `tables`: more tables of the directory (rules), placed before [directories.corp.writeback].
+  std::string config(const std::string& authority,
+                     const std::string& operations = "\"create\", \"modify\"",
+                     const std::string& writeback = "", const std::string& tables = "") {
     const auto password_file = dir_.write("ldap.password", slapd_.options().root_password + "\n");
     const auto token_file = dir_.write("tenant.token", kToken + "\n");
     return "state_dir = \"" + dir_.file("state") +
@@ -67,45 +74,58 @@ class WriteBackTest : public ::testing::Test {
            slapd_.uri() + "\"\nbind_dn = \"" + slapd_.options().root_dn +
            "\"\nbind_password = { file = \"" + password_file +
            "\" }\ntimeout_seconds = 5\nfull_sync_interval_seconds = 0\n"
-           "incremental_sync_interval_seconds = 1\n\n"
+           "incremental_sync_interval_seconds = " +
+           std::to_string(incremental_interval_) +
+           "\n\n"
            "[directories.corp.users]\nbase_dns = [\"ou=people,dc=example,dc=com\"]\n"
            "[directories.corp.users.attributes]\nuserName = \"{uid}\"\n"
            "name.givenName = \"{givenName}\"\nname.familyName = \"{sn}\"\n"
            "emails.primary = \"{mail}\"\ntitle = \"{title}\"\n"
-           "displayName = \"{cn}\"\n\n"
-           "[directories.corp.writeback]\noperations = [\"create\", \"modify\"]\n"
+           "displayName = \"{cn}\"\n\n" +
+           tables + "[directories.corp.writeback]\noperations = [" + operations + "]\n" +
+           writeback +
            "user_dn = \"uid={userName},ou=people,dc=example,dc=com\"\n"
            "object_classes = [\"inetOrgPerson\"]\n"
-           "accept_scim_writes = [\"displayName\"]\n"
+           "accept_scim_writes = [\"displayName\", \"userName\"]\n"
            "[directories.corp.writeback.create_attributes]\nsn = \"{name.familyName}\"\n"
            "cn = \"{displayName}\"\n\n"
            "[directories.corp.authority]\n" +
            authority;
   }
 
-  // One attribute of one entry, through ldapsearch as the rootdn ("" when absent).
-  std::string ldap_value(const std::string& uid, const std::string& attribute) {
+  // Every value of one attribute of the entry `dn`, through ldapsearch as the rootdn (none when
+  // the entry or the attribute is absent).
+  std::vector<std::string> ldap_values(const std::string& dn, const std::string& attribute) {
     const auto result =
         run_command({"/usr/bin/ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", slapd_.uri(),
-                     "-D", slapd_.options().root_dn, "-w", slapd_.options().root_password, "-b",
-                     "uid=" + uid + ",ou=people,dc=example,dc=com", "-s", "base", attribute});
-    const std::string prefix = attribute + ": ";
-    const auto at = result.out.find("\n" + prefix);
-    if (at == std::string::npos) {
-      return {};
+                     "-D", slapd_.options().root_dn, "-w", slapd_.options().root_password, "-b", dn,
+                     "-s", "base", attribute});
+    std::vector<std::string> values;
+    const std::string prefix = "\n" + attribute + ": ";
+    for (auto at = result.out.find(prefix); at != std::string::npos;
+         at = result.out.find(prefix, at + 1)) {
+      const auto start = at + prefix.size();
+      values.push_back(result.out.substr(start, result.out.find('\n', start) - start));
     }
-    const auto start = at + 1 + prefix.size();
-    return result.out.substr(start, result.out.find('\n', start) - start);
+    return values;
+  }
+
+  // One attribute of uid=`uid`,ou=people ("" when absent).
+  std::string ldap_value(const std::string& uid, const std::string& attribute) {
+    const auto values = ldap_values("uid=" + uid + ",ou=people,dc=example,dc=com", attribute);
+    return values.empty() ? std::string() : values.front();
   }
 
   void ldap_modify(const std::string& ldif) { slapd_.modify_ldif(ldif); }
 
+  int incremental_interval_ = 1;  // seconds between scheduled incremental syncs
   TempDir dir_;
   TempDir slapd_dir_;
   Slapd slapd_{slapd_dir_};
 };
 
 struct Scim {
+  explicit Scim(std::uint16_t port) : http("127.0.0.1", port) {}
   HttpConnection http;
   Headers auth{{"Authorization", "Bearer " + kToken}, {"Content-Type", "application/scim+json"}};
 
@@ -131,7 +151,7 @@ TEST_F(WriteBackTest, AScimChangeReachesTheDirectoryAndTheNextSyncChangesNothing
   DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim{HttpConnection("127.0.0.1", port)};
+  Scim scim(port);
   ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
   const auto ann = scim.find("ann");
 
@@ -162,7 +182,7 @@ TEST_F(WriteBackTest, AWriteToADirectoryOwnedAttributeIsRefusedAndChangesNothing
   DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim{HttpConnection("127.0.0.1", port)};
+  Scim scim(port);
   ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
   const auto ann = scim.find("ann");
 
@@ -181,7 +201,7 @@ TEST_F(WriteBackTest, AScimCreatedUserBecomesAnEntryAndIsLinkedToIt) {
   DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim{HttpConnection("127.0.0.1", port)};
+  Scim scim(port);
   ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
 
   // A userName that needs DN escaping must not change the entry's place in the tree.
@@ -218,7 +238,7 @@ TEST_F(WriteBackTest, WritesQueuedWhileTheDirectoryIsDownArriveInOrderOnceItIsBa
   DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim{HttpConnection("127.0.0.1", port)};
+  Scim scim(port);
   ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
   const std::string ann = scim.find("ann")["id"];
   const std::string bob = scim.find("bob")["id"];
@@ -247,22 +267,21 @@ TEST_F(WriteBackTest, WritesQueuedWhileTheDirectoryIsDownArriveInOrderOnceItIsBa
 }
 
 TEST_F(WriteBackTest, AConcurrentDirectoryEditOfADirectoryOwnedAttributeWinsWithAConflictRecord) {
-  // displayName is the directory's, but it accepts SCIM writes (accept_scim_writes).
+  // displayName is the directory's, but it accepts SCIM writes (accept_scim_writes). No
+  // scheduled sync after the first: both edits happen "between two syncs".
+  incremental_interval_ = 3600;
   DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
   const auto port = daemon.wait_listening();
   ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim{HttpConnection("127.0.0.1", port)};
+  Scim scim(port);
   ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
   const std::string ann = scim.find("ann")["id"];
 
-  slapd_.stop();
-  ASSERT_EQ(scim.patch(ann, "displayName", "Ann from Okta").status, 200);
-  slapd_.start();
-  // The directory's admin edits the same attribute before the write-back gets through (the
-  // worker is backing off after the outage).
+  // The directory's admin edits the attribute, then Okta does, before any sync saw the first.
   ldap_modify(
       "dn: uid=ann,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: cn\n"
       "cn: Ann from AD\n\n");
+  ASSERT_EQ(scim.patch(ann, "displayName", "Ann from Okta").status, 200);
   ASSERT_TRUE(eventually([&] { return scim.status()["writeBack"]["pending"] == 0; },
                          std::chrono::seconds(40)))
       << daemon.stderr_text();
@@ -270,8 +289,11 @@ TEST_F(WriteBackTest, AConcurrentDirectoryEditOfADirectoryOwnedAttributeWinsWith
   const auto corp = scim.status();
   EXPECT_EQ(corp["writeBack"]["conflicts"], 1) << corp.dump(2);
   // The next sync gives the tenant the directory's value.
-  EXPECT_TRUE(eventually([&] { return scim.find("ann")["displayName"] == "Ann from AD"; }))
-      << daemon.stderr_text();
+  const auto synced = run_command(
+      {kBinary, "sync", "--config", daemon.config_path(), "--directory", "corp", "--incremental"},
+      std::chrono::seconds(60));
+  EXPECT_EQ(synced.status.code, 0) << synced.out << synced.err;
+  EXPECT_EQ(scim.find("ann")["displayName"], "Ann from AD");
   const auto conflicts = run_command(
       {kBinary, "writeback", "--config", daemon.config_path(), "--conflicts", "--json"});
   ASSERT_EQ(conflicts.status.code, 0) << conflicts.err;
@@ -281,6 +303,147 @@ TEST_F(WriteBackTest, AConcurrentDirectoryEditOfADirectoryOwnedAttributeWinsWith
   EXPECT_EQ(listed[0]["kept"], "Ann from AD");
   EXPECT_EQ(listed[0]["lost"], "Ann from Okta");
   EXPECT_EQ(listed[0]["owner"], "directory");
+}
+
+TEST_F(WriteBackTest, EveryKindOfWriteRoundTripsAndTheNextSyncChangesNothing) {
+  slapd_.add_ldif(
+      "dn: ou=groups,dc=example,dc=com\nobjectClass: organizationalUnit\nou: groups\n\n"
+      "dn: cn=staff,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: staff\n"
+      "member: uid=ann,ou=people,dc=example,dc=com\n\n");
+  const std::string staff_dn = "cn=staff,ou=groups,dc=example,dc=com";
+  DaemonProcess daemon(
+      kBinary, dir_,
+      config("title = \"scim\"\n",
+             "\"create\", \"modify\", \"rename\", \"disable\", \"remove\", \"groups\"",
+             "disable = \"attribute\"\ndisable_attribute = \"employeeType\"\n"
+             "disabled_value = \"disabled\"\n",
+             "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
+             "attribute = \"employeeType\"\nvalue = \"disabled\"\n\n"
+             "[[directories.corp.groups]]\ngroup = \"" +
+                 staff_dn + "\"\ntenant_group = \"Staff\"\n\n"));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim(port);
+  ASSERT_TRUE(eventually([&] { return !scim.find("bob").is_null(); })) << daemon.stderr_text();
+  const std::string ann = scim.find("ann")["id"];
+  const std::string bob = scim.find("bob")["id"];
+  const auto groups = nlohmann::json::parse(
+      scim.http
+          .request("GET", "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22Staff%22", {},
+                   scim.auth)
+          .body);
+  ASSERT_EQ(groups.value("totalResults", 0), 1) << groups.dump();
+  const std::string staff = groups["Resources"][0]["id"];
+
+  // Rename: userName is the entry's naming attribute, so a modRDN.
+  ASSERT_EQ(scim.patch(bob, "userName", "robert").status, 200);
+  // Disable: active=false as Okta and Entra deprovision.
+  const nlohmann::json deactivate = {
+      {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+      {"Operations", {{{"op", "replace"}, {"value", {{"active", false}}}}}}};
+  ASSERT_EQ(
+      scim.http.request("PATCH", "/scim/v2/tenants/acme/Users/" + ann, deactivate.dump(), scim.auth)
+          .status,
+      200);
+  // Group membership: robert joins Staff.
+  const nlohmann::json join = {
+      {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+      {"Operations", {{{"op", "add"}, {"path", "members"}, {"value", {{{"value", bob}}}}}}}};
+  const auto joined =
+      scim.http.request("PATCH", "/scim/v2/tenants/acme/Groups/" + staff, join.dump(), scim.auth);
+  ASSERT_LT(joined.status, 300) << joined.body;
+  // Create then delete.
+  const nlohmann::json dave = {{"schemas", {"urn:ietf:params:scim:schemas:core:2.0:User"}},
+                               {"userName", "dave"},
+                               {"name", {{"givenName", "Dave"}, {"familyName", "Doe"}}},
+                               {"displayName", "Dave Doe"}};
+  const auto created =
+      scim.http.request("POST", "/scim/v2/tenants/acme/Users", dave.dump(), scim.auth);
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_TRUE(eventually([&] { return ldap_value("dave", "sn") == "Doe"; }))
+      << daemon.stderr_text();
+  const std::string dave_id = nlohmann::json::parse(created.body)["id"];
+  ASSERT_TRUE(eventually([&] { return scim.status()["writeBack"]["pending"] == 0; }));
+  EXPECT_EQ(
+      scim.http.request("DELETE", "/scim/v2/tenants/acme/Users/" + dave_id, {}, scim.auth).status,
+      204);
+
+  EXPECT_TRUE(eventually([&] { return ldap_value("robert", "uid") == "robert"; }))
+      << daemon.stderr_text();
+  EXPECT_EQ(ldap_value("bob", "uid"), "") << "renamed, not copied";
+  EXPECT_TRUE(eventually([&] { return ldap_value("ann", "employeeType") == "disabled"; }));
+  EXPECT_TRUE(eventually([&] {
+    const auto members = ldap_values(staff_dn, "member");
+    return std::find(members.begin(), members.end(), "uid=robert,ou=people,dc=example,dc=com") !=
+           members.end();
+  })) << daemon.stderr_text();
+  EXPECT_TRUE(eventually([&] { return ldap_value("dave", "uid").empty(); }));
+
+  // Two syncs after everything landed find nothing to change, and the tenant is as SCIM left it.
+  nlohmann::json corp;
+  ASSERT_TRUE(eventually([&] {
+    corp = scim.status();
+    const auto& runs = corp["recentRuns"];
+    return corp["writeBack"]["pending"] == 0 && runs.size() >= 2 &&
+           runs[0]["outcome"] == "unchanged" && runs[1]["outcome"] == "unchanged";
+  })) << corp.dump(2);
+  EXPECT_EQ(corp["writeBack"]["parked"], 0) << corp.dump(2);
+  EXPECT_EQ(corp["writeBack"]["conflicts"], 0) << corp.dump(2);
+  EXPECT_EQ(scim.find("robert")["id"], bob);
+  EXPECT_EQ(scim.find("ann")["active"], false);
+  EXPECT_TRUE(scim.find("dave").is_null());
+  const auto members = nlohmann::json::parse(
+      scim.http.request("GET", "/scim/v2/tenants/acme/Groups/" + staff, {}, scim.auth).body);
+  EXPECT_EQ(members["members"].size(), 2U) << members.dump();
+}
+
+TEST_F(WriteBackTest, AfterASigkillDuringDeliveryTheDirectoryMatchesTheTenantWithoutConflicts) {
+  std::optional<DaemonProcess> daemon;
+  daemon.emplace(kBinary, dir_, config("title = \"scim\"\n"));
+  auto port = daemon->wait_listening();
+  ASSERT_NE(port, 0) << daemon->stderr_text();
+  std::optional<Scim> scim;
+  scim.emplace(port);
+  ASSERT_TRUE(eventually([&] { return !scim->find("bob").is_null(); })) << daemon->stderr_text();
+  const std::string ann = scim->find("ann")["id"];
+  const std::string bob = scim->find("bob")["id"];
+
+  constexpr int kWrites = 150;
+  slapd_.stop();
+  for (int i = 1; i <= kWrites; ++i) {
+    ASSERT_EQ(scim->patch(ann, "title", "Ann " + std::to_string(i)).status, 200);
+    ASSERT_EQ(scim->patch(bob, "title", "Bob " + std::to_string(i)).status, 200);
+  }
+  ASSERT_EQ(scim->status()["writeBack"]["pending"], 2 * kWrites);
+  slapd_.start();
+  // Killed as soon as delivery is seen under way (or done: the outcome must not depend on it).
+  int seen_pending = 2 * kWrites;
+  eventually(
+      [&] {
+        seen_pending = scim->status()["writeBack"]["pending"].get<int>();
+        return seen_pending < 2 * kWrites;
+      },
+      std::chrono::seconds(40));
+  daemon->send_signal(SIGKILL);
+  ASSERT_TRUE(daemon->wait_exit(std::chrono::seconds(10)));
+  std::cerr << "killed with " << seen_pending << " of " << 2 * kWrites << " writes pending\n";
+
+  scim.reset();
+  daemon.reset();
+  daemon.emplace(kBinary, dir_, config("title = \"scim\"\n"));
+  port = daemon->wait_listening();
+  ASSERT_NE(port, 0) << daemon->stderr_text();
+  scim.emplace(port);
+  ASSERT_TRUE(eventually([&] { return scim->status()["writeBack"]["pending"] == 0; },
+                         std::chrono::seconds(60)))
+      << daemon->stderr_text();
+  EXPECT_EQ(ldap_value("ann", "title"), "Ann " + std::to_string(kWrites));
+  EXPECT_EQ(ldap_value("bob", "title"), "Bob " + std::to_string(kWrites));
+  EXPECT_EQ(scim->find("ann")["title"], "Ann " + std::to_string(kWrites));
+  const auto corp = scim->status();
+  EXPECT_EQ(corp["writeBack"]["conflicts"], 0)
+      << "a write repeated after the kill found its own value: done, not a conflict";
+  EXPECT_EQ(corp["writeBack"]["parked"], 0);
 }
 
 }  // namespace
