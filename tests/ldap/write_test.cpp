@@ -255,7 +255,7 @@ TEST(Write, PasswordModifyThenTheNewPasswordBindsAndTheOldDoesNot) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find(user_dn("nobody")), std::string::npos);
   EXPECT_EQ(missing.error().message.find(fresh.reveal()), std::string::npos);
-  EXPECT_NE(missing.error().code, ErrorCode::invalid_request);
+  EXPECT_EQ(missing.error().code, ErrorCode::no_such_object) << missing.error().message;
 }
 
 TEST(Write, RefusalsAreTyped) {
