@@ -47,6 +47,7 @@ ScimError from_core(const core::Error& error) {
     case ErrorCode::group_name_taken:
     case ErrorCode::account_owner_exists: return {409, "uniqueness", std::move(detail)};
     case ErrorCode::account_owner_required:
+    case ErrorCode::owned_by_directory:
     case ErrorCode::system_group_immutable: return {400, "mutability", std::move(detail)};
     case ErrorCode::invalid_value:
     case ErrorCode::required:

@@ -7,11 +7,16 @@
 #include "idbridge/testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace idbridge::ldap {
@@ -255,7 +260,7 @@ TEST(Write, PasswordModifyThenTheNewPasswordBindsAndTheOldDoesNot) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find(user_dn("nobody")), std::string::npos);
   EXPECT_EQ(missing.error().message.find(fresh.reveal()), std::string::npos);
-  EXPECT_NE(missing.error().code, ErrorCode::invalid_request);
+  EXPECT_EQ(missing.error().code, ErrorCode::no_such_object) << missing.error().message;
 }
 
 TEST(Write, RefusalsAreTyped) {
@@ -388,6 +393,69 @@ TEST(Write, KilledServerIsTransientAndTheConnectionStaysDead) {
   const auto jack = fresh.read(user_dn("jack"), {"*"}).value();
   EXPECT_EQ(jack.find("title"), nullptr);
   EXPECT_FALSE(fresh.read(user_dn("kate"), {}));
+}
+
+// SIGSTOP is delivered asynchronously: wait until every thread of `pid` is stopped ('T').
+bool wait_until_stopped(pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all_stopped = true;
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream stat(task.path() / "stat");
+      std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+      const auto after_name = text.rfind(") ");
+      all_stopped = all_stopped && after_name != std::string::npos &&
+                    after_name + 2 < text.size() && text[after_name + 2] == 'T';
+    }
+    if (all_stopped) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// A server that stops answering (SIGSTOP: the connection stays open, nothing replies) makes a
+// write a timeout within operation_timeout, after which the Connection is dead.
+TEST(Write, SilentServerIsATimeoutAndTheConnectionStaysDead) {
+  Directory directory;
+  directory.slapd.add_ldif(user_ldif("lena") + user_ldif("mike"));
+  auto settings = as_root(directory.slapd);
+  settings.operation_timeout = std::chrono::milliseconds(700);
+  auto connection = Connection::open(settings).value();
+  auto pipelined_connection = Connection::open(settings).value();
+  ASSERT_EQ(::kill(directory.slapd.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(wait_until_stopped(directory.slapd.pid()));
+  const auto started = std::chrono::steady_clock::now();
+  auto silent = connection.modify(user_dn("lena"), {{ModifyOp::replace, "title", {"Silent"}}});
+  const auto waited = std::chrono::steady_clock::now() - started;
+  const auto pipelined = pipelined_connection.modify_pipelined(
+      {{user_dn("lena"), {{ModifyOp::replace, "title", {"A"}}}, {}},
+       {user_dn("mike"), {{ModifyOp::replace, "title", {"B"}}}, {}},
+       {user_dn("lena"), {{ModifyOp::replace, "title", {"C"}}}, {}}},
+      2);
+  ASSERT_EQ(::kill(directory.slapd.pid(), SIGCONT), 0);
+  ASSERT_FALSE(silent);
+  EXPECT_EQ(silent.error().code, ErrorCode::timeout) << silent.error().message;
+  EXPECT_TRUE(is_transient(silent.error().code));
+  EXPECT_NE(silent.error().message.find("unknown"), std::string::npos);
+  EXPECT_GE(waited, std::chrono::milliseconds(600));
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  auto after = connection.modify(user_dn("lena"), {{ModifyOp::replace, "title", {"After"}}});
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, ErrorCode::unreachable);
+
+  // The two requests in flight time out; the third (same DN as the first) was never sent.
+  ASSERT_EQ(pipelined.size(), 3u);
+  ASSERT_FALSE(pipelined[0]);
+  EXPECT_EQ(pipelined[0].error().code, ErrorCode::timeout);
+  ASSERT_FALSE(pipelined[1]);
+  EXPECT_EQ(pipelined[1].error().code, ErrorCode::timeout);
+  ASSERT_FALSE(pipelined[2]);
+  EXPECT_EQ(pipelined[2].error().code, ErrorCode::unreachable);
+  auto fresh = directory.connect();
+  EXPECT_NE(value_of(fresh.read(user_dn("lena"), {"title"}).value(), "title"), "C");
 }
 
 TEST(Write, LargeMemberAttributeGainsOneAndLosesOne) {
