@@ -321,6 +321,9 @@ WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
     return out;
   }
   std::vector<core::AttributeChange> to_write = item.changes;
+  // Active Directory implements neither the assertion nor the read-entry controls (MS-ADTS
+  // 3.1.1.3.4.1): compare through the values themselves instead.
+  const bool compare_by_value = is_ad(directory_);
   for (int round = 0; round < 3 && !to_write.empty(); ++round) {
     std::vector<ldap::Modification> modifications;
     std::string assertion = "(&";
@@ -351,6 +354,18 @@ WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
         }
         continue;
       }
+      if (compare_by_value) {
+        // AD has no assertion control: removing the exact old value fails (16) when the
+        // directory no longer holds it, and adding to a single-valued attribute that has a value
+        // fails (19/20): the same check, atomic within the one modify.
+        if (change.before) {
+          modifications.push_back({ldap::ModifyOp::remove, attribute, {*change.before}});
+        }
+        if (change.after) {
+          modifications.push_back({ldap::ModifyOp::add, attribute, {*change.after}});
+        }
+        continue;
+      }
       ldap::Modification modification;
       modification.op = ldap::ModifyOp::replace;
       modification.attribute = attribute;
@@ -364,8 +379,10 @@ WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
       return out;
     }
     ldap::WriteOptions options;
-    options.assertion = assertion;
-    options.post_read = revision_attributes();
+    if (!compare_by_value) {
+      options.assertion = assertion;
+      options.post_read = revision_attributes();
+    }
     auto modified = conn->modify(current_dn, modifications, options);
     if (modified) {
       if (modified->post_read) {
@@ -373,7 +390,13 @@ WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
       }
       return out;
     }
-    if (modified.error().code != ldap::ErrorCode::assertion_failed) {
+    const auto code = modified.error().code;
+    const bool changed_meanwhile =
+        code == ldap::ErrorCode::assertion_failed ||
+        (compare_by_value && (code == ldap::ErrorCode::no_such_attribute ||
+                              code == ldap::ErrorCode::attribute_or_value_exists ||
+                              code == ldap::ErrorCode::constraint_violation));
+    if (!changed_meanwhile) {
       if (modified.error().code == ldap::ErrorCode::no_such_object) {
         dn_by_anchor_.erase(anchor_of(item));  // renamed or moved in the directory: look again
       }
@@ -421,8 +444,11 @@ WriteBackDelivery::Outcome WriteBackDelivery::set_active(const OutboxItem& item,
   }
   ldap::Modification modification;
   modification.op = ldap::ModifyOp::replace;
+  std::vector<ldap::Modification> modifications;
   ldap::WriteOptions options;
-  options.post_read = revision_attributes();
+  if (!is_ad(directory_)) {
+    options.post_read = revision_attributes();
+  }
   using Kind = core::writeback::DisableMethod::Kind;
   switch (method.kind) {
     case Kind::none: return Outcome::refused("no disable method is configured");
@@ -434,9 +460,16 @@ WriteBackDelivery::Outcome WriteBackDelivery::set_active(const OutboxItem& item,
       const std::string current = first_value(*entry, "userAccountControl");
       std::int64_t flags = current.empty() ? 512 : std::stoll(current);
       flags = disable ? (flags | 2) : (flags & ~std::int64_t{2});
+      // The other flags are kept: the value is only written if it is still the one read (AD:
+      // remove the old value and add the new one in one modify; elsewhere an assertion).
+      if (is_ad(directory_) && !current.empty()) {
+        modifications.push_back({ldap::ModifyOp::remove, "userAccountControl", {current}});
+        modification.op = ldap::ModifyOp::add;
+      } else {
+        options.assertion = holds("userAccountControl", current);
+      }
       modification.attribute = "userAccountControl";
       modification.values = {std::to_string(flags)};
-      options.assertion = holds("userAccountControl", current);
       break;
     }
     case Kind::ppolicy_lock:
@@ -453,9 +486,10 @@ WriteBackDelivery::Outcome WriteBackDelivery::set_active(const OutboxItem& item,
       }
       break;
   }
-  auto modified = conn->modify(dn, {modification}, options);
+  modifications.push_back(std::move(modification));
+  auto modified = conn->modify(dn, modifications, options);
   if (!modified) {
-    return Outcome::failed(modified.error());  // an assertion failure retries with a fresh read
+    return Outcome::failed(modified.error());  // a lost race retries with a fresh read
   }
   if (modified->post_read) {
     out.revision = revision_of(*modified->post_read);
