@@ -971,145 +971,140 @@ kind = "ad_account_disabled"
   "[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\nuri = \"ldap://h:389\"\n" extra \
   "[directories.corp.users]\nbase_dns = [\"ou=people,dc=x\"]\n" users
 
-const ErrorCase directory_error_cases[] =
-    {
-        {"unknown_tenant",
-         "[tenants.acme]\n[directories.corp]\ntenant = \"nope\"\nkind = \"openldap\"\n"
-         "uri = \"ldap://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
-         "attributes = { userName = \"{uid}\" }\n",
-         3, "directories.corp.tenant", "not configured"},
-        {"unknown_kind",
-         "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"novell\"\n"
-         "uri = \"ldap://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
-         "attributes = { userName = \"{uid}\" }\n",
-         4, "directories.corp.kind", "expected \"openldap\" or \"active_directory\""},
-        {"inline_bind_password",
-         DIRECTORY("bind_dn = \"cn=a,dc=x\"\nbind_password = \"hunter2\"\n",
-                   "attributes = { userName = \"{uid}\" }\n"),
-         7, "directories.corp.bind_password", "inline secret not allowed"},
-        {"bind_dn_without_password",
-         DIRECTORY("bind_dn = \"cn=a,dc=x\"\n", "attributes = { userName = \"{uid}\" }\n"), 2,
-         "directories.corp.bind_password", "required key is missing"},
-        {"unknown_change_detection",
-         DIRECTORY("change_detection = \"dirsync\"\n", "attributes = { userName = \"{uid}\" }\n"),
-         6, "directories.corp.change_detection", "expected \"full\", \"content_sync\""},
-        {"usn_changed_on_openldap",
-         DIRECTORY("change_detection = \"usn_changed\"\n",
-                   "attributes = { userName = \"{uid}\" }\n"),
-         6, "directories.corp.change_detection", "needs kind = \"active_directory\""},
-        {"content_sync_without_entry_uuid",
-         DIRECTORY("change_detection = \"content_sync\"\n",
-                   "anchor_attribute = \"uid\"\nattributes = { userName = \"{uid}\" }\n"),
-         6, "directories.corp.change_detection", "needs users.anchor_attribute = \"entryUUID\""},
-        {"persist_with_modify_timestamp",
-         DIRECTORY("change_detection = \"modify_timestamp\"\npersist = true\n",
-                   "attributes = { userName = \"{uid}\" }\n"),
-         7, "directories.corp.persist", "needs change_detection = \"content_sync\""},
-        {"persist_not_boolean",
-         DIRECTORY("persist = \"yes\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
-         "directories.corp.persist", "expected boolean, found string"},
-        {"group_filter_not_a_filter",
-         DIRECTORY("group_filter = \"objectClass=group\"\n",
-                   "attributes = { userName = \"{uid}\" }\n"),
-         6, "directories.corp.group_filter", "not an LDAP filter"},
-        {"unknown_directory_key",
-         DIRECTORY("pagesize = 10\n", "attributes = { userName = \"{uid}\" }\n"), 6,
-         "directories.corp.pagesize", "did you mean \"page_size\""},
-        {"verify_certificate_not_boolean",
-         DIRECTORY("verify_certificate = \"no\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
-         "directories.corp.verify_certificate", "expected boolean, found string"},
-        {"bad_uri",
-         "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\n"
-         "uri = \"http://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
-         "attributes = { userName = \"{uid}\" }\n",
-         5, "directories.corp.uri", "expected ldap://HOST:PORT"},
-        {"page_size_zero", DIRECTORY("page_size = 0\n", "attributes = { userName = \"{uid}\" }\n"),
-         6, "directories.corp.page_size", "between 1 and 100000"},
-        {"unknown_target",
-         DIRECTORY("", "attributes = { userName = \"{uid}\", shoeSize = \"{shoe}\" }\n"), 8,
-         "directories.corp.users.attributes.shoeSize", "unknown mapping target \"shoeSize\""},
-        {"unknown_dotted_target",
-         DIRECTORY("", "attributes = { userName = \"{uid}\", emails.tertiary = \"{mail}\" }\n"), 8,
-         "directories.corp.users.attributes.emails.tertiary", "unknown mapping target"},
-        {"user_name_required", DIRECTORY("", "attributes = { displayName = \"{cn}\" }\n"), 8,
-         "directories.corp.users.attributes", "must map userName"},
-        {"template_without_attribute", DIRECTORY("", "attributes = { userName = \"admin\" }\n"), 8,
-         "directories.corp.users.attributes.userName", "names no attribute"},
-        {"bad_filter",
-         DIRECTORY("", "filter = \"objectClass=person\"\nattributes = { userName = \"{uid}\" }\n"),
-         8, "directories.corp.users.filter", "not an LDAP filter"},
-        {"role_unknown",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[[directories.corp.roles]]\ngroup = \"admins\"\nrole = \"boss\"\n"
-                   "precedence = 1\n"),
-         11, "directories.corp.roles[0].role", "unknown role"},
-        {"role_without_precedence",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[[directories.corp.roles]]\ngroup = \"admins\"\nrole = \"administrator\"\n"),
-         9, "directories.corp.roles[0].precedence", "required key is missing"},
-        {"profile_not_defined",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[[directories.corp.profiles]]\ngroup = \"g\"\nprofile = \"nope\"\n"),
-         11, "directories.corp.profiles[0].profile", "not defined in tenants.acme.profiles"},
-        {"group_kind_unknown",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[[directories.corp.groups]]\ngroup = \"g\"\ntenant_group = \"G\"\n"
-                   "kind = \"club\"\n"),
-         12, "directories.corp.groups[0].kind", "unknown group kind"},
-        {"disabled_equals_without_value",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
-                   "attribute = \"status\"\n"),
-         9, "directories.corp.disabled.value", "required key is missing"},
-        {"ad_disabled_on_openldap",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[directories.corp.disabled]\nkind = \"ad_account_disabled\"\n"),
-         10, "directories.corp.disabled.kind", "needs kind = \"active_directory\""},
-        {"percent_out_of_range",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[directories.corp.safety]\nmax_delete_percent = 150\n"),
-         10, "directories.corp.safety.max_delete_percent", "percentage from 0 to 100"},
-        {"unknown_safety_key",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n"
-                   "[directories.corp.safety]\nmax_delete = 1\n"),
-         10, "directories.corp.safety.max_delete", "did you mean \"max_deletes\""},
-        {"unknown_users_key",
-         DIRECTORY("",
-                   "attributes = { userName = \"{uid}\" }\n") "[directories.corp.users.extra]\n",
-         9, "directories.corp.users.extra", "unknown key"},
-        {"writeback_password_not_available",
-         DIRECTORY(
-             "",
-             "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]\noperations "
+const ErrorCase directory_error_cases[] = {
+    {"unknown_tenant",
+     "[tenants.acme]\n[directories.corp]\ntenant = \"nope\"\nkind = \"openldap\"\n"
+     "uri = \"ldap://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
+     "attributes = { userName = \"{uid}\" }\n",
+     3, "directories.corp.tenant", "not configured"},
+    {"unknown_kind",
+     "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"novell\"\n"
+     "uri = \"ldap://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
+     "attributes = { userName = \"{uid}\" }\n",
+     4, "directories.corp.kind", "expected \"openldap\" or \"active_directory\""},
+    {"inline_bind_password",
+     DIRECTORY("bind_dn = \"cn=a,dc=x\"\nbind_password = \"hunter2\"\n",
+               "attributes = { userName = \"{uid}\" }\n"),
+     7, "directories.corp.bind_password", "inline secret not allowed"},
+    {"bind_dn_without_password",
+     DIRECTORY("bind_dn = \"cn=a,dc=x\"\n", "attributes = { userName = \"{uid}\" }\n"), 2,
+     "directories.corp.bind_password", "required key is missing"},
+    {"unknown_change_detection",
+     DIRECTORY("change_detection = \"dirsync\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.change_detection", "expected \"full\", \"content_sync\""},
+    {"usn_changed_on_openldap",
+     DIRECTORY("change_detection = \"usn_changed\"\n", "attributes = { userName = \"{uid}\" }\n"),
+     6, "directories.corp.change_detection", "needs kind = \"active_directory\""},
+    {"content_sync_without_entry_uuid",
+     DIRECTORY("change_detection = \"content_sync\"\n",
+               "anchor_attribute = \"uid\"\nattributes = { userName = \"{uid}\" }\n"),
+     6, "directories.corp.change_detection", "needs users.anchor_attribute = \"entryUUID\""},
+    {"persist_with_modify_timestamp",
+     DIRECTORY("change_detection = \"modify_timestamp\"\npersist = true\n",
+               "attributes = { userName = \"{uid}\" }\n"),
+     7, "directories.corp.persist", "needs change_detection = \"content_sync\""},
+    {"persist_not_boolean",
+     DIRECTORY("persist = \"yes\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.persist", "expected boolean, found string"},
+    {"group_filter_not_a_filter",
+     DIRECTORY("group_filter = \"objectClass=group\"\n", "attributes = { userName = \"{uid}\" }\n"),
+     6, "directories.corp.group_filter", "not an LDAP filter"},
+    {"unknown_directory_key",
+     DIRECTORY("pagesize = 10\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.pagesize", "did you mean \"page_size\""},
+    {"verify_certificate_not_boolean",
+     DIRECTORY("verify_certificate = \"no\"\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.verify_certificate", "expected boolean, found string"},
+    {"bad_uri",
+     "[tenants.acme]\n[directories.corp]\ntenant = \"acme\"\nkind = \"openldap\"\n"
+     "uri = \"http://h\"\n[directories.corp.users]\nbase_dns = [\"dc=x\"]\n"
+     "attributes = { userName = \"{uid}\" }\n",
+     5, "directories.corp.uri", "expected ldap://HOST:PORT"},
+    {"page_size_zero", DIRECTORY("page_size = 0\n", "attributes = { userName = \"{uid}\" }\n"), 6,
+     "directories.corp.page_size", "between 1 and 100000"},
+    {"unknown_target",
+     DIRECTORY("", "attributes = { userName = \"{uid}\", shoeSize = \"{shoe}\" }\n"), 8,
+     "directories.corp.users.attributes.shoeSize", "unknown mapping target \"shoeSize\""},
+    {"unknown_dotted_target",
+     DIRECTORY("", "attributes = { userName = \"{uid}\", emails.tertiary = \"{mail}\" }\n"), 8,
+     "directories.corp.users.attributes.emails.tertiary", "unknown mapping target"},
+    {"user_name_required", DIRECTORY("", "attributes = { displayName = \"{cn}\" }\n"), 8,
+     "directories.corp.users.attributes", "must map userName"},
+    {"template_without_attribute", DIRECTORY("", "attributes = { userName = \"admin\" }\n"), 8,
+     "directories.corp.users.attributes.userName", "names no attribute"},
+    {"bad_filter",
+     DIRECTORY("", "filter = \"objectClass=person\"\nattributes = { userName = \"{uid}\" }\n"), 8,
+     "directories.corp.users.filter", "not an LDAP filter"},
+    {"role_unknown",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.roles]]\ngroup = \"admins\"\nrole = \"boss\"\n"
+               "precedence = 1\n"),
+     11, "directories.corp.roles[0].role", "unknown role"},
+    {"role_without_precedence",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.roles]]\ngroup = \"admins\"\nrole = \"administrator\"\n"),
+     9, "directories.corp.roles[0].precedence", "required key is missing"},
+    {"profile_not_defined",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.profiles]]\ngroup = \"g\"\nprofile = \"nope\"\n"),
+     11, "directories.corp.profiles[0].profile", "not defined in tenants.acme.profiles"},
+    {"group_kind_unknown",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[[directories.corp.groups]]\ngroup = \"g\"\ntenant_group = \"G\"\n"
+               "kind = \"club\"\n"),
+     12, "directories.corp.groups[0].kind", "unknown group kind"},
+    {"disabled_equals_without_value",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
+               "attribute = \"status\"\n"),
+     9, "directories.corp.disabled.value", "required key is missing"},
+    {"ad_disabled_on_openldap",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.disabled]\nkind = \"ad_account_disabled\"\n"),
+     10, "directories.corp.disabled.kind", "needs kind = \"active_directory\""},
+    {"percent_out_of_range",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.safety]\nmax_delete_percent = 150\n"),
+     10, "directories.corp.safety.max_delete_percent", "percentage from 0 to 100"},
+    {"unknown_safety_key",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n"
+               "[directories.corp.safety]\nmax_delete = 1\n"),
+     10, "directories.corp.safety.max_delete", "did you mean \"max_deletes\""},
+    {"unknown_users_key",
+     DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.users.extra]\n", 9,
+     "directories.corp.users.extra", "unknown key"},
+    {"writeback_password_not_available",
+     DIRECTORY(
+         "", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]\noperations "
                                                         "= [\"modify\", \"password\"]\n",
-         10, "directories.corp.writeback.operations", "password write-back is not available yet"},
-        {"writeback_create_needs_user_dn",
-         DIRECTORY(
-             "",
-             "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]\noperations "
+     10, "directories.corp.writeback.operations", "password write-back is not available yet"},
+    {"writeback_create_needs_user_dn",
+     DIRECTORY(
+         "", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]\noperations "
                                                         "= [\"create\"]\nobject_classes = "
                                                         "[\"person\"]\n",
-         10, "directories.corp.writeback.operations", "create needs user_dn"},
-        {"authority_scim_for_a_template",
-         DIRECTORY("", "attributes = { userName = \"{uid}\", displayName = \"{givenName} {sn}\" "
-                       "}\n") "[directories.corp.authority]\ndisplayName = \"scim\"\n",
-         10, "directories.corp.authority.displayName", "template of several attributes"},
-        {"authority_of_an_unmapped_attribute",
-         DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.authority]"
-                                                                  "\ntitle = \"scim\"\n",
-         10, "directories.corp.authority.title", "not mapped from this directory"},
-        {"authority_unknown_owner",
-         DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.authority]"
-                                                                  "\nuserName = \"okta\"\n",
-         10, "directories.corp.authority.userName", "expected directory, scim or tenant"},
+     10, "directories.corp.writeback.operations", "create needs user_dn"},
+    {"authority_scim_for_a_template",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\", displayName = \"{givenName} {sn}\" "
+               "}\n") "[directories.corp.authority]\ndisplayName = \"scim\"\n",
+     10, "directories.corp.authority.displayName", "template of several attributes"},
+    {"authority_of_an_unmapped_attribute",
+     DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.authority]"
+                                                              "\ntitle = \"scim\"\n",
+     10, "directories.corp.authority.title", "not mapped from this directory"},
+    {"authority_unknown_owner",
+     DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.authority]"
+                                                              "\nuserName = \"okta\"\n",
+     10, "directories.corp.authority.userName", "expected directory, scim or tenant"},
 };
 
 TEST(ParseDirectories, ReadsWriteBackAndAuthority) {
