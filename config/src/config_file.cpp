@@ -1001,18 +1001,19 @@ void read_directory_writeback(TableReader& parent, Context& context, DirectoryCo
     if (reader.get("operations") != nullptr) {
       for (const auto& operation : read_string_array(reader, "operations", context)) {
         auto& ops = policy.operations;
-        bool* flag = operation == "create"    ? &ops.create
-                     : operation == "modify"  ? &ops.modify
-                     : operation == "rename"  ? &ops.rename
-                     : operation == "disable" ? &ops.disable
-                     : operation == "remove"  ? &ops.remove
-                     : operation == "groups"  ? &ops.groups
-                                              : nullptr;
+        bool* flag = operation == "create"     ? &ops.create
+                     : operation == "modify"   ? &ops.modify
+                     : operation == "rename"   ? &ops.rename
+                     : operation == "disable"  ? &ops.disable
+                     : operation == "remove"   ? &ops.remove
+                     : operation == "groups"   ? &ops.groups
+                     : operation == "password" ? &ops.password
+                                               : nullptr;
         if (flag == nullptr) {
           reader.report_value("operations",
                               "unknown operation \"" + operation +
-                                  "\"; expected create, modify, rename, disable, remove or groups "
-                                  "(password write-back is not available yet)");
+                                  "\"; expected create, modify, rename, disable, remove, groups "
+                                  "or password");
         } else {
           *flag = true;
         }
@@ -1082,6 +1083,12 @@ void read_directory_writeback(TableReader& parent, Context& context, DirectoryCo
     }
     if (ops.create && policy.object_classes.empty()) {
       reader.report_value("operations", "create needs object_classes");
+    }
+    if (ops.password && directory.kind == DirectoryKind::active_directory &&
+        !directory.uri.starts_with("ldaps://") && !directory.start_tls) {
+      reader.report_value("operations",
+                          "password write-back to Active Directory needs TLS (ldaps:// or "
+                          "start_tls = true): AD refuses unicodePwd over a cleartext connection");
     }
     if (ops.disable && policy.disable.kind == core::writeback::DisableMethod::Kind::none) {
       reader.report_value("operations", "disable needs a disable method (disable = ...)");

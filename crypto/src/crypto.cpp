@@ -5,8 +5,15 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <vector>
 
@@ -135,6 +142,122 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 std::string random_token(std::size_t bytes) {
   const auto raw = random_bytes(bytes);
   return base64url(raw.data(), raw.size());
+}
+
+}  // namespace idbridge::crypto
+
+namespace idbridge::crypto {
+namespace {
+
+constexpr std::string_view sealed_version = "v1";
+constexpr std::size_t key_size = 32;
+constexpr std::size_t nonce_size = 12;
+constexpr std::size_t tag_size = 16;
+
+struct CipherContext {
+  CipherContext() : ctx(EVP_CIPHER_CTX_new()) {
+    if (ctx == nullptr) {
+      throw std::runtime_error("OpenSSL EVP_CIPHER_CTX_new failed");
+    }
+  }
+  ~CipherContext() { EVP_CIPHER_CTX_free(ctx); }
+  CipherContext(const CipherContext&) = delete;
+  CipherContext& operator=(const CipherContext&) = delete;
+  EVP_CIPHER_CTX* ctx;
+};
+
+const unsigned char* bytes_of(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
+
+}  // namespace
+
+AesGcmSealer::AesGcmSealer(std::string key) : key_(std::move(key)) {
+  if (key_.size() != key_size) {
+    throw std::invalid_argument("AES-256-GCM needs a 32-byte key");
+  }
+}
+
+AesGcmSealer AesGcmSealer::from_key_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::array<unsigned char, key_size> fresh{};
+    if (RAND_bytes(fresh.data(), static_cast<int>(fresh.size())) != 1) {
+      throw std::runtime_error("OpenSSL RAND_bytes failed");
+    }
+    // O_EXCL: two processes starting at once must not each write their own key.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      const auto written = ::write(fd, fresh.data(), fresh.size());
+      const bool synced = ::fsync(fd) == 0;
+      ::close(fd);
+      if (written != static_cast<ssize_t>(fresh.size()) || !synced) {
+        throw std::runtime_error("cannot write the key file " + path);
+      }
+    } else if (errno != EEXIST) {
+      throw std::runtime_error("cannot create the key file " + path + ": " + std::strerror(errno));
+    }
+    in.open(path, std::ios::binary);
+  }
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (key.size() != key_size) {
+    throw std::runtime_error("the key file " + path + " does not hold a 32-byte key");
+  }
+  return AesGcmSealer(std::move(key));
+}
+
+std::string AesGcmSealer::seal(std::string_view plaintext) {
+  std::array<unsigned char, nonce_size> nonce{};
+  if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) {
+    throw std::runtime_error("OpenSSL RAND_bytes failed");
+  }
+  CipherContext cipher;
+  std::string out(sealed_version);
+  out.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());
+  std::vector<unsigned char> body(plaintext.size() + tag_size);
+  int length = 0;
+  int final_length = 0;
+  if (EVP_EncryptInit_ex(cipher.ctx, EVP_aes_256_gcm(), nullptr, bytes_of(key_), nonce.data()) !=
+          1 ||
+      EVP_EncryptUpdate(cipher.ctx, body.data(), &length, bytes_of(plaintext),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(cipher.ctx, body.data() + length, &final_length) != 1 ||
+      EVP_CIPHER_CTX_ctrl(cipher.ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
+                          body.data() + length + final_length) != 1) {
+    throw std::runtime_error("OpenSSL AES-256-GCM encryption failed");
+  }
+  out.append(reinterpret_cast<const char*>(body.data()),
+             static_cast<std::size_t>(length + final_length) + tag_size);
+  OPENSSL_cleanse(body.data(), body.size());
+  return out;
+}
+
+std::optional<std::string> AesGcmSealer::open(std::string_view sealed) {
+  if (sealed.size() < sealed_version.size() + nonce_size + tag_size ||
+      sealed.substr(0, sealed_version.size()) != sealed_version) {
+    return std::nullopt;
+  }
+  const std::string_view nonce = sealed.substr(sealed_version.size(), nonce_size);
+  const std::string_view rest = sealed.substr(sealed_version.size() + nonce_size);
+  const std::string_view ciphertext = rest.substr(0, rest.size() - tag_size);
+  std::string tag(rest.substr(rest.size() - tag_size));
+  CipherContext cipher;
+  std::string plaintext(ciphertext.size(), '\0');
+  int length = 0;
+  int final_length = 0;
+  auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
+  if (EVP_DecryptInit_ex(cipher.ctx, EVP_aes_256_gcm(), nullptr, bytes_of(key_), bytes_of(nonce)) !=
+          1 ||
+      EVP_DecryptUpdate(cipher.ctx, out, &length, bytes_of(ciphertext),
+                        static_cast<int>(ciphertext.size())) != 1 ||
+      EVP_CIPHER_CTX_ctrl(cipher.ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size),
+                          tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(cipher.ctx, out + length, &final_length) != 1) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    return std::nullopt;
+  }
+  plaintext.resize(static_cast<std::size_t>(length + final_length));
+  return plaintext;
 }
 
 }  // namespace idbridge::crypto

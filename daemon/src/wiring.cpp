@@ -105,6 +105,8 @@ struct IdentityCore {
   core::RandomUuidGenerator ids;
   crypto::ScryptPasswordHasher passwords;
   std::optional<core::TzdataZoneCatalog> zones;
+  // Seals passwords queued for write-back (STATE/writeback.key); only when a directory takes them.
+  std::optional<crypto::AesGcmSealer> sealer;
   std::optional<core::writeback::WriteBackInterceptor> write_back;
   std::optional<core::IdentityService> service;
 
@@ -143,8 +145,18 @@ struct IdentityCore {
     std::vector<core::writeback::Policy> policies;
     for (const auto& directory : config.directories) {
       policies.push_back(directory.writeback);
+      if (directory.writeback.operations.password && !core->sealer) {
+        try {
+          core->sealer.emplace(
+              crypto::AesGcmSealer::from_key_file(config.state_dir + "/writeback.key"));
+        } catch (const std::exception& e) {
+          logger.error("cannot open the write-back key", {{"error", e.what()}});
+          return nullptr;
+        }
+      }
     }
-    core->write_back.emplace(std::move(policies), core->clock, nullptr);
+    core->write_back.emplace(std::move(policies), core->clock,
+                             core->sealer ? &*core->sealer : nullptr);
     core->service.emplace(
         core::IdentityService::Ports{*core->store, core->clock, core->ids, core->passwords,
                                      *core->zones, &*core->write_back},
@@ -250,7 +262,7 @@ int serve_loaded(config::Config config) {
     if (directory.writeback.operations.any()) {
       deliveries.push_back(std::make_unique<WriteBackDelivery>(
           directory, read_settings(directory, *password).connection, *store, identity->clock,
-          logger));
+          logger, identity->sealer ? &*identity->sealer : nullptr));
     }
     ScheduledDirectory entry;
     if (directory.persist) {

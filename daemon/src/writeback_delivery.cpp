@@ -117,12 +117,14 @@ struct WriteBackDelivery::Outcome {
 
 WriteBackDelivery::WriteBackDelivery(const config::DirectoryConfig& directory,
                                      ldap::ConnectionSettings settings, core::Store& store,
-                                     const core::Clock& clock, Logger& logger)
+                                     const core::Clock& clock, Logger& logger,
+                                     core::SecretSealer* sealer)
     : directory_(directory),
       settings_(std::move(settings)),
       store_(store),
       clock_(clock),
-      logger_(logger) {}
+      logger_(logger),
+      sealer_(sealer) {}
 
 WriteBackDelivery::~WriteBackDelivery() = default;
 
@@ -213,9 +215,6 @@ WriteBackDelivery::Outcome WriteBackDelivery::deliver(const OutboxItem& item) {
   if (item.kind == WriteKind::create_user) {
     return create(item);
   }
-  if (item.kind == WriteKind::set_password) {
-    return Outcome::refused("password write-back is not available yet");
-  }
   Outcome error;
   const std::string anchor = anchor_of(item);
   if (anchor.empty()) {
@@ -236,8 +235,8 @@ WriteBackDelivery::Outcome WriteBackDelivery::deliver(const OutboxItem& item) {
     case WriteKind::delete_user: return remove(item, *dn);
     case WriteKind::add_member:
     case WriteKind::remove_member: return membership(item, *dn);
-    case WriteKind::create_user:
-    case WriteKind::set_password: break;
+    case WriteKind::set_password: return set_password(item, *dn);
+    case WriteKind::create_user: break;
   }
   return Outcome::refused("unknown write kind");
 }
@@ -535,6 +534,42 @@ WriteBackDelivery::Outcome WriteBackDelivery::membership(const OutboxItem& item,
       return out;
     }
     return Outcome::failed(modified.error());
+  }
+  return out;
+}
+
+WriteBackDelivery::Outcome WriteBackDelivery::set_password(const OutboxItem& item,
+                                                           const std::string& dn) {
+  if (sealer_ == nullptr || !directory_.writeback.operations.password) {
+    return Outcome::refused("password write-back is not enabled for this directory");
+  }
+  auto plaintext = sealer_->open(item.secret);
+  if (!plaintext) {
+    // Sealed under another key (STATE/writeback.key replaced): it can never be delivered.
+    return Outcome::refused("the queued password cannot be unsealed with the current key");
+  }
+  const ldap::Password password(std::move(*plaintext));
+  Outcome out;
+  ldap::Connection* conn = connection(out);
+  if (conn == nullptr) {
+    return out;
+  }
+  if (is_ad(directory_)) {
+    auto encoded = ldap::encode_unicode_pwd(password);
+    if (!encoded) {
+      return Outcome::failed(encoded.error());
+    }
+    auto modified =
+        conn->modify(dn, {{ldap::ModifyOp::replace, "unicodePwd", {std::move(*encoded)}}});
+    if (!modified) {
+      return Outcome::failed(modified.error());
+    }
+    return out;
+  }
+  // RFC 3062: the server hashes the password by its own policy.
+  auto changed = conn->password_modify(dn, password);
+  if (!changed) {
+    return Outcome::failed(changed.error());
   }
   return out;
 }

@@ -28,7 +28,8 @@
 
 namespace idbridge::core {
 class Clock;
-}
+class SecretSealer;
+}  // namespace idbridge::core
 
 namespace idbridge::daemon {
 
@@ -45,8 +46,10 @@ struct DeliveryCounters {
 
 class WriteBackDelivery {
  public:
+  // `sealer` opens queued passwords; null when the directory does not take them.
   WriteBackDelivery(const config::DirectoryConfig& directory, ldap::ConnectionSettings settings,
-                    core::Store& store, const core::Clock& clock, Logger& logger);
+                    core::Store& store, const core::Clock& clock, Logger& logger,
+                    core::SecretSealer* sealer = nullptr);
   ~WriteBackDelivery();
   WriteBackDelivery(const WriteBackDelivery&) = delete;
   WriteBackDelivery& operator=(const WriteBackDelivery&) = delete;
@@ -65,6 +68,7 @@ class WriteBackDelivery {
   Outcome set_active(const core::writeback::OutboxItem& item, const std::string& dn);
   Outcome remove(const core::writeback::OutboxItem& item, const std::string& dn);
   Outcome membership(const core::writeback::OutboxItem& item, const std::string& dn);
+  Outcome set_password(const core::writeback::OutboxItem& item, const std::string& dn);
   // The DN of the entry with `anchor`, cached; nullopt with `error` set when not found.
   std::optional<std::string> dn_of(const std::string& anchor, Outcome& error);
   std::string anchor_of(const core::writeback::OutboxItem& item);
@@ -77,6 +81,7 @@ class WriteBackDelivery {
   core::Store& store_;
   const core::Clock& clock_;
   Logger& logger_;
+  core::SecretSealer* sealer_;
   std::optional<ldap::Connection> connection_;
   std::map<std::string, std::string> dn_by_anchor_;
 };

@@ -1081,11 +1081,11 @@ const ErrorCase directory_error_cases[] = {
     {"unknown_users_key",
      DIRECTORY("", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.users.extra]\n", 9,
      "directories.corp.users.extra", "unknown key"},
-    {"writeback_password_not_available",
-     DIRECTORY(
-         "", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]\noperations "
-                                                        "= [\"modify\", \"password\"]\n",
-     10, "directories.corp.writeback.operations", "password write-back is not available yet"},
+    {"writeback_unknown_operation",
+     DIRECTORY("",
+               "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]"
+                                                          "\noperations = [\"modify\", \"sync\"]\n",
+     10, "directories.corp.writeback.operations", "expected create, modify"},
     {"writeback_create_needs_user_dn",
      DIRECTORY(
          "", "attributes = { userName = \"{uid}\" }\n") "[directories.corp.writeback]\noperations "

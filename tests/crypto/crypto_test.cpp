@@ -3,6 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
 namespace idbridge::crypto {
 namespace {
 
@@ -44,6 +50,38 @@ TEST(Crypto, RandomTokensDiffer) {
   const auto a = random_token();
   EXPECT_EQ(a.size(), 43U);
   EXPECT_NE(a, random_token());
+}
+
+TEST(AesGcmSealer, SealsAndOpensAndRefusesTamperingOrAnotherKey) {
+  AesGcmSealer sealer(std::string(32, 'k'));
+  const std::string secret = "N3w-Passw0rd!";
+  const std::string sealed = sealer.seal(secret);
+  EXPECT_EQ(sealed.find(secret), std::string::npos);
+  EXPECT_NE(sealer.seal(secret), sealed) << "a fresh nonce per seal";
+  EXPECT_EQ(sealer.open(sealed), secret);
+  EXPECT_EQ(sealer.open(sealer.seal("")), "");
+
+  std::string tampered = sealed;
+  tampered[tampered.size() / 2] ^= 0x01;
+  EXPECT_EQ(sealer.open(tampered), std::nullopt);
+  EXPECT_EQ(sealer.open(sealed.substr(0, sealed.size() - 1)), std::nullopt);
+  EXPECT_EQ(sealer.open("v1"), std::nullopt);
+  EXPECT_EQ(AesGcmSealer(std::string(32, 'x')).open(sealed), std::nullopt);
+  EXPECT_THROW(AesGcmSealer(std::string(16, 'k')), std::invalid_argument);
+}
+
+TEST(AesGcmSealer, KeyFileIsCreatedPrivateOnceAndReused) {
+  const std::string path =
+      ::testing::TempDir() + "idbridge-sealer-" + std::to_string(::getpid()) + ".key";
+  std::remove(path.c_str());
+  auto first = AesGcmSealer::from_key_file(path);
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600U);
+  EXPECT_EQ(info.st_size, 32);
+  const std::string sealed = first.seal("secret");
+  EXPECT_EQ(AesGcmSealer::from_key_file(path).open(sealed), "secret") << "the same key again";
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -16,7 +16,9 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -444,6 +446,38 @@ TEST_F(WriteBackTest, AfterASigkillDuringDeliveryTheDirectoryMatchesTheTenantWit
   EXPECT_EQ(corp["writeBack"]["conflicts"], 0)
       << "a write repeated after the kill found its own value: done, not a conflict";
   EXPECT_EQ(corp["writeBack"]["parked"], 0);
+}
+
+TEST_F(WriteBackTest, APasswordSetOverScimReachesTheDirectoryAndIsNeverStoredInClear) {
+  DaemonProcess daemon(kBinary, dir_,
+                       config("title = \"scim\"\n", "\"create\", \"modify\", \"password\""));
+  const auto port = daemon.wait_listening();
+  ASSERT_NE(port, 0) << daemon.stderr_text();
+  Scim scim(port);
+  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  const std::string ann = scim.find("ann")["id"];
+  const std::string password = "Qx7-unique-Passw0rd";
+  const auto bind_as_ann = [&](const std::string& secret) {
+    return run_command({"/usr/bin/ldapwhoami", "-x", "-H", slapd_.uri(), "-D",
+                        "uid=ann,ou=people,dc=example,dc=com", "-w", secret})
+        .status.code;
+  };
+  EXPECT_NE(bind_as_ann(password), 0);
+
+  slapd_.stop();  // queued, so that the store holds it for a while
+  ASSERT_EQ(scim.patch(ann, "password", password).status, 200);
+  EXPECT_EQ(scim.status()["writeBack"]["pending"], 1);
+  for (const auto& file : {"state/idbridge.db", "state/idbridge.db-wal"}) {
+    std::ifstream in(dir_.file(file), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find(password), std::string::npos) << file << " holds the password in clear";
+  }
+  slapd_.start();
+  ASSERT_TRUE(eventually([&] { return scim.status()["writeBack"]["pending"] == 0; },
+                         std::chrono::seconds(40)))
+      << daemon.stderr_text();
+  EXPECT_EQ(bind_as_ann(password), 0) << "the directory took the new password";
+  EXPECT_EQ(daemon.stderr_text().find(password), std::string::npos) << "never logged";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "idbridge/core/ports.hpp"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,23 @@ class ScryptPasswordHasher final : public core::PasswordHasher {
 
  private:
   unsigned log2_n_;
+};
+
+// AES-256-GCM with a random 96-bit nonce per seal: "v1" + nonce + ciphertext + 16-byte tag. Keeps
+// a password waiting for write-back unreadable at rest; open() refuses anything tampered with or
+// sealed under another key.
+class AesGcmSealer final : public core::SecretSealer {
+ public:
+  // `key`: 32 bytes. Throws std::invalid_argument otherwise.
+  explicit AesGcmSealer(std::string key);
+  // The key kept in `path` (32 random bytes, created 0600 when missing). Throws
+  // std::runtime_error when it cannot be read or created, or has the wrong size.
+  static AesGcmSealer from_key_file(const std::string& path);
+  std::string seal(std::string_view plaintext) override;
+  std::optional<std::string> open(std::string_view sealed) override;
+
+ private:
+  std::string key_;
 };
 
 // Whether `password` matches a hash made by ScryptPasswordHasher (constant time in the hash).
