@@ -51,6 +51,29 @@ bool eventually(Probe&& probe, std::chrono::seconds timeout = std::chrono::secon
   return false;
 }
 
+struct Scim {
+  explicit Scim(std::uint16_t port) : http("127.0.0.1", port) {}
+  HttpConnection http;
+  Headers auth{{"Authorization", "Bearer " + kToken}, {"Content-Type", "application/scim+json"}};
+
+  nlohmann::json find(const std::string& user_name) {
+    const auto response = http.request(
+        "GET", "/scim/v2/tenants/acme/Users?filter=userName%20eq%20%22" + user_name + "%22", {},
+        auth);
+    const auto body = nlohmann::json::parse(response.body);
+    return body.value("totalResults", 0) == 1 ? body["Resources"][0] : nlohmann::json();
+  }
+  HttpResponse patch(const std::string& id, const std::string& path, const std::string& value) {
+    const nlohmann::json body = {
+        {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+        {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
+    return http.request("PATCH", "/scim/v2/tenants/acme/Users/" + id, body.dump(), auth);
+  }
+  nlohmann::json status() {
+    return nlohmann::json::parse(http.request("GET", "/status", {}, auth).body)["directories"][0];
+  }
+};
+
 class WriteBackTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -120,41 +143,32 @@ class WriteBackTest : public ::testing::Test {
 
   void ldap_modify(const std::string& ldif) { slapd_.modify_ldif(ldif); }
 
+  // Starts the daemon on `toml` (after stopping a running one) and waits until its first sync
+  // made ann and bob tenant users.
+  void start(const std::string& toml) {
+    scim_.reset();
+    daemon_.reset();
+    daemon_.emplace(kBinary, dir_, toml);
+    const auto port = daemon_->wait_listening();
+    ASSERT_NE(port, 0) << daemon_->stderr_text();
+    scim_.emplace(port);
+    ASSERT_TRUE(eventually([&] {
+      return !scim_->find("ann").is_null() && !scim_->find("bob").is_null();
+    })) << daemon_->stderr_text();
+  }
+
   int incremental_interval_ = 1;  // seconds between scheduled incremental syncs
   TempDir dir_;
   TempDir slapd_dir_;
   Slapd slapd_{slapd_dir_};
-};
-
-struct Scim {
-  explicit Scim(std::uint16_t port) : http("127.0.0.1", port) {}
-  HttpConnection http;
-  Headers auth{{"Authorization", "Bearer " + kToken}, {"Content-Type", "application/scim+json"}};
-
-  nlohmann::json find(const std::string& user_name) {
-    const auto response = http.request(
-        "GET", "/scim/v2/tenants/acme/Users?filter=userName%20eq%20%22" + user_name + "%22", {},
-        auth);
-    const auto body = nlohmann::json::parse(response.body);
-    return body.value("totalResults", 0) == 1 ? body["Resources"][0] : nlohmann::json();
-  }
-  HttpResponse patch(const std::string& id, const std::string& path, const std::string& value) {
-    const nlohmann::json body = {
-        {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
-        {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
-    return http.request("PATCH", "/scim/v2/tenants/acme/Users/" + id, body.dump(), auth);
-  }
-  nlohmann::json status() {
-    return nlohmann::json::parse(http.request("GET", "/status", {}, auth).body)["directories"][0];
-  }
+  std::optional<DaemonProcess> daemon_;
+  std::optional<Scim> scim_;
 };
 
 TEST_F(WriteBackTest, AScimChangeReachesTheDirectoryAndTheNextSyncChangesNothing) {
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const auto ann = scim.find("ann");
 
   const auto patched = scim.patch(ann["id"], "title", "Staff Engineer");
@@ -181,11 +195,8 @@ TEST_F(WriteBackTest, AScimChangeReachesTheDirectoryAndTheNextSyncChangesNothing
 }
 
 TEST_F(WriteBackTest, AWriteToADirectoryOwnedAttributeIsRefusedAndChangesNothing) {
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  Scim& scim = *scim_;
   const auto ann = scim.find("ann");
 
   const auto refused = scim.patch(ann["id"], "name.givenName", "Annette");
@@ -200,11 +211,9 @@ TEST_F(WriteBackTest, AWriteToADirectoryOwnedAttributeIsRefusedAndChangesNothing
 }
 
 TEST_F(WriteBackTest, AScimCreatedUserBecomesAnEntryAndIsLinkedToIt) {
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
 
   // A userName that needs DN escaping must not change the entry's place in the tree.
   const nlohmann::json carol = {
@@ -237,11 +246,9 @@ TEST_F(WriteBackTest, AScimCreatedUserBecomesAnEntryAndIsLinkedToIt) {
 }
 
 TEST_F(WriteBackTest, WritesQueuedWhileTheDirectoryIsDownArriveInOrderOnceItIsBack) {
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
   const std::string bob = scim.find("bob")["id"];
 
@@ -272,11 +279,9 @@ TEST_F(WriteBackTest, AConcurrentDirectoryEditOfADirectoryOwnedAttributeWinsWith
   // displayName is the directory's, but it accepts SCIM writes (accept_scim_writes). No
   // scheduled sync after the first: both edits happen "between two syncs".
   incremental_interval_ = 3600;
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
 
   // The directory's admin edits the attribute, then Okta does, before any sync saw the first.
@@ -313,20 +318,17 @@ TEST_F(WriteBackTest, EveryKindOfWriteRoundTripsAndTheNextSyncChangesNothing) {
       "dn: cn=staff,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: staff\n"
       "member: uid=ann,ou=people,dc=example,dc=com\n\n");
   const std::string staff_dn = "cn=staff,ou=groups,dc=example,dc=com";
-  DaemonProcess daemon(
-      kBinary, dir_,
-      config("title = \"scim\"\n",
-             "\"create\", \"modify\", \"rename\", \"disable\", \"remove\", \"groups\"",
-             "disable = \"attribute\"\ndisable_attribute = \"employeeType\"\n"
-             "disabled_value = \"disabled\"\n",
-             "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
-             "attribute = \"employeeType\"\nvalue = \"disabled\"\n\n"
-             "[[directories.corp.groups]]\ngroup = \"" +
-                 staff_dn + "\"\ntenant_group = \"Staff\"\n\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("bob").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(
+      start(config("title = \"scim\"\n",
+                   "\"create\", \"modify\", \"rename\", \"disable\", \"remove\", \"groups\"",
+                   "disable = \"attribute\"\ndisable_attribute = \"employeeType\"\n"
+                   "disabled_value = \"disabled\"\n",
+                   "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
+                   "attribute = \"employeeType\"\nvalue = \"disabled\"\n\n"
+                   "[[directories.corp.groups]]\ngroup = \"" +
+                       staff_dn + "\"\ntenant_group = \"Staff\"\n\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
   const std::string bob = scim.find("bob")["id"];
   const auto groups = nlohmann::json::parse(
@@ -400,13 +402,9 @@ TEST_F(WriteBackTest, EveryKindOfWriteRoundTripsAndTheNextSyncChangesNothing) {
 }
 
 TEST_F(WriteBackTest, AfterASigkillDuringDeliveryTheDirectoryMatchesTheTenantWithoutConflicts) {
-  std::optional<DaemonProcess> daemon;
-  daemon.emplace(kBinary, dir_, config("title = \"scim\"\n"));
-  auto port = daemon->wait_listening();
-  ASSERT_NE(port, 0) << daemon->stderr_text();
-  std::optional<Scim> scim;
-  scim.emplace(port);
-  ASSERT_TRUE(eventually([&] { return !scim->find("bob").is_null(); })) << daemon->stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  auto& daemon = daemon_;
+  auto& scim = scim_;
   const std::string ann = scim->find("ann")["id"];
   const std::string bob = scim->find("bob")["id"];
 
@@ -430,12 +428,7 @@ TEST_F(WriteBackTest, AfterASigkillDuringDeliveryTheDirectoryMatchesTheTenantWit
   ASSERT_TRUE(daemon->wait_exit(std::chrono::seconds(10)));
   std::cerr << "killed with " << seen_pending << " of " << 2 * kWrites << " writes pending\n";
 
-  scim.reset();
-  daemon.reset();
-  daemon.emplace(kBinary, dir_, config("title = \"scim\"\n"));
-  port = daemon->wait_listening();
-  ASSERT_NE(port, 0) << daemon->stderr_text();
-  scim.emplace(port);
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
   ASSERT_TRUE(eventually([&] { return scim->status()["writeBack"]["pending"] == 0; },
                          std::chrono::seconds(60)))
       << daemon->stderr_text();
@@ -449,12 +442,10 @@ TEST_F(WriteBackTest, AfterASigkillDuringDeliveryTheDirectoryMatchesTheTenantWit
 }
 
 TEST_F(WriteBackTest, APasswordSetOverScimReachesTheDirectoryAndIsNeverStoredInClear) {
-  DaemonProcess daemon(kBinary, dir_,
-                       config("title = \"scim\"\n", "\"create\", \"modify\", \"password\""));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(
+      start(config("title = \"scim\"\n", "\"create\", \"modify\", \"password\"")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
   const std::string password = "Qx7-unique-Passw0rd";
   const auto bind_as_ann = [&](const std::string& secret) {
