@@ -421,7 +421,7 @@ TEST_F(SyncDryRunTest, AnIncrementalRunReadsOnlyWhatChangedSinceTheStoredCursor)
                     "dn: " +
                     person_dn(6) +
                     "\nchangetype: modify\nreplace: mail\nmail: six@example.org\n\n" +
-                    delete_people_ldif(7, 7));
+                    delete_people_ldif(20, 20));  // in no group: see the next test
   const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
   EXPECT_EQ(delta["run"]["kind"], "incremental") << delta.dump(2);
   EXPECT_EQ(delta["run"]["read"], 2) << "only the two modified entries are read";
@@ -433,6 +433,38 @@ TEST_F(SyncDryRunTest, AnIncrementalRunReadsOnlyWhatChangedSinceTheStoredCursor)
   const auto quiet = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
   EXPECT_EQ(quiet["run"]["read"], 0) << quiet.dump(2);
   EXPECT_EQ(quiet["run"]["outcome"], "unchanged");
+}
+
+// Adding a user to a group changes only its memberOf, which slapd's syncprov does not report on
+// the user: the reader watches the groups the rules name, and the next incremental run reads
+// everything when one changed, so the role and the tenant group follow.
+TEST_F(SyncDryRunTest, AMembershipChangeOfARuleNamedGroupReachesTheNextIncrementalRun) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+  const auto first = run_sync(config, {"--directory", "corp"}, 0);
+  ASSERT_EQ(first["run"]["outcome"], "applied") << first.dump(2);
+
+  slapd.modify_ldif(
+      "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: " +
+      person_dn(20) +
+      "\n\n"
+      "dn: cn=sales,ou=groups,dc=example,dc=com\nchangetype: modify\ndelete: member\nmember: " +
+      person_dn(5) + "\n\n");
+  const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(delta["run"]["kind"], "full") << "a named group changed: everything is read";
+  EXPECT_EQ(delta["run"]["outcome"], "applied") << delta.dump(2);
+  const auto& plan = delta["plan"];
+  const auto* promoted = find_op(plan, "updateUser", "user20");
+  ASSERT_NE(promoted, nullptr) << plan.dump(2);
+  EXPECT_THAT(promoted->dump(), HasSubstr("administrator"));
+  EXPECT_NE(find_op(plan, "removeMembership", "user05", "Sales"), nullptr) << plan.dump(2);
+  EXPECT_EQ(count(plan, "disables"), 0);
+
+  const auto quiet = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(quiet["run"]["kind"], "incremental") << quiet.dump(2);
+  EXPECT_EQ(quiet["run"]["outcome"], "unchanged") << quiet.dump(2);
 }
 
 // Polls `probe` every 200 ms until it returns true or `timeout` passes.
