@@ -164,6 +164,30 @@ TEST(Persist, AGroupChangeEndsItWithFullReadNeeded) {
   EXPECT_THAT(outcome.reason, HasSubstr("groups"));
 }
 
+// A provider restored from an older backup refuses a cookie newer than its own state: persisting
+// cannot resume from it and asks for a full read, delivering nothing.
+TEST(Persist, ACookieTheServerRefusesEndsItWithFullReadNeeded) {
+  TempDir dir;
+  Slapd slapd(dir);
+  slapd.add_ldif(
+      "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n" +
+      person("p1"));
+  const auto settings = settings_for(slapd);
+  const auto first = read_directory_incremental(settings, "");
+  ASSERT_TRUE(first.snapshot.completeness.complete) << first.snapshot.completeness.reason;
+  const auto& cursor = first.snapshot.cursor;
+  const auto future = cursor.substr(0, cursor.rfind(';') + 1) +
+                      hex_anchor("rid=000,csn=29990101000000.000000Z#000000#000#000000");
+  int delivered = 0;
+  std::stop_source never;
+  const auto outcome = persist_directory(
+      settings, future, [&](const core::sync::Snapshot&) { ++delivered; }, never.get_token());
+  EXPECT_EQ(outcome.end, PersistEnd::full_read_needed) << outcome.reason;
+  EXPECT_THAT(outcome.reason, HasSubstr("refused the cookie"));
+  EXPECT_EQ(delivered, 0);
+  EXPECT_EQ(outcome.cursor, future) << "nothing delivered: the cursor given";
+}
+
 // Without group base DNs, the groups the rules name are watched: adding a user to one changes only
 // its memberOf, which syncprov never reports on the user.
 TEST(Persist, ANamedGroupsChangeEndsItWithFullReadNeededAndOtherGroupsDoNot) {
