@@ -585,8 +585,14 @@ TEST_F(SyncDryRunTest, APersistingDaemonAppliesDirectoryChangesWithinSeconds) {
       << daemon.stderr_text();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 
-  // Applied as an incremental run of its own; the scheduled one is an hour away.
-  status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+  // Applied as an incremental run of its own; the scheduled one is an hour away. The user is
+  // visible once its page commits, the run's outcome a moment later.
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+        return status["directories"][0]["recentRuns"][0].value("outcome", "") != "running";
+      },
+      std::chrono::seconds(10)));
   const auto& corp = status["directories"][0];
   ASSERT_GE(corp["recentRuns"].size(), 2u) << corp.dump(2);
   EXPECT_EQ(corp["recentRuns"][0]["kind"], "incremental") << corp.dump(2);
@@ -703,8 +709,15 @@ TEST_F(PersistRecoveryTest, AServerRestartIsRetriedAndPersistingResumesFromTheSt
       << daemon->log();
 
   // Resumed, not restarted: the first run is the only full one, and each change is one
-  // incremental run (the empty refreshes leave no record).
-  const auto runs = daemon->corp()["recentRuns"];
+  // incremental run (the empty refreshes leave no record). The user is visible once its page
+  // commits, the run's outcome a moment later.
+  nlohmann::json runs;
+  ASSERT_TRUE(eventually(
+      [&] {
+        runs = daemon->corp()["recentRuns"];
+        return count_runs(runs, "incremental", "running") == 0;
+      },
+      std::chrono::seconds(10)));
   EXPECT_EQ(count_runs(runs, "full", "applied"), 1) << runs.dump(2);
   EXPECT_EQ(count_runs(runs, "incremental", "applied"), 2) << runs.dump(2);
   EXPECT_EQ(count_runs(runs, "incremental", "unchanged"), 0) << runs.dump(2);
