@@ -10,6 +10,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${IDBRIDGE_BUILD_DIR:-$repo/build}
+bench_name=ldap-write-bench
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 users=10000
 window=64
 runs=3
@@ -33,57 +36,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-for tool in /usr/sbin/slapd /usr/sbin/slapadd ldapsearch ldapmodify flock ss; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "ldap-write-bench: $tool is missing (scripts/install-deps.sh installs it)" >&2
-    exit 1
-  fi
-done
-
+bench_require /usr/sbin/slapd /usr/sbin/slapadd ldapsearch ldapmodify flock ss
 if [ "$build" = 1 ]; then
-  echo "== building (waiting for /tmp/idbridge-build.lock)" >&2
-  if ! (cd "$repo" && flock /tmp/idbridge-build.lock sh -c "cmake -S . -B '$build_dir' -G Ninja \
-      -DIDBRIDGE_WERROR=ON >/dev/null && cmake --build '$build_dir' --target \
-      idbridge_bench_ldap_write idbridge_bench_ldif -j2" >&2); then
-    echo "ldap-write-bench: build failed; --no-build runs the binaries already in $build_dir" >&2
-    exit 1
-  fi
+  bench_build "$repo" "$build_dir" idbridge_bench_ldap_write idbridge_bench_ldif
 fi
 write_bin=$build_dir/bench/idbridge_bench_ldap_write
 ldif_bin=$build_dir/bench/idbridge_bench_ldif
-for bin in "$write_bin" "$ldif_bin"; do
-  [ -x "$bin" ] || { echo "ldap-write-bench: $bin not built" >&2; exit 1; }
-done
+bench_require_built "$write_bin" "$ldif_bin"
 
 work=$(mktemp -d /tmp/idbridge-ldap-write-bench.XXXXXX)
 slapd_pid=
-cleanup() {
-  if [ -n "$slapd_pid" ] && kill -TERM "$slapd_pid" 2>/dev/null; then
-    for _ in $(seq 1 250); do
-      kill -0 "$slapd_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$slapd_pid" 2>/dev/null || true
-  fi
-  if [ "$keep" = 1 ]; then
-    echo "ldap-write-bench: kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_exit slapd_pid
 
-free_port() {
-  local port
-  while true; do
-    port=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Hltn "sport = :$port")" ]; then
-      echo "$port"
-      return
-    fi
-  done
-}
 now() { date +%s.%N; }
 
 suffix=dc=bench,dc=example

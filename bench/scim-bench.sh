@@ -10,6 +10,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${IDBRIDGE_BUILD_DIR:-$repo/build}
+bench_name=scim-bench
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 users=100000
 groups=1000
 big_members=10000
@@ -46,65 +49,19 @@ while [ $# -gt 0 ]; do
 done
 case "$duration" in *[0-9]) duration="${duration}s" ;; esac
 
-for tool in wrk curl ss flock; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "scim-bench: $tool is missing (scripts/install-deps.sh installs wrk)" >&2
-    exit 1
-  fi
-done
-
+bench_require wrk curl ss flock
 if [ "$build" = 1 ]; then
-  echo "== building (waiting for /tmp/idbridge-build.lock)" >&2
-  if ! (cd "$repo" && flock /tmp/idbridge-build.lock sh -c "cmake -S . -B '$build_dir' -G Ninja \
-      -DIDBRIDGE_WERROR=ON >/dev/null && cmake --build '$build_dir' --target idbridged \
-      idbridge_bench_seed idbridge_bench_baseline -j2" >&2); then
-    echo "scim-bench: build failed; --no-build runs the binaries already in $build_dir" >&2
-    exit 1
-  fi
+  bench_build "$repo" "$build_dir" idbridged idbridge_bench_seed idbridge_bench_baseline
 fi
 daemon_bin=$build_dir/daemon/idbridged
 seed_bin=$build_dir/bench/idbridge_bench_seed
 baseline_bin=$build_dir/bench/idbridge_bench_baseline
-for bin in "$daemon_bin" "$seed_bin" "$baseline_bin"; do
-  [ -x "$bin" ] || { echo "scim-bench: $bin not built" >&2; exit 1; }
-done
+bench_require_built "$daemon_bin" "$seed_bin" "$baseline_bin"
 
 work=$(mktemp -d /tmp/idbridge-bench.XXXXXX)
 daemon_pid=
 baseline_pid=
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 250); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-cleanup() {
-  stop_pid "$daemon_pid"
-  stop_pid "$baseline_pid"
-  if [ "$keep" = 1 ]; then
-    echo "scim-bench: kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A free loopback port; the window between this check and bind() is harmless on a quiet machine.
-free_port() {
-  local port
-  while true; do
-    port=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Hltn "sport = :$port")" ]; then
-      echo "$port"
-      return
-    fi
-  done
-}
+bench_on_exit daemon_pid baseline_pid
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -309,6 +309,29 @@ std::vector<std::string> attributes_read_by(const MappingRules& rules) {
   return names;
 }
 
+std::vector<std::string> groups_named_by(const MappingRules& rules) {
+  std::vector<std::string> names;
+  std::vector<std::string> keys;
+  const auto add = [&](const std::string& group) {
+    const RuleGroup rule(group);
+    const std::string key = (rule.by_dn ? "dn:" : "cn:") + rule.key;
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      keys.push_back(key);
+      names.push_back(group);
+    }
+  };
+  for (const auto& rule : rules.roles) {
+    add(rule.group);
+  }
+  for (const auto& rule : rules.profiles) {
+    add(rule.group);
+  }
+  for (const auto& rule : rules.groups) {
+    add(rule.group);
+  }
+  return names;
+}
+
 MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
   MappingResult result;
   result.users.reserve(snapshot.users.size());

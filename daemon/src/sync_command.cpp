@@ -82,6 +82,7 @@ ldap::ReadSettings read_settings(const config::DirectoryConfig& directory, std::
   }
   settings.group_base_dns = directory.group_base_dns;
   settings.group_filter = directory.group_filter;
+  settings.rule_groups = core::sync::groups_named_by(directory.rules);
   return settings;
 }
 

@@ -264,11 +264,15 @@ SyncRun DirectorySync::start_run(RunKind kind, const std::string& plan_file, boo
   run.started = env_.clock.now();
   run.plan_file = plan_file;
   if (record) {
-    auto tx = env_.service.store().write();
-    run.id = tx->insert_sync_run(run);
-    tx->commit();
+    insert_record(run);
   }
   return run;
+}
+
+void DirectorySync::insert_record(SyncRun& run) {
+  auto tx = env_.service.store().write();
+  run.id = tx->insert_sync_run(run);
+  tx->commit();
 }
 
 std::optional<core::sync::Plan> DirectorySync::plan_or_fail(RunKind kind, SyncRun& run,
@@ -307,14 +311,37 @@ RunReport DirectorySync::run_with(RunKind kind, bool dry_run, const core::sync::
   if (!dry_run) {
     close_interrupted_runs();
   }
-  SyncRun run = start_run(kind, "", !dry_run);
+  // A persist batch is recorded only when it has something to do: each reconnect's refresh (and
+  // a burst that changes nothing here) would otherwise flood the run records with empty runs.
+  const bool record_after_planning = ready != nullptr && !dry_run;
+  SyncRun run = start_run(kind, "", !dry_run && !record_after_planning);
   auto planned = plan_or_fail(kind, run, ready);
+  if (record_after_planning &&
+      (!planned || !planned->ops.empty() || planned->held || !planned->completeness.complete)) {
+    insert_record(run);
+  }
   if (!planned) {
+    if (record_after_planning) {
+      finish(run);
+    }
     report.run = run;
     return report;
   }
   core::sync::Plan plan = std::move(*planned);
   if (dry_run) {
+    report.run = run;
+    report.plan = std::move(plan);
+    return report;
+  }
+  if (record_after_planning && run.id == 0) {
+    // Nothing to apply: only the batch's cursor moves on, in one transaction.
+    if (!plan.cursor.empty()) {
+      auto tx = env_.service.store().write();
+      tx->set_sync_cursor(directory_.name, plan.cursor);
+      tx->commit();
+    }
+    run.outcome = RunOutcome::unchanged;
+    run.finished = env_.clock.now();
     report.run = run;
     report.plan = std::move(plan);
     return report;

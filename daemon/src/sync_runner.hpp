@@ -58,7 +58,8 @@ class DirectorySync {
 
   // Plans and applies a snapshot read elsewhere (a batch of a persistent content sync), exactly
   // as run() would with it: same lock (busy when another run holds it), record, hold and apply.
-  // Recorded as an `incremental` run; the snapshot's cursor is stored once applied.
+  // Recorded as an `incremental` run when it has operations to apply (or is held, incomplete or
+  // failed); a batch that changes nothing only stores its cursor, without a record.
   RunReport apply_snapshot(const core::sync::Snapshot& snapshot);
 
   // Applies a held plan saved by an earlier run (the admin's approval). The directory is read
@@ -74,6 +75,7 @@ class DirectorySync {
   // A new run (recorded in the store when `record`; a dry run is not).
   core::sync::SyncRun start_run(core::sync::RunKind kind, const std::string& plan_file,
                                 bool record);
+  void insert_record(core::sync::SyncRun& run);  // inserts the run record, setting its id
   core::sync::Plan make_plan(core::sync::RunKind kind, core::sync::SyncRun& run,
                              const core::sync::Snapshot* ready = nullptr);
   // make_plan, or nullopt with the run finished as failed (read or store failure).

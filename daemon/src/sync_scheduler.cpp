@@ -244,10 +244,32 @@ void SyncScheduler::persist_loop(Slot& slot) {
     slot.persist_error = outcome.reason;
     if (held) {
       // Persisting again would hold the same plan again: the next scheduled run, or the admin's
-      // approval, moves the stored cursor on first.
-      logger_.warning("persistent directory sync paused until the next scheduled run",
-                      {{"directory", name}, {"reason", outcome.reason}});
-      wait_for_run(lock, slot);
+      // approval (`sync --apply`, another process), moves the stored cursor on first.
+      logger_.warning(
+          "persistent directory sync paused until the held plan is approved or the "
+          "next scheduled run",
+          {{"directory", name}, {"reason", outcome.reason}});
+      const auto seen = slot.runs_finished;
+      lock.unlock();
+      // Earlier batches of this search may have moved it since `cursor`; the held one did not.
+      const auto stored_cursor = [&]() -> std::optional<std::string> {
+        try {
+          return store_.read()->sync_cursor(name);
+        } catch (const std::exception&) {
+          return std::nullopt;  // unreadable now: keep waiting
+        }
+      };
+      const auto held_at = stored_cursor();
+      lock.lock();
+      while (!stopping_ && slot.runs_finished == seen) {
+        wake_.wait_for(lock, 1s);
+        lock.unlock();
+        const auto now_stored = stored_cursor();
+        lock.lock();
+        if (held_at && now_stored && *now_stored != *held_at) {
+          break;
+        }
+      }
       continue;
     }
     logger_.warning(

@@ -93,26 +93,29 @@ std::string format_cursor(const Cursor& cursor) {
       break;
     case ChangeDetection::full: break;
   }
-  return "v1;" + std::string(to_string(cursor.detection)) + ";" + hex64(cursor.fingerprint) + ";" +
-         hex64(cursor.group_digest) + ";" + position;
+  return "v2;" + std::string(to_string(cursor.detection)) + ";" + hex64(cursor.fingerprint) + ";" +
+         hex64(cursor.group_digest) + ";" + hex64(cursor.rule_group_digest) + ";" + position;
 }
 
 std::optional<Cursor> parse_cursor(const std::string& text) {
   const auto parts = split(text, ';');
-  if (parts.size() != 5 || parts[0] != "v1") {
+  // v1 cursors (no rule group digest) are refused: the next read is a full one.
+  if (parts.size() != 6 || parts[0] != "v2") {
     return std::nullopt;
   }
   Cursor cursor;
   const auto detection = detection_from(parts[1]);
   const auto fingerprint = parse_u64(parts[2], 16);
   const auto digest = parse_u64(parts[3], 16);
-  if (!detection || !fingerprint || !digest) {
+  const auto rule_digest = parse_u64(parts[4], 16);
+  if (!detection || !fingerprint || !digest || !rule_digest) {
     return std::nullopt;
   }
   cursor.detection = *detection;
   cursor.fingerprint = *fingerprint;
   cursor.group_digest = *digest;
-  const auto position = parts[4];
+  cursor.rule_group_digest = *rule_digest;
+  const auto position = parts[5];
   switch (cursor.detection) {
     case ChangeDetection::content_sync:
       for (const auto hex : split(position, ',')) {
@@ -162,6 +165,9 @@ std::uint64_t settings_fingerprint(const ReadSettings& settings) {
     mix(hash, "groups:" + base);
   }
   mix(hash, settings.group_filter);
+  for (const auto& group : settings.rule_groups) {
+    mix(hash, "rule group:" + group);
+  }
   return hash;
 }
 

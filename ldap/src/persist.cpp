@@ -3,7 +3,9 @@
 // incremental Snapshots. The refresh phases of all users bases are delivered together as one
 // batch (a present set from only some bases would make the others' users look gone); after that
 // every batch holds changes and deletions only. Any group change ends the sync with
-// full_read_needed, because nested memberships of unchanged users may have moved.
+// full_read_needed, because nested memberships of unchanged users may have moved; so does a change
+// of a group the rules name (one search per naming context), because adding a user to a group
+// changes only its memberOf, which syncprov does not report on the user.
 #include "cursor.hpp"
 #include "idbridge/ldap/groups.hpp"
 #include "idbridge/ldap/reader.hpp"
@@ -23,9 +25,11 @@ namespace {
 using namespace reading;
 using core::sync::Snapshot;
 
+enum class Source { users, groups, rule_groups };
+
 struct Event {
   std::size_t source = 0;
-  bool group = false;
+  Source kind = Source::users;
   std::optional<SyncBatch> batch;
   std::optional<SyncOutcome> end;  // the source's search returned
 };
@@ -65,13 +69,28 @@ class PersistentSync {
   PersistOutcome run(const std::function<void(const Snapshot&)>& on_batch, std::stop_token stop) {
     outcome_.cursor = format_cursor(cursor_);
     std::stop_callback forward(stop, [this] { sources_stop_.request_stop(); });
+    if (!rule_groups_.empty()) {
+      auto connection =
+          connect_with_backoff(settings_.connection, settings_.connect_attempts, sleep_);
+      if (!connection) {
+        return finish(PersistEnd::failed, cannot_connect(settings_, connection.error()));
+      }
+      auto bases = naming_contexts(*connection);
+      if (!bases) {
+        return finish(PersistEnd::failed, "cannot find the groups the rules name: " +
+                                              std::string(to_string(bases.error().code)) + ": " +
+                                              bases.error().message);
+      }
+      rule_group_bases_ = std::move(*bases);
+    }
     for (std::size_t i = 0; i < settings_.group_base_dns.size(); ++i) {
-      start(i, true, settings_.group_base_dns[i], settings_.group_filter,
+      start(i, Source::groups, settings_.group_base_dns[i], settings_.group_filter,
             {"member", "cn", settings_.anchor_attribute}, "");
     }
-    if (settings_.group_base_dns.empty()) {
-      start_users();
+    for (std::size_t i = 0; i < rule_group_bases_.size(); ++i) {
+      start(i, Source::rule_groups, rule_group_bases_[i], rule_groups_.filter(), {"member"}, "");
     }
+    start_users_when_groups_ready();
     while (true) {
       if (stop.stop_requested()) {
         return finish(PersistEnd::stopped, "stopped");
@@ -85,16 +104,22 @@ class PersistentSync {
         if (stop.stop_requested() || end.stopped) {
           return finish(PersistEnd::stopped, "stopped");
         }
-        const std::string& base = event->group ? settings_.group_base_dns[event->source]
-                                               : settings_.user_base_dns[event->source];
+        const std::string& base =
+            event->kind == Source::groups        ? settings_.group_base_dns[event->source]
+            : event->kind == Source::rule_groups ? rule_group_bases_[event->source]
+                                                 : settings_.user_base_dns[event->source];
         if (end.refresh_required) {
           return finish(PersistEnd::full_read_needed, base + ": " + end.detail);
         }
         return finish(PersistEnd::failed,
                       std::string(to_string(end.completeness)) + " on " + base + ": " + end.detail);
       }
-      if (event->group) {
+      if (event->kind == Source::groups) {
         if (auto reason = on_group_batch(*event->batch)) {
+          return finish(PersistEnd::full_read_needed, *reason);
+        }
+      } else if (event->kind == Source::rule_groups) {
+        if (auto reason = on_rule_group_batch(*event->batch)) {
           return finish(PersistEnd::full_read_needed, *reason);
         }
       } else if (auto reason = on_user_batch(event->source, *event->batch, on_batch)) {
@@ -104,7 +129,7 @@ class PersistentSync {
   }
 
  private:
-  void start(std::size_t index, bool group, std::string base, std::string filter,
+  void start(std::size_t index, Source kind, std::string base, std::string filter,
              std::vector<std::string> attributes, std::string cookie) {
     SyncRequest request;
     request.base_dn = std::move(base);
@@ -113,8 +138,8 @@ class PersistentSync {
     request.mode = SyncMode::refresh_and_persist;
     request.cookie = std::move(cookie);
     request.batch_size = static_cast<std::size_t>(std::max(settings_.page_size, 1));
-    threads_.emplace_back([this, index, group, request](std::stop_token) {
-      Event end{index, group, std::nullopt, SyncOutcome{}};
+    threads_.emplace_back([this, index, kind, request](std::stop_token) {
+      Event end{index, kind, std::nullopt, SyncOutcome{}};
       auto connection =
           connect_with_backoff(settings_.connection, settings_.connect_attempts, sleep_);
       if (!connection) {
@@ -127,7 +152,7 @@ class PersistentSync {
         end.end = connection->content_sync(
             request,
             [&](const SyncBatch& batch) {
-              queue_.push({index, group, batch, std::nullopt});
+              queue_.push({index, kind, batch, std::nullopt});
             },
             sources_stop_.get_token());
       } catch (const std::exception& e) {
@@ -138,11 +163,17 @@ class PersistentSync {
     });
   }
 
-  void start_users() {
+  // The users are synced once every group search has been refreshed and matched the cursor.
+  void start_users_when_groups_ready() {
+    if (users_started_ || (!settings_.group_base_dns.empty() && !groups_ready_) ||
+        refreshed_rule_groups_ < rule_group_bases_.size()) {
+      return;
+    }
+    users_started_ = true;
     refreshing_users_ = settings_.user_base_dns.size();
     for (std::size_t i = 0; i < settings_.user_base_dns.size(); ++i) {
-      start(i, false, settings_.user_base_dns[i], settings_.user_filter, user_attributes(settings_),
-            cursor_.cookies[i]);
+      start(i, Source::users, settings_.user_base_dns[i], settings_.user_filter,
+            user_attributes(settings_), cursor_.cookies[i]);
     }
   }
 
@@ -166,7 +197,35 @@ class PersistentSync {
       if (graph_.digest() != cursor_.group_digest) {
         return "groups under the group base DNs changed since the cursor";
       }
-      start_users();
+      start_users_when_groups_ready();
+    }
+    return std::nullopt;
+  }
+
+  // The named groups' refresh must match the cursor's digest; any later change of one of them
+  // (or deletion of a group the filter matches) ends the sync.
+  std::optional<std::string> on_rule_group_batch(const SyncBatch& batch) {
+    const bool named_changed =
+        std::any_of(batch.changed.begin(), batch.changed.end(),
+                    [&](const Entry& entry) { return rule_groups_.named(entry.dn); });
+    if (refreshed_rule_groups_ == rule_group_bases_.size()) {
+      if (named_changed || !batch.deleted.empty()) {
+        return "groups the rules name changed";
+      }
+      return std::nullopt;
+    }
+    for (const auto& entry : batch.changed) {
+      if (rule_groups_.named(entry.dn)) {
+        static const std::vector<std::string> none;
+        const Attribute* members = entry.find("member");
+        rule_graph_.add_group(entry.dn, members != nullptr ? members->values : none);
+      }
+    }
+    if (batch.refresh_done && ++refreshed_rule_groups_ == rule_group_bases_.size()) {
+      if (rule_graph_.digest() != cursor_.rule_group_digest) {
+        return "groups the rules name changed since the cursor";
+      }
+      start_users_when_groups_ready();
     }
     return std::nullopt;
   }
@@ -247,6 +306,11 @@ class PersistentSync {
   GroupGraph graph_;
   bool groups_ready_ = false;
   std::size_t refreshed_groups_ = 0;
+  RuleGroups rule_groups_{settings_};
+  std::vector<std::string> rule_group_bases_;
+  GroupGraph rule_graph_;
+  std::size_t refreshed_rule_groups_ = 0;
+  bool users_started_ = false;
   std::size_t refreshing_users_ = 0;
   bool present_phase_ = false;
   bool delete_phase_ = false;

@@ -232,6 +232,18 @@ class Reader {
   }
 
   std::uint64_t group_digest() const { return graph_.digest(); }
+
+  // The digest of the groups the rules name (ReadSettings::rule_groups); nullopt when they could
+  // not be read (the read is then incomplete).
+  std::optional<std::uint64_t> rule_group_digest() {
+    auto read = read_rule_groups(connection_, settings_);
+    if (read.problem) {
+      fail(std::move(*read.problem));
+      dead_ = dead_ || read.connection_dead;
+      return std::nullopt;
+    }
+    return read.digest;
+  }
   const std::string& newest_timestamp() const { return newest_timestamp_; }
 
   // One paged search; false when the read cannot go on (it is incomplete either way).
@@ -387,6 +399,12 @@ FullRead full_read(const ReadSettings& settings, Connection& connection) {
       next.usn = position->highest;
     }
   }
+  // Before the users: a membership change during the read then shows in the next digest.
+  if (!reader.failed() && have_position) {
+    if (const auto digest = reader.rule_group_digest()) {
+      next.rule_group_digest = *digest;
+    }
+  }
   if (!reader.failed() && !settings.group_base_dns.empty()) {
     reader.read_groups();
   }
@@ -528,6 +546,14 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
                   "): another DC or a restore; USNs are not comparable");
     } else {
       next.usn = position->highest;
+    }
+  }
+  if (!reader.failed()) {
+    const auto digest = reader.rule_group_digest();
+    if (digest && *digest != stored->rule_group_digest) {
+      return full(
+          "groups the rules name changed since the cursor (a membership change does not show on "
+          "the users' entries)");
     }
   }
   if (!reader.failed() && !settings.group_base_dns.empty()) {

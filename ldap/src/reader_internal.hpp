@@ -4,6 +4,7 @@
 
 #include "idbridge/ldap/reader.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,33 @@ std::vector<std::string> user_attributes(const ReadSettings& settings);
 // Settings no read can work with (no users base; content sync without entryUUID anchors).
 std::optional<std::string> settings_problem(const ReadSettings& settings);
 extern const SleepFunction real_sleep;
+
+// The groups ReadSettings::rule_groups names (rule_groups.cpp).
+class RuleGroups {
+ public:
+  explicit RuleGroups(const ReadSettings& settings);
+  bool empty() const { return filter_.empty(); }
+  // group_filter narrowed to the named cns and first RDNs: a superset of the named groups.
+  const std::string& filter() const { return filter_; }
+  // Whether the group `dn` is one the rules name (by DN, or by its first RDN value for a cn).
+  bool named(std::string_view dn) const;
+
+ private:
+  std::vector<std::string> dns_;    // normalised
+  std::vector<std::string> names_;  // folded
+  std::string filter_;
+};
+
+// Where the named groups are searched: the root DSE's defaultNamingContext (AD), else its
+// namingContexts.
+Result<std::vector<std::string>> naming_contexts(Connection& connection);
+
+struct RuleGroupRead {
+  std::optional<std::string> problem;  // the read is incomplete
+  bool connection_dead = false;
+  std::uint64_t digest = 0;  // of the named groups and their members; 0 when none is named
+};
+RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& settings);
 std::string cannot_connect(const ReadSettings& settings, const Error& error);
 
 }  // namespace idbridge::ldap::reading

@@ -323,5 +323,16 @@ TEST(AttributesReadBy, TemplatesAndTheDisabledRuleWithoutRepeats) {
   EXPECT_EQ(attributes_read_by(r).back(), "userAccountControl");
 }
 
+TEST(GroupsNamedBy, EveryRuleKindOnceComparedAsTheMapperCompares) {
+  MappingRules r;
+  r.roles = {{"cn=Admins, ou=groups,dc=example,dc=com", Role::administrator, 10},
+             {"helpdesk", Role::limited_access_user, 1}};
+  r.profiles = {{"HelpDesk", "helpdesk"}, {"cn=admins,ou=groups,dc=example,dc=com", "admin"}};
+  r.groups = {{"sales", "Sales", GroupKind::team}};
+  EXPECT_EQ(groups_named_by(r), (std::vector<std::string>{"cn=Admins, ou=groups,dc=example,dc=com",
+                                                          "helpdesk", "sales"}));
+  EXPECT_TRUE(groups_named_by(MappingRules{}).empty());
+}
+
 }  // namespace
 }  // namespace idbridge::core::sync

@@ -12,6 +12,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -421,7 +425,7 @@ TEST_F(SyncDryRunTest, AnIncrementalRunReadsOnlyWhatChangedSinceTheStoredCursor)
                     "dn: " +
                     person_dn(6) +
                     "\nchangetype: modify\nreplace: mail\nmail: six@example.org\n\n" +
-                    delete_people_ldif(7, 7));
+                    delete_people_ldif(20, 20));  // in no group: see the next test
   const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
   EXPECT_EQ(delta["run"]["kind"], "incremental") << delta.dump(2);
   EXPECT_EQ(delta["run"]["read"], 2) << "only the two modified entries are read";
@@ -433,6 +437,38 @@ TEST_F(SyncDryRunTest, AnIncrementalRunReadsOnlyWhatChangedSinceTheStoredCursor)
   const auto quiet = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
   EXPECT_EQ(quiet["run"]["read"], 0) << quiet.dump(2);
   EXPECT_EQ(quiet["run"]["outcome"], "unchanged");
+}
+
+// Adding a user to a group changes only its memberOf, which slapd's syncprov does not report on
+// the user: the reader watches the groups the rules name, and the next incremental run reads
+// everything when one changed, so the role and the tenant group follow.
+TEST_F(SyncDryRunTest, AMembershipChangeOfARuleNamedGroupReachesTheNextIncrementalRun) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+  const auto first = run_sync(config, {"--directory", "corp"}, 0);
+  ASSERT_EQ(first["run"]["outcome"], "applied") << first.dump(2);
+
+  slapd.modify_ldif(
+      "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: " +
+      person_dn(20) +
+      "\n\n"
+      "dn: cn=sales,ou=groups,dc=example,dc=com\nchangetype: modify\ndelete: member\nmember: " +
+      person_dn(5) + "\n\n");
+  const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(delta["run"]["kind"], "full") << "a named group changed: everything is read";
+  EXPECT_EQ(delta["run"]["outcome"], "applied") << delta.dump(2);
+  const auto& plan = delta["plan"];
+  const auto* promoted = find_op(plan, "updateUser", "user20");
+  ASSERT_NE(promoted, nullptr) << plan.dump(2);
+  EXPECT_THAT(promoted->dump(), HasSubstr("administrator"));
+  EXPECT_NE(find_op(plan, "removeMembership", "user05", "Sales"), nullptr) << plan.dump(2);
+  EXPECT_EQ(count(plan, "disables"), 0);
+
+  const auto quiet = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(quiet["run"]["kind"], "incremental") << quiet.dump(2);
+  EXPECT_EQ(quiet["run"]["outcome"], "unchanged") << quiet.dump(2);
 }
 
 // Polls `probe` every 200 ms until it returns true or `timeout` passes.
@@ -549,8 +585,14 @@ TEST_F(SyncDryRunTest, APersistingDaemonAppliesDirectoryChangesWithinSeconds) {
       << daemon.stderr_text();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 
-  // Applied as an incremental run of its own; the scheduled one is an hour away.
-  status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+  // Applied as an incremental run of its own; the scheduled one is an hour away. The user is
+  // visible once its page commits, the run's outcome a moment later.
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = nlohmann::json::parse(http.request("GET", "/status", {}, auth).body);
+        return status["directories"][0]["recentRuns"][0].value("outcome", "") != "running";
+      },
+      std::chrono::seconds(10)));
   const auto& corp = status["directories"][0];
   ASSERT_GE(corp["recentRuns"].size(), 2u) << corp.dump(2);
   EXPECT_EQ(corp["recentRuns"][0]["kind"], "incremental") << corp.dump(2);
@@ -564,6 +606,235 @@ TEST_F(SyncDryRunTest, APersistingDaemonAppliesDirectoryChangesWithinSeconds) {
   ASSERT_TRUE(exit) << daemon.stderr_text();
   EXPECT_EQ(exit->code, 0) << daemon.stderr_text();
   EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(5));
+}
+
+// --- persist recovery ----------------------------------------------------------------------
+
+// A daemon persisting `corp` (scheduled runs an hour apart after the first, so what arrives comes
+// through persist or a run persist asked for), its /status and the tenant's users over SCIM.
+class PersistingDaemon {
+ public:
+  PersistingDaemon(const TempDir& dir, const std::string& config_toml)
+      : daemon_(kBinary, dir, config_toml) {
+    const auto port = daemon_.wait_listening();
+    if (port == 0) {
+      throw std::runtime_error("the daemon did not listen: " + daemon_.stderr_text());
+    }
+    http_ = std::make_unique<HttpConnection>("127.0.0.1", port);
+  }
+
+  nlohmann::json corp() {
+    const auto response = http_->request("GET", "/status", {}, auth());
+    return nlohmann::json::parse(response.body)["directories"][0];
+  }
+  int users(const std::string& filter) {
+    const auto response =
+        http_->request("GET", "/scim/v2/tenants/acme/Users?count=1&filter=" + filter, {}, auth());
+    return nlohmann::json::parse(response.body).value("totalResults", -1);
+  }
+  bool persisting() { return corp().value("persisting", false); }
+  std::string log() const { return daemon_.stderr_text(); }
+  DaemonProcess& process() { return daemon_; }
+
+  static constexpr const char* token = "persist-token-0123456789abcdef";
+
+ private:
+  Headers auth() const { return {{"Authorization", std::string("Bearer ") + token}}; }
+  DaemonProcess daemon_;
+  std::unique_ptr<HttpConnection> http_;
+};
+
+class PersistRecoveryTest : public SyncDryRunTest {
+ protected:
+  // Starts the daemon and waits until it persists from the first run's cursor.
+  std::unique_ptr<PersistingDaemon> start(const Slapd& slapd, const std::string& more = "",
+                                          const std::string& tables = "") {
+    DirectoryOptions options;
+    options.extra =
+        "full_sync_interval_seconds = 0\nincremental_sync_interval_seconds = 3600\n"
+        "persist = true\n" +
+        more;
+    options.tables = tables;
+    auto daemon = std::make_unique<PersistingDaemon>(
+        dir_, daemon_config(slapd, options, PersistingDaemon::token));
+    EXPECT_TRUE(eventually([&] { return daemon->persisting(); }, std::chrono::seconds(20)))
+        << daemon->corp().dump(2) << daemon->log();
+    return daemon;
+  }
+};
+
+std::string newcomer(const std::string& name) {
+  return "dn: uid=" + name +
+         ",ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: " + name +
+         "\ncn: " + name + "\ngivenName: New\nsn: Comer\nmail: " + name + "@example.com\n\n";
+}
+
+std::string named(const std::string& name) {
+  return "userName%20eq%20%22" + name + "%22";
+}
+
+int count_runs(const nlohmann::json& runs, const std::string& kind, const std::string& outcome) {
+  int n = 0;
+  for (const auto& run : runs) {
+    n += run.value("kind", "") == kind && run.value("outcome", "") == outcome ? 1 : 0;
+  }
+  return n;
+}
+
+TEST_F(PersistRecoveryTest, AServerRestartIsRetriedAndPersistingResumesFromTheStoredCursor) {
+  TempDir slapd_dir;
+  SlapdOptions slapd_options;
+  slapd_options.syncprov_sessionlog = 100;
+  Slapd slapd(slapd_dir, slapd_options);
+  slapd.add_ldif(directory_ldif());
+  auto daemon = start(slapd);
+
+  slapd.stop();
+  ASSERT_TRUE(eventually([&] { return !daemon->persisting(); }, std::chrono::seconds(10)))
+      << daemon->log();
+  ASSERT_TRUE(eventually([&] { return daemon->corp().contains("lastPersistError"); },
+                         std::chrono::seconds(10)))
+      << daemon->corp().dump(2);
+
+  // Written before persisting reconnects: its refresh from the stored cookie brings it.
+  slapd.start();
+  slapd.add_ldif(newcomer("during"));
+  ASSERT_TRUE(
+      eventually([&] { return daemon->users(named("during")) == 1; }, std::chrono::seconds(20)))
+      << daemon->corp().dump(2) << daemon->log();
+  ASSERT_TRUE(eventually([&] { return daemon->persisting(); }, std::chrono::seconds(10)));
+  slapd.add_ldif(newcomer("after"));
+  ASSERT_TRUE(
+      eventually([&] { return daemon->users(named("after")) == 1; }, std::chrono::seconds(10)))
+      << daemon->log();
+
+  // Resumed, not restarted: the first run is the only full one, and each change is one
+  // incremental run (the empty refreshes leave no record). The user is visible once its page
+  // commits, the run's outcome a moment later.
+  nlohmann::json runs;
+  ASSERT_TRUE(eventually(
+      [&] {
+        runs = daemon->corp()["recentRuns"];
+        return count_runs(runs, "incremental", "running") == 0;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(count_runs(runs, "full", "applied"), 1) << runs.dump(2);
+  EXPECT_EQ(count_runs(runs, "incremental", "applied"), 2) << runs.dump(2);
+  EXPECT_EQ(count_runs(runs, "incremental", "unchanged"), 0) << runs.dump(2);
+  EXPECT_EQ(runs.size(), 3u) << runs.dump(2);
+  EXPECT_EQ(runs[0]["planned"], 1) << runs.dump(2);
+
+  // The same records through the CLI.
+  const auto listed = run_command({kBinary, "sync", "--config", daemon->process().config_path(),
+                                   "--runs", "--directory", "corp", "--json"});
+  ASSERT_EQ(listed.status.code, 0) << listed.err;
+  const auto cli_runs = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(cli_runs.size(), 3u) << cli_runs.dump(2);
+  EXPECT_EQ(cli_runs[0]["kind"], "incremental");
+  EXPECT_EQ(cli_runs[0]["id"], runs[0]["id"]) << cli_runs.dump(2);
+}
+
+TEST_F(PersistRecoveryTest, ARuleNamedGroupChangeRunsAFullReadAtOnceAndPersistingResumes) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  auto daemon = start(slapd);
+  slapd.modify_ldif(
+      "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: " +
+      person_dn(20) + "\n\n");
+  ASSERT_TRUE(
+      eventually([&] { return count_runs(daemon->corp()["recentRuns"], "full", "applied") == 2; },
+                 std::chrono::seconds(20)))
+      << daemon->corp().dump(2) << daemon->log();
+  std::string user20;
+  std::istringstream exported(exported_users(daemon->process().config_path()));
+  for (std::string line; std::getline(exported, line);) {
+    user20 = line.find("user20") != std::string::npos ? line : user20;
+  }
+  EXPECT_THAT(user20, HasSubstr("administrator"));
+  ASSERT_TRUE(eventually([&] { return daemon->persisting(); }, std::chrono::seconds(10)))
+      << daemon->log();
+  slapd.add_ldif(newcomer("later"));
+  EXPECT_TRUE(
+      eventually([&] { return daemon->users(named("later")) == 1; }, std::chrono::seconds(10)))
+      << daemon->log();
+}
+
+// Holds the directory's run lock as a CLI run would.
+class HeldRunLock {
+ public:
+  explicit HeldRunLock(const std::string& path)
+      : fd_(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600)) {
+    if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0) {
+      throw std::runtime_error("cannot lock " + path);
+    }
+  }
+  ~HeldRunLock() { release(); }
+  void release() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+TEST_F(PersistRecoveryTest, ABatchThatFindsTheRunLockTakenWaitsAndIsAppliedAfterwards) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  auto daemon = start(slapd);
+
+  HeldRunLock lock(dir_.file("state") + "/locks/sync-corp");
+  slapd.add_ldif(newcomer("waiting"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(daemon->users(named("waiting")), 0) << "applied while another run held the lock";
+  lock.release();
+  EXPECT_TRUE(
+      eventually([&] { return daemon->users(named("waiting")) == 1; }, std::chrono::seconds(5)))
+      << daemon->log();
+  EXPECT_FALSE(daemon->corp().contains("lastPersistError")) << daemon->corp().dump(2);
+}
+
+TEST_F(PersistRecoveryTest, ABatchOverASafetyThresholdIsHeldNotAppliedAndApprovalResumesIt) {
+  TempDir slapd_dir;
+  SlapdOptions slapd_options;
+  slapd_options.syncprov_sessionlog = 100;  // the deletions arrive as such, in one batch
+  Slapd slapd(slapd_dir, slapd_options);
+  slapd.add_ldif(directory_ldif());
+  auto daemon = start(slapd, "", "[directories.corp.safety]\nmax_disables = 2\n");
+
+  slapd.modify_ldif(delete_people_ldif(20, 23));  // four users in no group
+  nlohmann::json corp;
+  ASSERT_TRUE(eventually(
+      [&] {
+        corp = daemon->corp();
+        return corp.value("held", false) &&
+               corp.value("lastPersistError", "").find("held") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << corp.dump(2) << daemon->log();
+  EXPECT_FALSE(corp.value("persisting", true)) << "paused while the plan waits";
+  EXPECT_EQ(daemon->users("active%20eq%20false"), 0) << "a held batch disables nobody";
+  const std::string plan_file = corp["recentRuns"][0].value("planFile", "");
+  ASSERT_FALSE(plan_file.empty()) << corp.dump(2);
+  // Paused, not looping: no second held run appears.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(count_runs(daemon->corp()["recentRuns"], "incremental", "held"), 1)
+      << daemon->corp().dump(2);
+
+  // The admin approves; persisting sees the cursor move and resumes.
+  const auto approved = run_sync(daemon->process().config_path(), {"--apply", plan_file}, 0);
+  EXPECT_EQ(approved["run"]["outcome"], "applied") << approved.dump(2);
+  EXPECT_EQ(daemon->users("active%20eq%20false"), 4);
+  ASSERT_TRUE(eventually([&] { return daemon->persisting(); }, std::chrono::seconds(10)))
+      << daemon->log();
+  slapd.add_ldif(newcomer("resumed"));
+  EXPECT_TRUE(
+      eventually([&] { return daemon->users(named("resumed")) == 1; }, std::chrono::seconds(10)))
+      << daemon->log();
 }
 
 }  // namespace

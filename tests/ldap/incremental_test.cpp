@@ -82,7 +82,7 @@ TEST(ContentSync, EmptyCursorIsAFullReadWithACookieAndThenOnlyChangesArrive) {
   EXPECT_EQ(first.snapshot.kind, Kind::full);
   EXPECT_EQ(first.snapshot.users.size(), 50u);
   EXPECT_EQ(first.full_read_reason, "");
-  ASSERT_THAT(first.snapshot.cursor, HasSubstr("v1;content_sync;"));
+  ASSERT_THAT(first.snapshot.cursor, HasSubstr("v2;content_sync;"));
 
   slapd.modify_ldif(describe("p7", "moved") + describe("p31", "promoted"));
   const auto second = read_directory_incremental(settings, first.snapshot.cursor, no_sleep);
@@ -167,7 +167,7 @@ TEST(ContentSync, ACookieTheServerCannotServeFallsBackToAFullReadWithItsReason) 
   EXPECT_EQ(refused.snapshot.kind, Kind::full);
   EXPECT_EQ(refused.snapshot.users.size(), 20u);
   EXPECT_THAT(refused.full_read_reason, HasSubstr("refused the stored cookie"));
-  EXPECT_THAT(refused.snapshot.cursor, HasSubstr("v1;content_sync;"));
+  EXPECT_THAT(refused.snapshot.cursor, HasSubstr("v2;content_sync;"));
 
   const auto garbage = read_directory_incremental(settings, "not a cursor", no_sleep);
   EXPECT_EQ(garbage.snapshot.kind, Kind::full);
@@ -266,7 +266,7 @@ TEST(ModifyTimestamp, ReadsOnlyEntriesNewerThanTheCursor) {
   const auto first = read_directory_incremental(settings, "", no_sleep);
   ASSERT_TRUE(first.snapshot.completeness.complete) << first.snapshot.completeness.reason;
   EXPECT_EQ(first.snapshot.kind, Kind::full);
-  ASSERT_THAT(first.snapshot.cursor, HasSubstr("v1;modify_timestamp;"));
+  ASSERT_THAT(first.snapshot.cursor, HasSubstr("v2;modify_timestamp;"));
 
   // modifyTimestamp has one-second resolution.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));

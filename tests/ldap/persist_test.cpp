@@ -164,5 +164,86 @@ TEST(Persist, AGroupChangeEndsItWithFullReadNeeded) {
   EXPECT_THAT(outcome.reason, HasSubstr("groups"));
 }
 
+// A provider restored from an older backup refuses a cookie newer than its own state: persisting
+// cannot resume from it and asks for a full read, delivering nothing.
+TEST(Persist, ACookieTheServerRefusesEndsItWithFullReadNeeded) {
+  TempDir dir;
+  Slapd slapd(dir);
+  slapd.add_ldif(
+      "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n" +
+      person("p1"));
+  const auto settings = settings_for(slapd);
+  const auto first = read_directory_incremental(settings, "");
+  ASSERT_TRUE(first.snapshot.completeness.complete) << first.snapshot.completeness.reason;
+  const auto& cursor = first.snapshot.cursor;
+  const auto future = cursor.substr(0, cursor.rfind(';') + 1) +
+                      hex_anchor("rid=000,csn=29990101000000.000000Z#000000#000#000000");
+  int delivered = 0;
+  std::stop_source never;
+  const auto outcome = persist_directory(
+      settings, future, [&](const core::sync::Snapshot&) { ++delivered; }, never.get_token());
+  EXPECT_EQ(outcome.end, PersistEnd::full_read_needed) << outcome.reason;
+  EXPECT_THAT(outcome.reason, HasSubstr("refused the cookie"));
+  EXPECT_EQ(delivered, 0);
+  EXPECT_EQ(outcome.cursor, future) << "nothing delivered: the cursor given";
+}
+
+// Without group base DNs, the groups the rules name are watched: adding a user to one changes only
+// its memberOf, which syncprov never reports on the user.
+TEST(Persist, ANamedGroupsChangeEndsItWithFullReadNeededAndOtherGroupsDoNot) {
+  TempDir dir;
+  Slapd slapd(dir);
+  const auto group = [](const std::string& cn) {
+    return "dn: cn=" + cn + ",ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: " + cn +
+           "\nmember: uid=p1,ou=people,dc=example,dc=com\n\n";
+  };
+  const auto add_p2_to = [](const std::string& cn) {
+    return "dn: cn=" + cn +
+           ",ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\n"
+           "member: uid=p2,ou=people,dc=example,dc=com\n\n";
+  };
+  slapd.add_ldif(
+      "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n" +
+      person("p1") + person("p2") +
+      "dn: ou=groups,dc=example,dc=com\nobjectClass: organizationalUnit\nou: groups\n\n" +
+      group("admins") + group("other") + group("helpdesk"));
+  auto settings = settings_for(slapd);
+  settings.rule_groups = {"admins", "cn=helpdesk,ou=groups,dc=example,dc=com"};
+  const auto first = read_directory_incremental(settings, "");
+  ASSERT_TRUE(first.snapshot.completeness.complete) << first.snapshot.completeness.reason;
+
+  Batches batches;
+  std::stop_source stop;
+  auto persisting = std::async(std::launch::async, [&] {
+    return persist_directory(
+        settings, first.snapshot.cursor,
+        [&](const core::sync::Snapshot& batch) { batches.add(batch); }, stop.get_token());
+  });
+  ASSERT_TRUE(batches.wait_for([](const auto&) { return true; }).has_value()) << "no refresh";
+  slapd.modify_ldif(add_p2_to("other"));  // named by no rule: persisting goes on
+  slapd.add_ldif(person("p3"));
+  ASSERT_TRUE(batches
+                  .wait_for([](const core::sync::Snapshot& batch) {
+                    return batch.users.size() == 1 &&
+                           batch.users[0].attributes.at("uid").front() == "p3";
+                  })
+                  .has_value())
+      << "persisting ended after a change of a group no rule names";
+
+  slapd.modify_ldif(add_p2_to("admins"));
+  ASSERT_EQ(persisting.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const auto outcome = persisting.get();
+  EXPECT_EQ(outcome.end, PersistEnd::full_read_needed) << outcome.reason;
+  EXPECT_THAT(outcome.reason, HasSubstr("groups the rules name changed"));
+
+  // Changed while nobody was persisting: the refresh sees it against the cursor.
+  slapd.modify_ldif(add_p2_to("helpdesk"));
+  std::stop_source never;
+  const auto restarted = persist_directory(
+      settings, outcome.cursor, [](const core::sync::Snapshot&) {}, never.get_token());
+  EXPECT_EQ(restarted.end, PersistEnd::full_read_needed) << restarted.reason;
+  EXPECT_THAT(restarted.reason, HasSubstr("since the cursor"));
+}
+
 }  // namespace
 }  // namespace idbridge::ldap

@@ -61,6 +61,14 @@ struct ReadSettings {
   std::vector<std::string> group_base_dns;
   std::string group_filter = "(objectClass=groupOfNames)";
 
+  // The groups the role/profile/group rules name (core::sync::groups_named_by): a DN, or a cn
+  // (the first RDN value of a group DN). Adding a user to a group or removing it changes only the
+  // user's memberOf, which neither syncprov, modifyTimestamp nor uSNChanged report on the user.
+  // With change detection, every read therefore reads these groups' members (under the naming
+  // context, with group_filter) and keeps a digest in the cursor; when it changed, the
+  // incremental read becomes a full read (and a persistent sync ends with full_read_needed).
+  std::vector<std::string> rule_groups;
+
   // Called after each page (or content sync batch) with its base DN and the entries read from
   // that base so far: progress for logs and /status. What it throws ends the read, incomplete.
   std::function<void(const std::string& base, std::size_t entries)> progress;
@@ -84,8 +92,9 @@ struct DirectoryRead {
 // A full read (kind `full`, with a cursor for the next run) is made instead when `cursor` is ""
 // or was written for other settings, when change_detection is `full`, when the server refuses the
 // cookie (e-syncRefreshRequired) or does not offer content sync at all (then the cursor is ""),
-// when the DC's invocationId changed, or when any group under group_base_dns changed (a change of
-// nested membership does not touch the users it affects). `full_read_reason` says which.
+// when the DC's invocationId changed, or when any group under group_base_dns or any group the
+// rules name changed (a membership change does not touch the users it affects: see rule_groups).
+// `full_read_reason` says which.
 //
 // Failures are never "fewer users": an incomplete read (see read_directory) reports no deletion
 // and no present set, and its cursor is the one given (an incomplete read never advances it).
@@ -107,7 +116,8 @@ struct PersistOutcome {
 };
 
 // Near-real-time sync (content_sync only): keeps an RFC 4533 refreshAndPersist search open on
-// every users base (and a change watch on every group base) and calls `on_batch` with each batch
+// every users base (and a change watch on every group base and on the groups the rules name) and
+// calls `on_batch` with each batch
 // of changes as an incremental Snapshot (changed users with their nested groups, deleted anchors,
 // the cursor to store once the batch is applied). Batches are delivered on the calling thread, in
 // order. Returns when `stop` is requested (within about a second), on an error, or when a full

@@ -132,4 +132,9 @@ std::string expand_template(const std::string& text, const DirectoryEntry& entry
 // without case-insensitive repeats. The reader asks the directory for these only.
 std::vector<std::string> attributes_read_by(const MappingRules& rules);
 
+// The directory groups the role, profile and group rules name (a DN or a cn, as written), each
+// once (compared as the rules compare them). A change of their members changes users whose entries
+// may not show it (memberOf is maintained by the server), so the reader watches them.
+std::vector<std::string> groups_named_by(const MappingRules& rules);
+
 }  // namespace idbridge::core::sync
