@@ -26,6 +26,13 @@ class JsonWriter {
   }
   JsonWriter& field(std::string_view name, bool flag);
   std::string take() { return std::move(out_); }
+  // What was written since the last call, for output in pieces; the writer's place (nesting,
+  // pending comma) is kept.
+  std::string take_pending() {
+    std::string piece = std::move(out_);
+    out_.clear();
+    return piece;
+  }
 
  private:
   void separate();

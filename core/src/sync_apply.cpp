@@ -2,8 +2,11 @@
 #include "idbridge/core/rules.hpp"
 #include "idbridge/core/sync/apply.hpp"
 
+#include "sync_plan_internal.hpp"
+
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -12,11 +15,6 @@ namespace idbridge::core::sync {
 namespace {
 
 constexpr std::int64_t listing_page = 1000;
-// Listing a whole tenant's users: the store pages by offset, and each page costs a pass over
-// every user of the tenant (SQLite sorts them for it), so 100,000 users in pages of 1,000 cost
-// 100 passes (about 25 s measured); in pages of 25,000 they cost 4. The page's users are moved
-// into the view, so a large page adds little to the peak.
-constexpr std::int64_t user_listing_page = 25'000;
 
 template <class T, class F>
 void for_each_page(F&& fetch, const std::function<void(T&)>& each,
@@ -132,16 +130,13 @@ TenantView load_tenant_view(StoreReader& reader, const Snapshot& snapshot,
     for (const auto& link : links) {
       link_of_user.emplace(link.user.str(), &link);
     }
-    for_each_page<User>([&](const PageRequest& page) { return reader.list_users(tenant, page); },
-                        [&](User& user) {
-                          if (const auto it = link_of_user.find(user.id.str());
-                              it != link_of_user.end()) {
-                            view.linked.push_back(linked_user(std::move(user), *it->second));
-                          } else if (!elsewhere.contains(user.id.str())) {
-                            view.unlinked_with_names.push_back(std::move(user));
-                          }
-                        },
-                        user_listing_page);
+    reader.for_each_user(tenant, [&](User& user) {
+      if (const auto it = link_of_user.find(user.id.str()); it != link_of_user.end()) {
+        view.linked.push_back(linked_user(std::move(user), *it->second));
+      } else if (!elsewhere.contains(user.id.str())) {
+        view.unlinked_with_names.push_back(std::move(user));
+      }
+    });
     fill_groups_by_group(reader, tenant, managed, view.linked);
   } else {
     // The anchors this read is about: changed entries, deletions, and (with a present set)
@@ -182,6 +177,101 @@ TenantView load_tenant_view(StoreReader& reader, const Snapshot& snapshot,
     }
     fill_groups_by_user(reader, tenant, managed, view.linked);
   }
+
+  for_each_page<Group>(
+      [&](const PageRequest& page) { return reader.list_groups(tenant, page); },
+      [&](Group& group) { view.existing_groups.push_back(std::move(group.display_name)); });
+  std::sort(view.existing_groups.begin(), view.existing_groups.end());
+  return view;
+}
+
+TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapshot& snapshot,
+                                               MappingResult& mapped, const MappingRules& rules,
+                                               const TenantId& tenant,
+                                               const std::vector<std::string>& other_directories) {
+  if (snapshot.kind != Snapshot::Kind::full) {
+    return load_tenant_view(reader, snapshot, mapped, rules, tenant, other_directories);
+  }
+  TenantView view;
+  view.tenant = tenant;
+  const auto managed = managed_group_names(rules);
+  const auto elsewhere = users_linked_elsewhere(reader, tenant, other_directories);
+
+  std::vector<DirectoryLink> links;
+  for (auto& link : reader.list_links(snapshot.directory)) {
+    if (link.tenant == tenant) {
+      links.push_back(std::move(link));
+    }
+  }
+  view.linked_total = links.size();
+  std::unordered_map<std::string_view, const DirectoryLink*> link_of_user;
+  link_of_user.reserve(links.size());
+  for (const auto& link : links) {
+    link_of_user.emplace(link.user.str(), &link);
+  }
+  // The managed groups each user is in, known before the users are read so that each one can
+  // be judged as it arrives: each managed group's members listed once (sorted by name, as the
+  // view's lists are).
+  std::unordered_map<std::string, std::vector<std::string>> groups_of_user;
+  for (const auto& name : managed) {
+    const auto group = reader.find_group_by_display_name(tenant, name);
+    if (!group || group->system) {
+      continue;
+    }
+    for_each_page<MemberRef>(
+        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
+        [&](MemberRef& member) {
+          if (member.type == MemberType::user) {
+            groups_of_user[member.id].push_back(name);
+          }
+        });
+  }
+
+  const detail::Ownership owns(rules, false);
+  std::vector<bool> unchanged(mapped.users.size(), false);
+  std::optional<std::unordered_set<std::string>> wanted_names;  // folded, built on first need
+  reader.for_each_user(tenant, [&](User& user) {
+    if (const auto link = link_of_user.find(user.id.str()); link != link_of_user.end()) {
+      LinkedUser linked = linked_user(std::move(user), *link->second);
+      if (auto groups = groups_of_user.find(linked.user.id.str()); groups != groups_of_user.end()) {
+        linked.tenant_groups = std::move(groups->second);
+      }
+      const auto desired = std::lower_bound(
+          mapped.users.begin(), mapped.users.end(), linked.anchor,
+          [](const DesiredUser& d, const std::string& anchor) { return d.anchor < anchor; });
+      if (desired != mapped.users.end() && desired->anchor == linked.anchor &&
+          detail::leaves_unchanged(linked, *desired, owns)) {
+        unchanged[static_cast<std::size_t>(desired - mapped.users.begin())] = true;
+        return;
+      }
+      view.linked.push_back(std::move(linked));
+      return;
+    }
+    if (elsewhere.contains(user.id.str())) {
+      return;
+    }
+    // Only an entry's userName can adopt an unlinked user: the others are not kept.
+    if (!wanted_names) {
+      wanted_names.emplace();
+      wanted_names->reserve(mapped.users.size());
+      for (const auto& desired : mapped.users) {
+        wanted_names->insert(fold_case(desired.user.user_name));
+      }
+    }
+    if (wanted_names->contains(fold_case(user.user_name))) {
+      view.unlinked_with_names.push_back(std::move(user));
+    }
+  });
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < mapped.users.size(); ++i) {
+    if (!unchanged[i]) {
+      if (kept != i) {
+        mapped.users[kept] = std::move(mapped.users[i]);
+      }
+      ++kept;
+    }
+  }
+  mapped.users.erase(mapped.users.begin() + static_cast<std::ptrdiff_t>(kept), mapped.users.end());
 
   for_each_page<Group>(
       [&](const PageRequest& page) { return reader.list_groups(tenant, page); },

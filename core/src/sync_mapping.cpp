@@ -332,102 +332,191 @@ std::vector<std::string> groups_named_by(const MappingRules& rules) {
   return names;
 }
 
-MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
-  MappingResult result;
-  result.users.reserve(snapshot.users.size());
-  const auto prepare = [](const auto& list) {
-    std::vector<RuleGroup> prepared;
-    for (const auto& rule : list) {
-      prepared.emplace_back(rule.group);
-    }
-    return prepared;
+namespace {
+
+std::vector<RuleGroup> prepare_groups(const auto& list) {
+  std::vector<RuleGroup> prepared;
+  prepared.reserve(list.size());
+  for (const auto& rule : list) {
+    prepared.emplace_back(rule.group);
+  }
+  return prepared;
+}
+
+bool has_owner_rule(const MappingRules& rules) {
+  return rules.default_role == Role::account_owner ||
+         std::any_of(rules.roles.begin(), rules.roles.end(),
+                     [](const RoleRule& rule) { return rule.role == Role::account_owner; });
+}
+
+}  // namespace
+
+// Account Owner is granted only when exactly one user qualifies for it, which is known only once
+// every entry is mapped: with an owner rule, each user's role is decided both ways as it is
+// mapped, and finish() keeps the one that applies.
+struct UserMapper::State {
+  explicit State(const MappingRules& r)
+      : rules(r),
+        role_groups(prepare_groups(r.roles)),
+        profile_groups(prepare_groups(r.profiles)),
+        group_groups(prepare_groups(r.groups)),
+        owner_rule(has_owner_rule(r)) {}
+
+  // A diagnostic in read order; a role tie may depend on whether Account Owner is allowed.
+  struct Problem {
+    Diagnostic diagnostic;          // when Account Owner is allowed (or there is no owner rule)
+    std::string tie_without_owner;  // owner rule only: the tie text when it is not allowed
+    bool role_dependent = false;
   };
-  const auto role_groups = prepare(rules.roles);
-  const auto profile_groups = prepare(rules.profiles);
-  const auto group_groups = prepare(rules.groups);
-  // Account Owner is granted only when exactly one user qualifies for it.
+  // Owner rule only, parallel to `users`: the decision when Account Owner is not allowed.
+  struct WithoutOwner {
+    std::optional<Role> role;
+  };
+
+  const MappingRules& rules;
+  std::vector<RuleGroup> role_groups;
+  std::vector<RuleGroup> profile_groups;
+  std::vector<RuleGroup> group_groups;
+  bool owner_rule;
   std::size_t owner_candidates = 0;
-  if (rules.default_role == Role::account_owner ||
-      std::any_of(rules.roles.begin(), rules.roles.end(),
-                  [](const RoleRule& rule) { return rule.role == Role::account_owner; })) {
-    for (const auto& entry : snapshot.users) {
-      if (decide_role(EntryGroups(entry), rules, role_groups, true).role == Role::account_owner) {
-        ++owner_candidates;
-      }
+  std::deque<DesiredUser> users;
+  std::vector<WithoutOwner> without_owner;
+  std::vector<Problem> problems;
+};
+
+UserMapper::UserMapper(const MappingRules& rules) : state_(std::make_unique<State>(rules)) {}
+UserMapper::~UserMapper() = default;
+UserMapper::UserMapper(UserMapper&&) noexcept = default;
+UserMapper& UserMapper::operator=(UserMapper&&) noexcept = default;
+
+void UserMapper::add(const DirectoryEntry& entry) {
+  State& s = *state_;
+  const MappingRules& rules = s.rules;
+  DesiredUser desired;
+  for (const auto& mapping : rules.attributes) {
+    assign(desired.user, mapping.target, expand_template(mapping.value, entry));
+  }
+  const bool named = !desired.user.user_name.empty();
+  if (!named && !s.owner_rule) {
+    s.problems.push_back({{entry.anchor, entry.dn, "no userName value: entry skipped"}, "", false});
+    return;
+  }
+  const EntryGroups groups(entry);
+  const RoleDecision decision = decide_role(groups, rules, s.role_groups, true);
+  // Every entry read counts as a candidate, named or not, as the rule is about the directory.
+  if (s.owner_rule && decision.role == Role::account_owner) {
+    ++s.owner_candidates;
+  }
+  if (!named) {
+    s.problems.push_back({{entry.anchor, entry.dn, "no userName value: entry skipped"}, "", false});
+    return;
+  }
+  desired.anchor = entry.anchor;
+  desired.dn = entry.dn;
+  desired.user.active = !is_disabled(entry, rules.disabled);
+  desired.role = decision.role;
+  if (s.owner_rule) {
+    const RoleDecision without = decide_role(groups, rules, s.role_groups, false);
+    s.without_owner.push_back({without.role});
+    if (!decision.tie.empty() || !without.tie.empty()) {
+      s.problems.push_back({{entry.anchor, entry.dn, decision.tie}, without.tie, true});
+    }
+  } else if (!decision.tie.empty()) {
+    s.problems.push_back({{entry.anchor, entry.dn, decision.tie}, "", false});
+  }
+  std::set<std::string> profiles;
+  for (std::size_t i = 0; i < rules.profiles.size(); ++i) {
+    if (s.profile_groups[i].matches(groups)) {
+      profiles.insert(rules.profiles[i].profile);
     }
   }
-  const bool owner_allowed = owner_candidates == 1;
-  if (owner_candidates > 1) {
+  desired.profiles.assign(profiles.begin(), profiles.end());
+  std::set<std::string> tenant_groups;
+  for (std::size_t i = 0; i < rules.groups.size(); ++i) {
+    if (s.group_groups[i].matches(groups)) {
+      tenant_groups.insert(rules.groups[i].tenant_group);
+    }
+  }
+  desired.tenant_groups.assign(tenant_groups.begin(), tenant_groups.end());
+  s.users.push_back(std::move(desired));
+}
+
+MappingResult UserMapper::finish() && {
+  State& s = *state_;
+  MappingResult result;
+  const bool owner_allowed = s.owner_candidates == 1;
+  if (s.owner_candidates > 1) {
     result.problems.push_back({"", "",
                                "the Account Owner rule matches " +
-                                   std::to_string(owner_candidates) +
+                                   std::to_string(s.owner_candidates) +
                                    " users; a tenant has one Account Owner, so none of them gets "
                                    "it from the directory"});
   }
-  for (const auto& entry : snapshot.users) {
-    DesiredUser desired;
-    desired.anchor = entry.anchor;
-    desired.dn = entry.dn;
-    for (const auto& mapping : rules.attributes) {
-      assign(desired.user, mapping.target, expand_template(mapping.value, entry));
+  for (auto& problem : s.problems) {
+    if (problem.role_dependent && !owner_allowed) {
+      problem.diagnostic.message = std::move(problem.tie_without_owner);
     }
-    if (desired.user.user_name.empty()) {
-      result.problems.push_back({entry.anchor, entry.dn, "no userName value: entry skipped"});
-      continue;
+    if (!problem.diagnostic.message.empty()) {
+      result.problems.push_back(std::move(problem.diagnostic));
     }
-    desired.user.active = !is_disabled(entry, rules.disabled);
-    const EntryGroups groups(entry);
-    const RoleDecision decision = decide_role(groups, rules, role_groups, owner_allowed);
-    desired.role = decision.role;
-    if (!decision.tie.empty()) {
-      result.problems.push_back({entry.anchor, entry.dn, decision.tie});
-    }
-    std::set<std::string> profiles;
-    for (std::size_t i = 0; i < rules.profiles.size(); ++i) {
-      if (profile_groups[i].matches(groups)) {
-        profiles.insert(rules.profiles[i].profile);
-      }
-    }
-    desired.profiles.assign(profiles.begin(), profiles.end());
-    std::set<std::string> tenant_groups;
-    for (std::size_t i = 0; i < rules.groups.size(); ++i) {
-      if (group_groups[i].matches(groups)) {
-        tenant_groups.insert(rules.groups[i].tenant_group);
-      }
-    }
-    desired.tenant_groups.assign(tenant_groups.begin(), tenant_groups.end());
-    result.users.push_back(std::move(desired));
   }
+  if (s.owner_rule && !owner_allowed) {
+    for (std::size_t i = 0; i < s.users.size(); ++i) {
+      s.users[i].role = s.without_owner[i].role;
+    }
+  }
+  result.users = std::move(s.users);
   std::sort(result.users.begin(), result.users.end(),
             [](const DesiredUser& a, const DesiredUser& b) { return a.anchor < b.anchor; });
   // Two entries with one userName cannot both become the same user, and which one is meant
-  // would be a guess: both are left out and reported. A map keeps this O(n log n) at 100k users.
-  std::map<std::string, std::vector<std::size_t>> by_name;
+  // would be a guess: both are left out and reported. Sorted folded names find them in
+  // O(n log n) without a node per user.
+  std::vector<std::pair<std::string, std::size_t>> by_name;
+  by_name.reserve(result.users.size());
   for (std::size_t i = 0; i < result.users.size(); ++i) {
-    by_name[fold_case(result.users[i].user.user_name)].push_back(i);
+    by_name.emplace_back(fold_case(result.users[i].user.user_name), i);
   }
+  std::sort(by_name.begin(), by_name.end());
   std::vector<bool> drop(result.users.size(), false);
-  for (const auto& [name, indexes] : by_name) {
-    if (indexes.size() < 2) {
-      continue;
+  bool any_dropped = false;
+  for (std::size_t first = 0; first < by_name.size();) {
+    std::size_t last = first + 1;
+    while (last < by_name.size() && by_name[last].first == by_name[first].first) {
+      ++last;
     }
-    for (const std::size_t i : indexes) {
+    for (std::size_t k = first; last - first > 1 && k < last; ++k) {
+      const std::size_t i = by_name[k].second;
       drop[i] = true;
+      any_dropped = true;
       result.problems.push_back({result.users[i].anchor, result.users[i].dn,
                                  "userName \"" + result.users[i].user.user_name +
-                                     "\" is mapped from " + std::to_string(indexes.size()) +
+                                     "\" is mapped from " + std::to_string(last - first) +
                                      " entries: none of them is synced"});
     }
+    first = last;
   }
-  std::vector<DesiredUser> kept;
-  kept.reserve(result.users.size());
-  for (std::size_t i = 0; i < result.users.size(); ++i) {
-    if (!drop[i]) {
-      kept.push_back(std::move(result.users[i]));
+  if (any_dropped) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < result.users.size(); ++i) {
+      if (!drop[i]) {
+        if (kept != i) {
+          result.users[kept] = std::move(result.users[i]);
+        }
+        ++kept;
+      }
     }
+    result.users.erase(result.users.begin() + static_cast<std::ptrdiff_t>(kept),
+                       result.users.end());
   }
-  result.users = std::move(kept);
   return result;
+}
+
+MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules) {
+  UserMapper mapper(rules);
+  for (const auto& entry : snapshot.users) {
+    mapper.add(entry);
+  }
+  return std::move(mapper).finish();
 }
 
 void keep_anchors_only(Snapshot& snapshot) {

@@ -3,9 +3,12 @@
 #include "idbridge/core/sync/plan.hpp"
 
 #include "canonical_text.hpp"
+#include "sync_plan_internal.hpp"
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -43,47 +46,65 @@ bool maps(const MappingRules& rules, std::string_view target, bool creating) {
          (creating || !set_on_create_only(rules, target));
 }
 
-// What the directory owns, worked out once per plan rather than once per user (at 100,000 users
-// the per-user lookups were a measurable share of an unchanged run).
-struct Ownership {
-  // `creating`: for a new user, whose every mapped attribute comes from the directory.
-  Ownership(const MappingRules& rules, bool creating)
-      : user_name(maps(rules, "userName", creating)),
-        external_id(maps(rules, "externalId", creating)),
-        display_name(maps(rules, "displayName", creating)),
-        nick_name(maps(rules, "nickName", creating)),
-        title(maps(rules, "title", creating)),
-        user_type(maps(rules, "userType", creating)),
-        preferred_language(maps(rules, "preferredLanguage", creating)),
-        locale(maps(rules, "locale", creating)),
-        timezone(maps(rules, "timezone", creating)),
-        given_name(maps(rules, "name.givenName", creating)),
-        family_name(maps(rules, "name.familyName", creating)),
-        middle_name(maps(rules, "name.middleName", creating)),
-        formatted(maps(rules, "name.formatted", creating)),
-        employee_number(maps(rules, "enterprise.employeeNumber", creating)),
-        cost_center(maps(rules, "enterprise.costCenter", creating)),
-        organization(maps(rules, "enterprise.organization", creating)),
-        division(maps(rules, "enterprise.division", creating)),
-        department(maps(rules, "enterprise.department", creating)),
-        emails(maps(rules, "emails.primary", creating) || maps(rules, "emails.backup", creating)),
-        phone_numbers(maps(rules, "phoneNumbers.work", creating) ||
-                      maps(rules, "phoneNumbers.mobile", creating)),
-        active(rules.disabled.kind != DisabledRule::Kind::none &&
-               (creating || !set_on_create_only(rules, "active"))) {
-    for (const auto& rule : rules.profiles) {
-      managed_profiles.insert(rule.profile);
+bool over(const Threshold& threshold, std::size_t count, std::size_t linked) {
+  if (count > threshold.max_count) {
+    return true;
+  }
+  return linked >= threshold.fraction_from && linked > 0 &&
+         static_cast<double>(count) / static_cast<double>(linked) > threshold.max_fraction;
+}
+
+void add_memberships(std::vector<Op>& ops, const std::string& anchor,
+                     const std::optional<UserId>& user, const std::string& user_name,
+                     const std::vector<std::string>& current,
+                     const std::vector<std::string>& wanted) {
+  for (const auto& group : wanted) {
+    if (!std::binary_search(current.begin(), current.end(), group)) {
+      Op op{OpKind::add_membership, anchor, user, user_name, {}, nullptr, group};
+      ops.push_back(std::move(op));
     }
   }
-  bool user_name, external_id, display_name, nick_name, title, user_type, preferred_language,
-      locale, timezone, given_name, family_name, middle_name, formatted, employee_number,
-      cost_center, organization, division, department, emails, phone_numbers, active;
-  std::set<std::string> managed_profiles;  // profiles named by profile rules
-};
+  for (const auto& group : current) {
+    if (!std::binary_search(wanted.begin(), wanted.end(), group)) {
+      Op op{OpKind::remove_membership, anchor, user, user_name, {}, nullptr, group};
+      ops.push_back(std::move(op));
+    }
+  }
+}
 
-// The tenant user as the directory wants it: only directory-owned attributes (the mapped ones,
-// the role, the rule-managed profiles, and `active` when a disabled rule exists) are taken from
-// the directory; everything else the tenant holds is kept.
+}  // namespace
+
+namespace detail {
+
+Ownership::Ownership(const MappingRules& rules, bool creating)
+    : user_name(maps(rules, "userName", creating)),
+      external_id(maps(rules, "externalId", creating)),
+      display_name(maps(rules, "displayName", creating)),
+      nick_name(maps(rules, "nickName", creating)),
+      title(maps(rules, "title", creating)),
+      user_type(maps(rules, "userType", creating)),
+      preferred_language(maps(rules, "preferredLanguage", creating)),
+      locale(maps(rules, "locale", creating)),
+      timezone(maps(rules, "timezone", creating)),
+      given_name(maps(rules, "name.givenName", creating)),
+      family_name(maps(rules, "name.familyName", creating)),
+      middle_name(maps(rules, "name.middleName", creating)),
+      formatted(maps(rules, "name.formatted", creating)),
+      employee_number(maps(rules, "enterprise.employeeNumber", creating)),
+      cost_center(maps(rules, "enterprise.costCenter", creating)),
+      organization(maps(rules, "enterprise.organization", creating)),
+      division(maps(rules, "enterprise.division", creating)),
+      department(maps(rules, "enterprise.department", creating)),
+      emails(maps(rules, "emails.primary", creating) || maps(rules, "emails.backup", creating)),
+      phone_numbers(maps(rules, "phoneNumbers.work", creating) ||
+                    maps(rules, "phoneNumbers.mobile", creating)),
+      active(rules.disabled.kind != DisabledRule::Kind::none &&
+             (creating || !set_on_create_only(rules, "active"))) {
+  for (const auto& rule : rules.profiles) {
+    managed_profiles.insert(rule.profile);
+  }
+}
+
 User target_user(const User& current, const DesiredUser& desired, const Ownership& owns) {
   User target = current;
   const User& d = desired.user;
@@ -132,33 +153,13 @@ User target_user(const User& current, const DesiredUser& desired, const Ownershi
   return target;
 }
 
-bool over(const Threshold& threshold, std::size_t count, std::size_t linked) {
-  if (count > threshold.max_count) {
-    return true;
-  }
-  return linked >= threshold.fraction_from && linked > 0 &&
-         static_cast<double>(count) / static_cast<double>(linked) > threshold.max_fraction;
+bool leaves_unchanged(const LinkedUser& current, const DesiredUser& desired,
+                      const Ownership& owns) {
+  return !current.disabled_by_sync_at && current.tenant_groups == desired.tenant_groups &&
+         target_user(current.user, desired, owns) == current.user;
 }
 
-void add_memberships(std::vector<Op>& ops, const std::string& anchor,
-                     const std::optional<UserId>& user, const std::string& user_name,
-                     const std::vector<std::string>& current,
-                     const std::vector<std::string>& wanted) {
-  for (const auto& group : wanted) {
-    if (!std::binary_search(current.begin(), current.end(), group)) {
-      Op op{OpKind::add_membership, anchor, user, user_name, {}, std::nullopt, group};
-      ops.push_back(std::move(op));
-    }
-  }
-  for (const auto& group : current) {
-    if (!std::binary_search(wanted.begin(), wanted.end(), group)) {
-      Op op{OpKind::remove_membership, anchor, user, user_name, {}, std::nullopt, group};
-      ops.push_back(std::move(op));
-    }
-  }
-}
-
-}  // namespace
+}  // namespace detail
 
 std::string_view to_string(OpKind kind) {
   switch (kind) {
@@ -176,15 +177,22 @@ std::string_view to_string(OpKind kind) {
   return "unknown";
 }
 
-Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantView& current,
-          const MappingRules& rules, const Policy& policy, Timestamp now) {
+namespace {
+
+// `each_desired(f)` calls f with every mapped user, in anchor order.
+template <class EachDesired>
+Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desired,
+               const Snapshot& snapshot, const TenantView& current, const MappingRules& rules,
+               const Policy& policy, Timestamp now) {
+  using detail::Ownership;
+  using detail::target_user;
   Plan result;
   result.directory = snapshot.directory;
   result.tenant = current.tenant;
   result.kind = snapshot.kind;
   result.cursor = snapshot.cursor;
   result.completeness = snapshot.completeness;
-  result.diagnostics = mapped.problems;
+  result.diagnostics = problems;
   result.counts.read = snapshot.users.size();
 
   const Ownership owns(rules, false);
@@ -242,7 +250,8 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   std::set<std::string> reanchored;  // previous anchors taken over
 
   std::vector<Op> ops;
-  for (const auto& desired : mapped.users) {
+  const auto shared = [](User&& user) { return std::make_shared<const User>(std::move(user)); };
+  each_desired([&](const DesiredUser& desired) {
     const auto found = linked.find(desired.anchor);
     if (found != linked.end()) {
       const LinkedUser& link = *found->second;
@@ -259,28 +268,29 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
       if (link.disabled_by_sync_at || !changes.empty()) {
         const OpKind kind = link.disabled_by_sync_at ? OpKind::restore_user : OpKind::update_user;
         ops.push_back({kind, desired.anchor, link.user.id, target.user_name, std::move(changes),
-                       std::move(target), ""});
+                       shared(std::move(target)), ""});
       }
-      continue;
+      return;
     }
     if (const auto previous = gone_by_name.find(fold_case(desired.user.user_name));
         previous != gone_by_name.end() && !reanchored.contains(previous->second->anchor)) {
       const LinkedUser& link = *previous->second;
       User target = target_user(link.user, desired, owns);
       target.active = rules.disabled.kind == DisabledRule::Kind::none || desired.user.active;
+      auto changes = diff_users(&link.user, &target);
       Op op{OpKind::reanchor_user,
             desired.anchor,
             link.user.id,
             target.user_name,
-            diff_users(&link.user, &target),
-            target,
+            std::move(changes),
+            shared(std::move(target)),
             ""};
       op.previous_anchor = link.anchor;
       ops.push_back(std::move(op));
       reanchored.insert(link.anchor);
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
                       desired.tenant_groups);
-      continue;
+      return;
     }
     const auto adoptable = unlinked.find(fold_case(desired.user.user_name));
     if (adoptable != unlinked.end()) {
@@ -289,9 +299,10 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
       // Memberships first: `target` moves into its op (the sort below orders the ops).
       add_memberships(ops, desired.anchor, existing.id, target.user_name, {},
                       desired.tenant_groups);
+      auto changes = diff_users(&existing, &target);
       ops.push_back({OpKind::adopt_user, desired.anchor, existing.id, target.user_name,
-                     diff_users(&existing, &target), std::move(target), ""});
-      continue;
+                     std::move(changes), shared(std::move(target)), ""});
+      return;
     }
     User fresh;
     fresh.role = rules.default_role;
@@ -300,9 +311,15 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
       target.active = true;
     }
     add_memberships(ops, desired.anchor, std::nullopt, target.user_name, {}, desired.tenant_groups);
-    ops.push_back({OpKind::create_user, desired.anchor, std::nullopt, target.user_name,
-                   diff_users(nullptr, &target), std::move(target), ""});
-  }
+    // Its changes are every attribute of `desired`, derived when printed (changes_of).
+    ops.push_back({OpKind::create_user,
+                   desired.anchor,
+                   std::nullopt,
+                   target.user_name,
+                   {},
+                   shared(std::move(target)),
+                   ""});
+  });
 
   std::size_t unseen = 0;
   for (const auto& user : current.linked) {
@@ -316,11 +333,12 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     if (!user.disabled_by_sync_at) {
       User target = user.user;
       target.active = false;
+      auto changes = diff_users(&user.user, &target);
       ops.push_back({OpKind::disable_user, user.anchor, user.user.id, user.user.user_name,
-                     diff_users(&user.user, &target), target, ""});
+                     std::move(changes), shared(std::move(target)), ""});
     } else if (now - *user.disabled_by_sync_at >= policy.retention) {
       ops.push_back({OpKind::delete_user, user.anchor, user.user.id, user.user.user_name,
-                     diff_users(&user.user, nullptr), std::nullopt, ""});
+                     diff_users(&user.user, nullptr), nullptr, ""});
     }
   }
   if (!snapshot.completeness.complete && unseen > 0) {
@@ -341,7 +359,7 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
     }
   }
   for (const auto& group : needed) {
-    Op op{OpKind::create_group, "", std::nullopt, "", {}, std::nullopt, group};
+    Op op{OpKind::create_group, "", std::nullopt, "", {}, nullptr, group};
     op.group_kind = group_kinds.count(group) ? group_kinds[group] : GroupKind::access;
     ops.push_back(std::move(op));
   }
@@ -389,8 +407,44 @@ Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantVie
   return result;
 }
 
-std::string to_json(const Plan& plan) {
-  detail::JsonWriter json;
+}  // namespace
+
+Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantView& current,
+          const MappingRules& rules, const Policy& policy, Timestamp now) {
+  return make_plan(
+      mapped.problems,
+      [&](const auto& each) {
+        for (const auto& desired : mapped.users) {
+          each(desired);
+        }
+      },
+      snapshot, current, rules, policy, now);
+}
+
+Plan plan(MappingResult&& mapped, const Snapshot& snapshot, const TenantView& current,
+          const MappingRules& rules, const Policy& policy, Timestamp now) {
+  return make_plan(
+      mapped.problems,
+      [&](const auto& each) {
+        // pop_front frees each user (a deque node) once planned: the mapped users and the plan
+        // made of them are never both whole in memory.
+        while (!mapped.users.empty()) {
+          each(mapped.users.front());
+          mapped.users.pop_front();
+        }
+      },
+      snapshot, current, rules, policy, now);
+}
+
+std::vector<AttributeChange> changes_of(const Op& op) {
+  if (op.kind == OpKind::create_user && op.changes.empty() && op.desired) {
+    return diff_users(nullptr, op.desired.get());
+  }
+  return op.changes;
+}
+
+void write_json(const Plan& plan, const std::function<void(std::string_view)>& sink) {
+  core::detail::JsonWriter json;
   json.begin_object();
   json.key("directory").value(plan.directory);
   json.key("tenant").value(plan.tenant.str());
@@ -434,9 +488,9 @@ std::string to_json(const Plan& plan) {
     if (op.kind == OpKind::create_group) {
       json.key("kind").value(to_string(op.group_kind));
     }
-    if (!op.changes.empty()) {
+    if (const auto changes = changes_of(op); !changes.empty()) {
       json.key("changes").begin_array();
-      for (const auto& change : op.changes) {
+      for (const auto& change : changes) {
         json.begin_object().key("path").value(change.path);
         if (change.before) {
           json.key("before").value(*change.before);
@@ -449,13 +503,19 @@ std::string to_json(const Plan& plan) {
       json.end_array();
     }
     json.end_object();
+    sink(json.take_pending());
   }
   json.end_array();
-  return json.end_object().take();
+  sink(json.end_object().take_pending());
 }
 
-std::string to_table(const Plan& plan) {
-  std::ostringstream out;
+std::string to_json(const Plan& plan) {
+  std::string out;
+  write_json(plan, [&](std::string_view piece) { out += piece; });
+  return out;
+}
+
+void write_table(const Plan& plan, std::ostream& out) {
   out << "directory " << plan.directory << " -> tenant " << plan.tenant.str() << '\n';
   out << "read " << plan.counts.read << " users ("
       << (plan.completeness.complete ? "complete" : "INCOMPLETE: " + plan.completeness.reason)
@@ -479,11 +539,16 @@ std::string to_table(const Plan& plan) {
       out << "  " << op.group;
     }
     out << '\n';
-    for (const auto& change : op.changes) {
+    for (const auto& change : changes_of(op)) {
       out << "    " << change.path << ": " << change.before.value_or("-") << " -> "
           << change.after.value_or("-") << '\n';
     }
   }
+}
+
+std::string to_table(const Plan& plan) {
+  std::ostringstream out;
+  write_table(plan, out);
   return out.str();
 }
 

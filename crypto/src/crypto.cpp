@@ -116,12 +116,9 @@ bool verify_password(std::string_view password, std::string_view encoded_hash) {
   return constant_time_equal(computed, parts[5]);
 }
 
-std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL EVP_Digest failed");
-  }
+namespace {
+
+std::string lower_hex(const unsigned char* digest, unsigned int length) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
@@ -130,6 +127,47 @@ std::string sha256_hex(std::string_view data) {
     out += hex[digest[i] & 15U];
   }
   return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL EVP_Digest failed");
+  }
+  return lower_hex(digest.data(), length);
+}
+
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+  if (context_ == nullptr ||
+      EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_));
+    throw std::runtime_error("OpenSSL EVP_DigestInit_ex failed");
+  }
+}
+
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_));
+}
+
+void Sha256::update(std::string_view data) {
+  if (finished_ ||
+      EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data.data(), data.size()) != 1) {
+    throw std::runtime_error("OpenSSL EVP_DigestUpdate failed (or the digest was finished)");
+  }
+}
+
+std::string Sha256::hex() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (finished_ ||
+      EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest.data(), &length) != 1) {
+    throw std::runtime_error("OpenSSL EVP_DigestFinal_ex failed (or the digest was finished)");
+  }
+  finished_ = true;
+  return lower_hex(digest.data(), length);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -145,7 +145,7 @@ void print_report(const RunReport& report, bool dry_run, bool json, std::ostream
     return;
   }
   if (!report.plan.directory.empty()) {
-    out << core::sync::to_table(report.plan);
+    core::sync::write_table(report.plan, out);  // a first sync's table is tens of MB
   }
   if (dry_run) {
     return;

@@ -137,12 +137,21 @@ DirectorySync::DirectorySync(const config::DirectoryConfig& directory, Directory
 core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
                                           const core::sync::Snapshot* ready) {
   core::Store& store = env_.service.store();
-  // A ready snapshot is a persist batch (small): copied, since mapping trims it below.
+  // Each entry is mapped as the reader delivers it and only its anchor is kept, so memory holds
+  // the mapped users, never every entry's attributes. A ready snapshot is a persist batch
+  // (small): copied, since mapping trims it below.
   core::sync::Snapshot snapshot;
+  core::sync::UserMapper mapper(directory_.rules);
+  std::size_t streamed = 0;
   if (ready == nullptr) {
     const std::string cursor =
         kind == RunKind::incremental ? store.read()->sync_cursor(directory_.name) : "";
-    snapshot = reader_(cursor.empty() ? RunKind::full : kind, cursor);
+    snapshot = reader_(cursor.empty() ? RunKind::full : kind, cursor,
+                       [&](core::sync::DirectoryEntry& entry) {
+                         mapper.add(entry);
+                         ++streamed;
+                         entry = core::sync::DirectoryEntry{std::move(entry.anchor), {}, {}, {}};
+                       });
     snapshot.directory = directory_.name;
   } else {
     snapshot = *ready;
@@ -151,15 +160,22 @@ core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
     run.kind =
         snapshot.kind == core::sync::Snapshot::Kind::full ? RunKind::full : RunKind::incremental;
   }
-  const auto mapped = core::sync::map_users(snapshot, directory_.rules);
+  // A reader that did not stream (a persist batch) is mapped here, whole.
+  auto mapped = streamed == 0 ? core::sync::map_users(snapshot, directory_.rules)
+                              : std::move(mapper).finish();
   core::sync::keep_anchors_only(snapshot);
-  const auto view = core::sync::load_tenant_view(*store.read(), snapshot, mapped, directory_.rules,
-                                                 directory_.tenant, env_.sibling_directories);
-  auto plan = core::sync::plan(mapped, snapshot, view, directory_.rules, directory_.policy,
-                               env_.clock.now());
+  // Users the plan would leave alone are dropped as the tenant is read, and each mapped user is
+  // released once planned: memory holds one copy of what changes, not three of every user.
+  const auto view = core::sync::load_tenant_view_dropping_unchanged(
+      *store.read(), snapshot, mapped, directory_.rules, directory_.tenant,
+      env_.sibling_directories);
+  auto plan = core::sync::plan(std::move(mapped), snapshot, view, directory_.rules,
+                               directory_.policy, env_.clock.now());
   run.read = static_cast<std::int64_t>(snapshot.users.size());
   run.planned = static_cast<std::int64_t>(plan.ops.size());
-  run.plan_id = crypto::sha256_hex(core::sync::to_json(plan));
+  crypto::Sha256 plan_digest;  // of to_json(plan), hashed in pieces
+  core::sync::write_json(plan, [&](std::string_view piece) { plan_digest.update(piece); });
+  run.plan_id = plan_digest.hex();
   if (!snapshot.completeness.complete) {
     env_.logger.warning("directory read incomplete: no disable or delete is planned",
                         {{"directory", directory_.name}, {"reason", snapshot.completeness.reason}});
@@ -454,11 +470,13 @@ DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
                                       std::string password, Logger& logger) {
   auto settings =
       std::make_shared<ldap::ReadSettings>(read_settings(directory, std::move(password)));
-  return [settings, &logger](RunKind kind, const std::string& cursor) {
+  return [settings, &logger](RunKind kind, const std::string& cursor, const EntrySink& on_user) {
+    ldap::ReadSettings streaming = *settings;
+    streaming.on_user = on_user;
     if (kind != RunKind::incremental || cursor.empty()) {
-      return ldap::read_directory(*settings);
+      return ldap::read_directory(streaming);
     }
-    auto read = ldap::read_directory_incremental(*settings, cursor);
+    auto read = ldap::read_directory_incremental(streaming, cursor);
     if (!read.full_read_reason.empty()) {
       logger.info("incremental read became a full read",
                   {{"directory", settings->directory}, {"reason", read.full_read_reason}});

@@ -23,11 +23,16 @@ namespace idbridge::daemon {
 
 class Logger;
 
+// Called by a DirectoryReader with each user entry as it is read (ldap::ReadSettings::on_user):
+// what it leaves of the entry is what the snapshot keeps.
+using EntrySink = std::function<void(core::sync::DirectoryEntry& entry)>;
+
 // Reads the directory: a full read, or an incremental one from `cursor` (a reader without
-// incremental support, or an empty cursor, answers with a full read). Blocking; never throws
-// for directory problems (they make the snapshot incomplete).
-using DirectoryReader =
-    std::function<core::sync::Snapshot(core::sync::RunKind kind, const std::string& cursor)>;
+// incremental support, or an empty cursor, answers with a full read), handing each user entry to
+// `on_user` as it arrives. Blocking; never throws for directory problems (they make the snapshot
+// incomplete).
+using DirectoryReader = std::function<core::sync::Snapshot(
+    core::sync::RunKind kind, const std::string& cursor, const EntrySink& on_user)>;
 
 struct SyncEnvironment {
   core::IdentityService& service;

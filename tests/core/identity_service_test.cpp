@@ -85,6 +85,7 @@ class FailingStore final : public Store {
     std::optional<UserId> find_extension_owner(const TenantId& t, std::string_view n) override { return inner_->find_extension_owner(t, n); }
     Page<User> list_users(const TenantId& t, const PageRequest& p) override { return inner_->list_users(t, p); }
     std::int64_t count_users(const TenantId& t) override { return inner_->count_users(t); }
+    void for_each_user(const TenantId& t, const std::function<void(User&)>& each) override { inner_->for_each_user(t, each); }
     std::optional<std::string> password_hash(const TenantId& t, const UserId& id) override { return inner_->password_hash(t, id); }
     std::optional<Group> find_group(const TenantId& t, const GroupId& id) override { return inner_->find_group(t, id); }
     std::optional<Group> find_group_by_display_name(const TenantId& t, std::string_view n) override { return inner_->find_group_by_display_name(t, n); }

@@ -291,6 +291,57 @@ TEST_F(SyncApplyTest, AUserChangedSinceThePlanIsNotOverwritten) {
   EXPECT_EQ(user_named("ann")->nick_name, "Annie");
 }
 
+TEST_F(SyncApplyTest, DroppingUnchangedUsersWhileReadingTheTenantPlansTheSame) {
+  run(plan_for(full({person("ann", {"cn=Sales,o=x"}), person("bob"), person("cid"),
+                     person("dee", {"cn=Sales,o=x"}), person("fay")})));
+  // Unlinked tenant users: one an entry adopts, one no entry names.
+  UserWrite unlinked;
+  unlinked.user.user_name = "eve";
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, unlinked));
+  unlinked.user.user_name = "zed";
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, unlinked));
+  // bob's title changes, cid leaves Sales for... joins Sales, dee leaves it, fay is gone, and
+  // the tenant edited ann outside the directory's attributes (still unchanged for the plan).
+  {
+    auto tx = store_->write();
+    auto ann = *tx->find_user(acme_, store_->read()->find_link("corp", "anchor-ann")->user);
+    ann.nick_name = "Annie";
+    const auto version = ann.version++;
+    ASSERT_TRUE(tx->update_user(ann, version));
+    tx->commit();
+  }
+  const auto second = full({person("ann", {"cn=Sales,o=x"}), person("bob", {}, "Director"),
+                            person("cid", {"cn=Sales,o=x"}), person("dee"), person("eve")});
+  const Plan whole = plan_for(second);
+
+  auto mapped = map_users(second, rules_);
+  const auto view =
+      load_tenant_view_dropping_unchanged(*store_->read(), second, mapped, rules_, acme_, {});
+  std::vector<std::string> left;
+  for (const auto& desired : mapped.users) {
+    left.push_back(desired.user.user_name);
+  }
+  EXPECT_EQ(left, (std::vector<std::string>{"bob", "cid", "dee", "eve"})) << "ann is unchanged";
+  ASSERT_EQ(view.unlinked_with_names.size(), 1u) << "zed is named by no entry";
+  EXPECT_EQ(view.unlinked_with_names[0].user_name, "eve");
+  EXPECT_EQ(view.linked_total, 5u) << "thresholds still count every linked user";
+  const Plan lean = plan(std::move(mapped), second, view, rules_, {}, clock_.now());
+  EXPECT_EQ(to_json(lean), to_json(whole));
+  EXPECT_EQ(lean.counts.read, 5u);
+  EXPECT_EQ(lean.counts.updates, 2u);   // bob, eve adopted
+  EXPECT_EQ(lean.counts.disables, 1u);  // fay
+  EXPECT_EQ(lean.counts.memberships, 2u);
+
+  // Once applied, a re-read drops every user and plans nothing.
+  ASSERT_TRUE(run(lean).failures.empty());
+  auto again = map_users(second, rules_);
+  const auto settled =
+      load_tenant_view_dropping_unchanged(*store_->read(), second, again, rules_, acme_, {});
+  EXPECT_TRUE(again.users.empty());
+  ASSERT_EQ(settled.linked.size(), 1u) << "only fay, disabled by sync, stays in view";
+  EXPECT_TRUE(plan(std::move(again), second, settled, rules_, {}, clock_.now()).ops.empty());
+}
+
 TEST_F(SyncApplyTest, AnUnlinkedUserIsAdoptedUnlessAnotherDirectoryOwnsIt) {
   UserWrite existing;
   existing.user.user_name = "ann";

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <sstream>
 
 namespace idbridge::core::sync {
 namespace {
@@ -160,6 +161,95 @@ TEST(SyncMapping, DuplicateUserNamesAreReportedNotGuessed) {
   ASSERT_EQ(mapped.users.size(), 1U);
   EXPECT_EQ(mapped.users[0].anchor, "a3");
   EXPECT_EQ(mapped.problems.size(), 2U);
+}
+
+TEST(SyncMapping, EntriesMappedOneByOneDecideTheAccountOwnerOverTheWholeRead) {
+  MappingRules r = rules();
+  r.roles.push_back({"bosses", Role::administrator, 20});  // ties with owners at 20
+  DirectoryEntry nameless_owner = person("a0", "zed", {"cn=owners,o=x"});
+  nameless_owner.attributes.erase("uid");
+  const DirectoryEntry tied = person("a5", "eve", {"cn=owners,o=x", "cn=bosses,o=x"});
+  const DirectoryEntry owner = person("a3", "cid", {"cn=owners,o=x"});
+
+  // Two candidates (one without a userName still counts): nobody is Account Owner, and without
+  // the owner rule eve's tie is gone.
+  UserMapper two(r);
+  for (const auto& entry : {owner, tied, nameless_owner, person("a1", "ann")}) {
+    two.add(entry);
+  }
+  const auto none = std::move(two).finish();
+  ASSERT_EQ(none.users.size(), 3u);
+  EXPECT_EQ(none.users[0].anchor, "a1") << "sorted by anchor, whatever the read order";
+  EXPECT_EQ(none.users[1].role, Role::standard_user);
+  EXPECT_EQ(none.users[2].role, Role::administrator);
+  ASSERT_EQ(none.problems.size(), 2u);
+  EXPECT_NE(none.problems[0].message.find("matches 2 users"), std::string::npos);
+  EXPECT_EQ(none.problems[1].anchor, "a0");
+
+  // One candidate: cid is Account Owner, and eve's tie between owner and boss is reported.
+  UserMapper one(r);
+  for (const auto& entry : {tied, owner, person("a1", "ann")}) {
+    one.add(entry);
+  }
+  const auto single = std::move(one).finish();
+  ASSERT_EQ(single.users.size(), 3u);
+  EXPECT_EQ(single.users[1].role, Role::account_owner);
+  EXPECT_FALSE(single.users[2].role.has_value());
+  ASSERT_EQ(single.problems.size(), 1u);
+  EXPECT_EQ(single.problems[0].anchor, "a5");
+  EXPECT_NE(single.problems[0].message.find("disagree"), std::string::npos);
+  // map_users of the same entries is the same mapping.
+  const auto whole = map_users(snapshot({tied, owner, person("a1", "ann")}), r);
+  EXPECT_EQ(whole.users[1].role, Role::account_owner);
+  EXPECT_EQ(whole.problems.size(), 1u);
+}
+
+TEST(SyncPlan, PlanningFromAMovedMappingIsThePlanOfTheWholeAndCreatesDeriveTheirChanges) {
+  const MappingRules r = rules();
+  const auto first = snapshot({person("a1", "ann", {"cn=sales,o=x"}), person("a2", "bob")});
+  const TenantView empty{TenantId("acme"), {}, {}, {}, std::nullopt};
+  const TenantView view = apply(plan(map_users(first, r), first, empty, r, {}, now), empty);
+  DirectoryEntry promoted = person("a2", "bob");
+  promoted.attributes["title"] = {"Director"};
+  const auto second = snapshot({person("a1", "ann"), promoted, person("a3", "cid")});
+
+  const auto mapped = map_users(second, r);
+  const Plan whole = plan(mapped, second, view, r, {}, now);
+  MappingResult moved = mapped;
+  const Plan consumed = plan(std::move(moved), second, view, r, {}, now);
+  EXPECT_TRUE(moved.users.empty()) << "each mapped user is released once planned";
+  EXPECT_EQ(to_json(consumed), to_json(whole));
+  EXPECT_EQ(to_table(consumed), to_table(whole));
+  EXPECT_EQ(consumed.counts.creates, 1u);
+  EXPECT_EQ(consumed.counts.updates, 1u);
+  EXPECT_EQ(consumed.counts.memberships, 1u);
+
+  const auto create = std::find_if(consumed.ops.begin(), consumed.ops.end(),
+                                   [](const Op& op) { return op.kind == OpKind::create_user; });
+  ASSERT_NE(create, consumed.ops.end());
+  EXPECT_TRUE(create->changes.empty()) << "not held twice";
+  const auto changes = changes_of(*create);
+  EXPECT_EQ(changes, diff_users(nullptr, create->desired.get()));
+  ASSERT_FALSE(changes.empty());
+  EXPECT_NE(to_json(consumed).find(R"({"path":"userName","after":"cid"})"), std::string::npos);
+  EXPECT_NE(to_table(consumed).find("    userName: - -> cid\n"), std::string::npos);
+  const auto update = std::find_if(consumed.ops.begin(), consumed.ops.end(),
+                                   [](const Op& op) { return op.kind == OpKind::update_user; });
+  ASSERT_NE(update, consumed.ops.end());
+  EXPECT_EQ(changes_of(*update), update->changes);
+
+  // write_json's pieces make to_json; write_table writes to_table.
+  std::string pieces;
+  std::size_t count_of_pieces = 0;
+  write_json(consumed, [&](std::string_view piece) {
+    pieces += piece;
+    ++count_of_pieces;
+  });
+  EXPECT_EQ(pieces, to_json(consumed));
+  EXPECT_GT(count_of_pieces, consumed.ops.size()) << "one piece per operation and the rest";
+  std::ostringstream table;
+  write_table(consumed, table);
+  EXPECT_EQ(table.str(), to_table(consumed));
 }
 
 TEST(SyncPlan, FirstRunCreatesUsersGroupsAndMembershipsThenAReRunIsEmpty) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 namespace idbridge::crypto {
@@ -38,6 +39,17 @@ TEST(Crypto, MalformedHashNeverVerifies) {
 
 TEST(Crypto, Sha256MatchesKnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Crypto, Sha256InPiecesIsTheDigestOfTheWhole) {
+  Sha256 pieces;
+  pieces.update("a");
+  pieces.update("");
+  pieces.update("bc");
+  EXPECT_EQ(pieces.hex(), sha256_hex("abc"));
+  EXPECT_THROW(pieces.update("more"), std::runtime_error) << "a finished digest takes no more";
+  Sha256 empty;
+  EXPECT_EQ(empty.hex(), sha256_hex(""));
 }
 
 TEST(Crypto, ConstantTimeEqual) {

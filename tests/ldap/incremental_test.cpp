@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -488,6 +489,42 @@ TEST(NestedGroups, AGroupBaseThatCannotBeReadMakesTheReadIncomplete) {
   EXPECT_THAT(read.snapshot.completeness.reason,
               HasSubstr("no_such_base on ou=missing,dc=example,dc=com (groups"));
   EXPECT_EQ(read.snapshot.cursor, "");
+}
+
+TEST(StreamedRead, EachUserReachesOnUserOnceWithItsNestedGroupsAndTheSnapshotKeepsWhatIsLeft) {
+  TempDir dir;
+  Slapd slapd(dir);
+  slapd.add_ldif(people_ldif(4));
+  const auto ldif = nested_ldif("groupOfNames");
+  const auto cycle_at = ldif.find("dn: " + group_dn("D") + "\nchangetype");
+  slapd.add_ldif(ldif.substr(0, cycle_at));
+  slapd.modify_ldif(ldif.substr(cycle_at));
+  for (const auto detection : {ChangeDetection::content_sync, ChangeDetection::full}) {
+    auto settings = settings_for(slapd, detection);
+    settings.group_base_dns = {"ou=groups,dc=example,dc=com"};
+    settings.user_base_dns = {"ou=people,dc=example,dc=com", "ou=people,dc=example,dc=com"};
+    const auto whole = read_directory_incremental(settings, "", no_sleep).snapshot;
+    std::map<std::string, std::vector<std::string>> streamed;  // uid -> groups
+    settings.on_user = [&](core::sync::DirectoryEntry& entry) {
+      const auto uid = entry.attributes.at("uid").front();
+      EXPECT_FALSE(streamed.contains(uid)) << uid << " handed over twice (overlapping bases)";
+      streamed[uid] = entry.groups;
+      entry = core::sync::DirectoryEntry{entry.anchor, {}, {}, {}};
+    };
+    const auto lean = read_directory_incremental(settings, "", no_sleep).snapshot;
+    ASSERT_TRUE(lean.completeness.complete) << lean.completeness.reason;
+    ASSERT_EQ(streamed.size(), 4u);
+    for (const auto& [uid, groups] : streamed) {
+      EXPECT_EQ(groups, groups_of(whole, uid)) << uid;
+    }
+    EXPECT_THAT(streamed.at("p0"), ElementsAre(group_dn("A"), group_dn("B"), group_dn("C")));
+    ASSERT_EQ(lean.users.size(), 4u);
+    for (const auto& user : lean.users) {
+      EXPECT_EQ(user.anchor.size(), 36u);
+      EXPECT_TRUE(user.dn.empty() && user.attributes.empty() && user.groups.empty());
+    }
+    EXPECT_EQ(lean.cursor.empty(), whole.cursor.empty());
+  }
 }
 
 }  // namespace

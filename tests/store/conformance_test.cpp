@@ -14,6 +14,7 @@ using core::GroupId;
 using core::MemberRef;
 using core::MemberType;
 using core::TenantId;
+using core::User;
 using core::UserId;
 
 MemberRef user_ref(const std::string& id) {
@@ -556,6 +557,45 @@ TEST_P(StoreConformance, UsersAndGroupsPageInCreationOrderWithTotals) {
   EXPECT_EQ(groups.items[0].id, GroupId("g10"));
   EXPECT_EQ(groups.items[1].id, GroupId("g9"));
   EXPECT_EQ(reader->list_groups(globex, {}).total, 1);
+}
+
+TEST_P(StoreConformance, ForEachUserVisitsTheTenantsUsersInCreationOrder) {
+  {
+    auto writer = store().write();
+    for (int i = 0; i < 5; ++i) {
+      const auto n = std::to_string(20 - i);
+      auto user = make_user("acme", "u" + n, "user" + n);
+      user.created = at_millis(1'000'000 - i);  // creation order is insertion order
+      writer->insert_user(user);
+      if (i == 2) {
+        writer->insert_user(make_user("globex", "x1", "outsider"));
+      }
+    }
+    writer->commit();
+  }
+  auto reader = store().read();
+  std::vector<User> seen;
+  reader->for_each_user(acme, [&](User& user) { seen.push_back(user); });
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen.front().id, UserId("u20"));
+  EXPECT_EQ(seen.back().id, UserId("u16"));
+  EXPECT_EQ(seen[1], *reader->find_user(acme, UserId("u19"))) << "whole users, as stored";
+  std::vector<std::string> outsiders;
+  reader->for_each_user(globex, [&](User& user) { outsiders.push_back(user.id.str()); });
+  EXPECT_EQ(outsiders, std::vector<std::string>{"x1"});
+  std::size_t none = 0;
+  reader->for_each_user(TenantId("nobody"), [&](User&) { ++none; });
+  EXPECT_EQ(none, 0u);
+
+  // A writer sees its own uncommitted users; a reader opened before does not.
+  auto writer = store().write();
+  writer->insert_user(make_user("acme", "u99", "late"));
+  std::size_t in_writer = 0;
+  writer->for_each_user(acme, [&](User&) { ++in_writer; });
+  EXPECT_EQ(in_writer, 6u);
+  std::size_t in_reader = 0;
+  reader->for_each_user(acme, [&](User&) { ++in_reader; });
+  EXPECT_EQ(in_reader, 5u);
 }
 
 TEST_P(StoreConformance, WriterSeesItsOwnWritesReadersDoNotUntilCommit) {

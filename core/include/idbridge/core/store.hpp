@@ -21,6 +21,7 @@
 #include "idbridge/core/writeback/outbox.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,10 @@ class StoreReader {
   // Users of a tenant in creation order.
   virtual Page<User> list_users(const TenantId& tenant, const PageRequest& page) = 0;
   virtual std::int64_t count_users(const TenantId& tenant) = 0;
+  // Every user of the tenant in creation order, handed to `each` one at a time as it is read
+  // (one pass, no page boundaries to re-find): what a directory sync compares 100,000 users with
+  // without holding them all. `each` must not use this reader.
+  virtual void for_each_user(const TenantId& tenant, const std::function<void(User&)>& each) = 0;
   // The stored password hash, for authentication; never for display.
   virtual std::optional<std::string> password_hash(const TenantId& tenant, const UserId& id) = 0;
 

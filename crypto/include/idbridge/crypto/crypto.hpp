@@ -47,6 +47,22 @@ bool verify_password(std::string_view password, std::string_view encoded_hash);
 // Lower-case hex SHA-256; bearer tokens are kept only as this digest.
 std::string sha256_hex(std::string_view data);
 
+// SHA-256 of data given in pieces: sha256_hex of their concatenation, without building it (a
+// first sync's plan is tens of MB of JSON).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  std::string hex();  // lower case; ends the digest (update after it throws)
+
+ private:
+  void* context_;  // EVP_MD_CTX
+  bool finished_ = false;
+};
+
 // Constant-time equality (length is not secret).
 bool constant_time_equal(std::string_view a, std::string_view b);
 

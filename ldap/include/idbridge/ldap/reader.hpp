@@ -69,6 +69,12 @@ struct ReadSettings {
   // incremental read becomes a full read (and a persistent sync ends with full_read_needed).
   std::vector<std::string> rule_groups;
 
+  // Called with each user entry as it is read, once (its nested groups already resolved when
+  // group bases are read), before the snapshot keeps it: what the callback leaves of the entry
+  // is what the snapshot holds. A sync maps the entry here and keeps only its anchor, so that
+  // memory does not grow with every entry's attributes (100,000 users: hundreds of MB).
+  std::function<void(core::sync::DirectoryEntry& entry)> on_user;
+
   // Called after each page (or content sync batch) with its base DN and the entries read from
   // that base so far: progress for logs and /status. What it throws ends the read, incomplete.
   std::function<void(const std::string& base, std::size_t entries)> progress;
@@ -139,8 +145,8 @@ PersistOutcome persist_directory(const ReadSettings& settings, const std::string
 // With a change_detection other than `full`, the Snapshot's cursor is the position for the next
 // incremental read (read_directory_incremental with cursor "" is the same read).
 //
-// Memory: the Snapshot holds every entry. Fine for tens of thousands of users; for 100k+ the
-// planner will take entries page by page instead.
+// Memory: the Snapshot holds every entry, as ReadSettings::on_user leaves it (a sync keeps the
+// anchors only).
 core::sync::Snapshot read_directory(const ReadSettings& settings, const SleepFunction& sleep = {});
 
 // 16 bytes -> 32 lower-case hex digits (any length works; each byte gives two digits).

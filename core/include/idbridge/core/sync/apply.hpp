@@ -27,6 +27,17 @@ TenantView load_tenant_view(StoreReader& reader, const Snapshot& snapshot,
                             const TenantId& tenant,
                             const std::vector<std::string>& other_directories);
 
+// load_tenant_view for a caller that plans `mapped` once and then drops it: a linked user the plan
+// would leave alone (not disabled by sync, every directory-owned attribute and rule-managed group
+// already as the directory wants) is judged as the tenant's users are read, left out of the view
+// and its entry removed from `mapped`; unlinked users are kept only when an entry has their
+// userName. An unchanged re-sync of 100,000 users so never holds the tenant's users, and plan()
+// of what remains is the plan of the whole. Incremental reads: load_tenant_view.
+TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapshot& snapshot,
+                                               MappingResult& mapped, const MappingRules& rules,
+                                               const TenantId& tenant,
+                                               const std::vector<std::string>& other_directories);
+
 // The principal a sync run acts as: scoped to the plan's tenant, allowed to assign every role
 // (the directory's rules are the admin's own configuration), recorded as the run and as
 // origin directorySync:<directory> so that write-back never echoes its own directory's changes.

@@ -5,7 +5,9 @@
 
 #include "idbridge/core/model.hpp"
 
+#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,7 +111,8 @@ struct Diagnostic {
 };
 
 struct MappingResult {
-  std::vector<DesiredUser> users;    // sorted by anchor
+  // Sorted by anchor. A deque: plan(MappingResult&&) frees each user as it plans it.
+  std::deque<DesiredUser> users;
   std::vector<Diagnostic> problems;  // entries skipped or decisions not taken, never guessed
 };
 
@@ -117,6 +120,24 @@ struct MappingResult {
 // reported. Account Owner is given only when exactly one user matches its rule; otherwise no one
 // gets it from that rule (they fall back to their next rule) and it is reported.
 MappingResult map_users(const Snapshot& snapshot, const MappingRules& rules);
+
+// Maps entries one at a time, as a reader delivers them, so that a sync keeps the mapped users
+// and never every entry's attributes at once (memory that grows with the directory). finish()
+// gives exactly what map_users gives for the same entries in the same order.
+class UserMapper {
+ public:
+  explicit UserMapper(const MappingRules& rules);  // `rules` must outlive the mapper
+  ~UserMapper();
+  UserMapper(UserMapper&&) noexcept;
+  UserMapper& operator=(UserMapper&&) noexcept;
+
+  void add(const DirectoryEntry& entry);
+  MappingResult finish() &&;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Once the users are mapped, the planner needs only which anchors were read (presence) and how
 // many: this frees every entry's DN, attributes and groups (about 150 MB at 100,000 users) before

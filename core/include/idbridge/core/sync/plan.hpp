@@ -8,8 +8,12 @@
 #include "idbridge/core/sync/mapping.hpp"
 
 #include <chrono>
+#include <functional>
+#include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace idbridge::core::sync {
@@ -68,10 +72,15 @@ std::string_view to_string(OpKind kind);
 struct Op {
   OpKind kind = OpKind::update_user;
   std::string anchor;
-  std::optional<UserId> user;                // the existing user, for everything but create
-  std::string user_name;                     // for humans reading the plan
-  std::vector<AttributeChange> changes;      // create/adopt/update/restore: per attribute
-  std::optional<User> desired;               // create/adopt/update/restore: the user to write
+  std::optional<UserId> user;  // the existing user, for everything but create
+  std::string user_name;       // for humans reading the plan
+  // adopt/update/restore/disable/delete: per attribute. Empty for create_user, whose changes are
+  // every attribute of `desired` (a first sync of 100,000 users would hold each value twice):
+  // read them with changes_of(op).
+  std::vector<AttributeChange> changes;
+  // create/adopt/update/restore/disable: the user to write. Shared and immutable: an Op stays
+  // small to copy and sort, a plan's copies share their users.
+  std::shared_ptr<const User> desired;
   std::string group;                         // membership ops, create_group
   std::string previous_anchor = {};          // reanchor_user: the anchor it leaves
   GroupKind group_kind = GroupKind::access;  // create_group
@@ -107,9 +116,20 @@ struct Plan {
 // anchors, and leaves every linked user it does not mention alone.
 Plan plan(const MappingResult& mapped, const Snapshot& snapshot, const TenantView& current,
           const MappingRules& rules, const Policy& policy, Timestamp now);
+// The same plan, releasing each mapped user once it is planned, so that a first sync of 100,000
+// users never holds the mapped users and the plan's users both whole. `mapped.users` ends empty.
+Plan plan(MappingResult&& mapped, const Snapshot& snapshot, const TenantView& current,
+          const MappingRules& rules, const Policy& policy, Timestamp now);
+
+// The operation's per-attribute changes (a create's are derived from its user).
+std::vector<AttributeChange> changes_of(const Op& op);
 
 // Serialised forms for `sync --dry-run`: JSON (stable field order, for --apply) and a table.
 std::string to_json(const Plan& plan);
 std::string to_table(const Plan& plan);
+// The same text in pieces (to_json is their concatenation), or onto a stream: a first sync's
+// plan is tens of MB, hashed and printed without building it whole.
+void write_json(const Plan& plan, const std::function<void(std::string_view)>& sink);
+void write_table(const Plan& plan, std::ostream& out);
 
 }  // namespace idbridge::core::sync
