@@ -401,6 +401,85 @@ TEST_F(WriteBackTest, EveryKindOfWriteRoundTripsAndTheNextSyncChangesNothing) {
   EXPECT_EQ(members["members"].size(), 2U) << members.dump();
 }
 
+TEST_F(WriteBackTest, EnableMembershipRemovalAndAMoveInsteadOfADeleteRoundTrip) {
+  slapd_.add_ldif(
+      "dn: ou=groups,dc=example,dc=com\nobjectClass: organizationalUnit\nou: groups\n\n"
+      "dn: ou=gone,dc=example,dc=com\nobjectClass: organizationalUnit\nou: gone\n\n"
+      "dn: cn=staff,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: staff\n"
+      "member: uid=ann,ou=people,dc=example,dc=com\n"
+      "member: uid=bob,ou=people,dc=example,dc=com\n\n");
+  const std::string staff_dn = "cn=staff,ou=groups,dc=example,dc=com";
+  ASSERT_NO_FATAL_FAILURE(start(
+      config("title = \"scim\"\n", "\"modify\", \"disable\", \"remove\", \"groups\"",
+             "disable = \"attribute\"\ndisable_attribute = \"employeeType\"\n"
+             "disabled_value = \"disabled\"\nmove_deleted_to = \"ou=gone,dc=example,dc=com\"\n",
+             "[directories.corp.disabled]\nkind = \"attribute_equals\"\n"
+             "attribute = \"employeeType\"\nvalue = \"disabled\"\n\n"
+             "[[directories.corp.groups]]\ngroup = \"" +
+                 staff_dn + "\"\ntenant_group = \"Staff\"\n\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
+  const std::string ann = scim.find("ann")["id"];
+  const std::string bob = scim.find("bob")["id"];
+  const auto active = [&](bool value) {
+    const nlohmann::json body = {
+        {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+        {"Operations", {{{"op", "replace"}, {"path", "active"}, {"value", value}}}}};
+    return scim.http.request("PATCH", "/scim/v2/tenants/acme/Users/" + ann, body.dump(), scim.auth)
+        .status;
+  };
+  ASSERT_EQ(active(false), 200);
+  ASSERT_TRUE(eventually([&] { return ldap_value("ann", "employeeType") == "disabled"; }))
+      << daemon.stderr_text();
+  ASSERT_EQ(active(true), 200);
+  EXPECT_TRUE(eventually([&] { return ldap_value("ann", "employeeType").empty(); }))
+      << "enabled: the attribute is removed (enabled_value is empty)";
+
+  ASSERT_TRUE(eventually([&] {
+    const auto groups = nlohmann::json::parse(
+        scim.http
+            .request("GET", "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22Staff%22",
+                     {}, scim.auth)
+            .body);
+    return groups.value("totalResults", 0) == 1;
+  }));
+  const std::string staff = nlohmann::json::parse(
+      scim.http
+          .request("GET", "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22Staff%22", {},
+                   scim.auth)
+          .body)["Resources"][0]["id"];
+  const nlohmann::json leave = {
+      {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+      {"Operations", {{{"op", "remove"}, {"path", "members[value eq \"" + bob + "\"]"}}}}};
+  const auto left =
+      scim.http.request("PATCH", "/scim/v2/tenants/acme/Groups/" + staff, leave.dump(), scim.auth);
+  ASSERT_LT(left.status, 300) << left.body;
+  EXPECT_TRUE(eventually([&] {
+    return ldap_values(staff_dn, "member") ==
+           std::vector<std::string>{"uid=ann,ou=people,dc=example,dc=com"};
+  })) << daemon.stderr_text();
+
+  EXPECT_EQ(scim.http.request("DELETE", "/scim/v2/tenants/acme/Users/" + bob, {}, scim.auth).status,
+            204);
+  EXPECT_TRUE(eventually([&] {
+    return ldap_values("uid=bob,ou=gone,dc=example,dc=com", "uid") ==
+           std::vector<std::string>{"bob"};
+  })) << daemon.stderr_text();
+  EXPECT_EQ(ldap_value("bob", "uid"), "") << "moved, not copied";
+
+  nlohmann::json corp;
+  ASSERT_TRUE(eventually([&] {
+    corp = scim.status();
+    const auto& runs = corp["recentRuns"];
+    return corp["writeBack"]["pending"] == 0 && runs.size() >= 2 &&
+           runs[0]["outcome"] == "unchanged" && runs[1]["outcome"] == "unchanged";
+  })) << corp.dump(2);
+  EXPECT_EQ(corp["writeBack"]["conflicts"], 0);
+  EXPECT_EQ(corp["writeBack"]["parked"], 0);
+  EXPECT_EQ(scim.find("ann")["active"], true);
+  EXPECT_TRUE(scim.find("bob").is_null());
+}
+
 TEST_F(WriteBackTest, AfterASigkillDuringDeliveryTheDirectoryMatchesTheTenantWithoutConflicts) {
   ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
   auto& daemon = daemon_;
