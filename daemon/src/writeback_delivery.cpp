@@ -17,7 +17,11 @@ namespace {
 using core::writeback::OutboxItem;
 using core::writeback::WriteKind;
 
-constexpr std::size_t batch_size = 100;
+// Users delivered per pass (one store transaction records the pass), outbox items read per
+// window, and LDAP writes in flight at once.
+constexpr std::size_t batch_size = 200;
+constexpr std::size_t window_size = batch_size * 10;
+constexpr std::size_t pipeline_window = 64;
 
 bool is_ad(const config::DirectoryConfig& directory) {
   return directory.kind == config::DirectoryKind::active_directory;
@@ -87,7 +91,61 @@ std::string first_rdn(const std::string& dn) {
   return parent.empty() ? dn : dn.substr(0, dn.size() - parent.size() - 1);
 }
 
+// `next`'s changes folded into `merged`: a target changed again keeps its first `before` and
+// takes the new `after`.
+void merge_changes(OutboxItem& merged, const OutboxItem& next) {
+  for (const auto& change : next.changes) {
+    const auto same = std::find_if(merged.changes.begin(), merged.changes.end(),
+                                   [&](const auto& c) { return c.path == change.path; });
+    if (same == merged.changes.end()) {
+      merged.changes.push_back(change);
+    } else {
+      same->after = change.after;
+    }
+  }
+}
+
+// A modify_user as one request that can go out pipelined: replaces under an assertion of the
+// believed values, with a post-read of the revision. None when it renames the entry (a modRDN
+// first) or has nothing to write: those take the one-at-a-time path.
+std::optional<ldap::ModifyRequest> plain_modify(const core::writeback::Policy& policy,
+                                                const OutboxItem& item, const std::string& dn,
+                                                std::vector<std::string> post_read) {
+  ldap::ModifyRequest request;
+  request.dn = dn;
+  std::string assertion = "(&";
+  for (const auto& change : item.changes) {
+    const auto* binding = policy.binding(change.path);
+    if (binding == nullptr || binding->attribute.empty()) {
+      continue;
+    }
+    if (ldap::equal_ignoring_case(binding->attribute, rdn_attribute(dn))) {
+      return std::nullopt;
+    }
+    assertion += holds(binding->attribute, change.before.value_or(""));
+    ldap::Modification modification;
+    modification.op = ldap::ModifyOp::replace;
+    modification.attribute = binding->attribute;
+    if (change.after) {
+      modification.values = {*change.after};
+    }
+    request.modifications.push_back(std::move(modification));
+  }
+  if (request.modifications.empty()) {
+    return std::nullopt;
+  }
+  request.options.assertion = assertion + ")";
+  request.options.post_read = std::move(post_read);
+  return request;
+}
+
 }  // namespace
+
+struct WriteBackDelivery::Group {
+  std::vector<const OutboxItem*> items;  // the user's due item, then the ones folded into it
+  OutboxItem merged;                     // what is written: the first item with all the changes
+  OwnValues own;                         // per target, every value the items write
+};
 
 struct WriteBackDelivery::Outcome {
   enum class Kind { done, retry, down };
@@ -96,6 +154,7 @@ struct WriteBackDelivery::Outcome {
   std::string anchor;    // create: the new entry's anchor
   std::string revision;  // the entry's revision right after the write, when read
   std::vector<core::writeback::Conflict> conflicts;
+  bool first_only = false;  // a coalesced group that failed was retried as its first item alone
 
   static Outcome failed(const ldap::Error& error) {
     Outcome out;
@@ -211,7 +270,8 @@ std::optional<std::string> WriteBackDelivery::dn_of(const std::string& anchor, O
   return std::nullopt;
 }
 
-WriteBackDelivery::Outcome WriteBackDelivery::deliver(const OutboxItem& item) {
+WriteBackDelivery::Outcome WriteBackDelivery::deliver(const OutboxItem& item,
+                                                      const OwnValues* own) {
   if (item.kind == WriteKind::create_user) {
     return create(item);
   }
@@ -229,7 +289,7 @@ WriteBackDelivery::Outcome WriteBackDelivery::deliver(const OutboxItem& item) {
     return error;
   }
   switch (item.kind) {
-    case WriteKind::modify_user: return modify(item, *dn);
+    case WriteKind::modify_user: return modify(item, *dn, own);
     case WriteKind::disable_user:
     case WriteKind::enable_user: return set_active(item, *dn);
     case WriteKind::delete_user: return remove(item, *dn);
@@ -311,8 +371,8 @@ WriteBackDelivery::Outcome WriteBackDelivery::create(const OutboxItem& item) {
   return out;
 }
 
-WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
-                                                     const std::string& dn) {
+WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item, const std::string& dn,
+                                                     const OwnValues* own) {
   const auto& policy = directory_.writeback;
   Outcome out;
   ldap::Connection* conn = connection(out);
@@ -420,6 +480,17 @@ WriteBackDelivery::Outcome WriteBackDelivery::modify(const OutboxItem& item,
     }
     OutboxItem pending = item;
     pending.changes = to_write;
+    if (own != nullptr) {
+      // A value one of the coalesced items writes is this group's own write, confirmed by the
+      // directory before a crash lost the record: the rest of the group goes on from it.
+      for (auto& change : pending.changes) {
+        const auto written = own->find(change.path);
+        const std::string& held = values[change.path];
+        if (written != own->end() && written->second.contains(held)) {
+          change.before = held.empty() ? std::nullopt : std::optional<std::string>(held);
+        }
+      }
+    }
     auto resolution = core::writeback::resolve_conflicts(policy, pending, values, clock_.now());
     for (auto& conflict : resolution.conflicts) {
       out.conflicts.push_back(std::move(conflict));
@@ -538,6 +609,140 @@ WriteBackDelivery::Outcome WriteBackDelivery::membership(const OutboxItem& item,
   return out;
 }
 
+void WriteBackDelivery::prefetch_dns(const std::vector<Group>& groups) {
+  const std::string& attribute = directory_.anchor_attribute;
+  if (attribute == "objectGUID") {
+    return;  // binary: dn_of looks those up one by one
+  }
+  std::vector<std::string> missing;
+  for (const auto& group : groups) {
+    const std::string& anchor = group.merged.anchor;
+    if (!anchor.empty() && !dn_by_anchor_.contains(anchor)) {
+      missing.push_back(anchor);
+    }
+  }
+  if (missing.size() < 2) {
+    return;
+  }
+  Outcome error;
+  ldap::Connection* conn = connection(error);
+  if (conn == nullptr) {
+    return;
+  }
+  // One search per 100 anchors instead of one each; an anchor not found here is looked up (and
+  // its absence reported) by dn_of.
+  constexpr std::size_t per_search = 100;
+  for (std::size_t first = 0; first < missing.size(); first += per_search) {
+    std::string filter = "(|";
+    for (std::size_t i = first; i < std::min(missing.size(), first + per_search); ++i) {
+      filter += "(" + attribute + "=" + ldap::escape_filter_value(missing[i]) + ")";
+    }
+    filter += ")";
+    for (const auto& base : directory_.user_base_dns) {
+      ldap::SearchRequest request;
+      request.base_dn = base;
+      request.filter = filter;
+      request.attributes = {attribute};
+      conn->search(request, [&](const std::vector<ldap::Entry>& page) {
+        for (const auto& entry : page) {
+          const std::string anchor = first_value(entry, attribute);
+          if (!anchor.empty()) {
+            dn_by_anchor_[anchor] = entry.dn;
+          }
+        }
+      });
+    }
+  }
+}
+
+std::vector<WriteBackDelivery::Outcome> WriteBackDelivery::deliver_groups(
+    const std::vector<Group>& groups, std::size_t& writes) {
+  std::vector<std::optional<Outcome>> outcomes(groups.size());
+  // Plain attribute changes of different users go out pipelined (Active Directory has no
+  // assertion control: its compare-by-value writes take the one-at-a-time path).
+  if (!is_ad(directory_)) {
+    prefetch_dns(groups);
+    std::vector<ldap::ModifyRequest> requests;
+    std::vector<std::size_t> group_of_request;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      const OutboxItem& item = groups[i].merged;
+      if (item.kind != WriteKind::modify_user || item.anchor.empty()) {
+        continue;
+      }
+      const auto dn = dn_by_anchor_.find(item.anchor);
+      if (dn == dn_by_anchor_.end()) {
+        continue;
+      }
+      if (auto request =
+              plain_modify(directory_.writeback, item, dn->second, revision_attributes())) {
+        requests.push_back(std::move(*request));
+        group_of_request.push_back(i);
+      }
+    }
+    Outcome error;
+    ldap::Connection* conn = requests.size() > 1 ? connection(error) : nullptr;
+    if (conn != nullptr) {
+      const auto results = conn->modify_pipelined(requests, pipeline_window);
+      writes += requests.size();
+      for (std::size_t k = 0; k < results.size(); ++k) {
+        const std::size_t i = group_of_request[k];
+        if (results[k]) {
+          Outcome out;
+          if (results[k]->post_read) {
+            out.revision = revision_of(*results[k]->post_read);
+          }
+          outcomes[i] = std::move(out);
+          continue;
+        }
+        const auto code = results[k].error().code;
+        if (code == ldap::ErrorCode::assertion_failed) {
+          continue;  // changed meanwhile: the one-at-a-time path reads and resolves it
+        }
+        if (code == ldap::ErrorCode::no_such_object) {
+          dn_by_anchor_.erase(groups[i].merged.anchor);  // renamed or moved: look again
+        }
+        outcomes[i] = Outcome::failed(results[k].error());
+      }
+    }
+  }
+  std::optional<Outcome> down;
+  const auto one_at_a_time = [&](const OutboxItem& item, const OwnValues* own) {
+    ++writes;
+    try {
+      return deliver(item, own);
+    } catch (const std::exception& e) {
+      return Outcome::refused(std::string("unexpected failure: ") + e.what());
+    }
+  };
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (outcomes[i] && outcomes[i]->kind == Outcome::Kind::down && !down) {
+      down = outcomes[i];
+    }
+    if (down) {
+      outcomes[i] = down;  // not attempted (or outcome unknown): stays queued
+      continue;
+    }
+    if (!outcomes[i]) {
+      outcomes[i] = one_at_a_time(groups[i].merged, &groups[i].own);
+    }
+    // A coalesced write the directory refused: the items go one at a time again, so that
+    // attempts, backoff and parking fall on the item that is refused, as without coalescing.
+    if (outcomes[i]->kind == Outcome::Kind::retry && groups[i].items.size() > 1) {
+      outcomes[i] = one_at_a_time(*groups[i].items.front(), nullptr);
+      outcomes[i]->first_only = true;
+    }
+    if (outcomes[i]->kind == Outcome::Kind::down) {
+      down = outcomes[i];
+    }
+  }
+  std::vector<Outcome> out;
+  out.reserve(groups.size());
+  for (auto& outcome : outcomes) {
+    out.push_back(std::move(*outcome));
+  }
+  return out;
+}
+
 WriteBackDelivery::Outcome WriteBackDelivery::set_password(const OutboxItem& item,
                                                            const std::string& dn) {
   if (sealer_ == nullptr || !directory_.writeback.operations.password) {
@@ -580,7 +785,7 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
   std::int64_t after = 0;
   core::writeback::UsersSeen seen;
   while (true) {
-    const auto items = store_.read()->outbox_items(directory_.name, after, batch_size * 10);
+    const auto items = store_.read()->outbox_items(directory_.name, after, window_size);
     if (items.empty()) {
       break;
     }
@@ -589,52 +794,92 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
     if (due.empty()) {
       continue;
     }
-    // Deliver a batch, then record it in one transaction (one fsync for up to batch_size).
+    // Each due item with the attribute changes of the same user queued right after it in this
+    // window (only while the first has not failed: a failing item is retried alone).
+    std::map<std::pair<std::string, std::string>, std::vector<const OutboxItem*>> by_user;
+    for (const auto& item : items) {
+      by_user[{item.tenant.str(), item.user.str()}].push_back(&item);
+    }
+    std::vector<Group> groups;
+    for (const OutboxItem* first : due) {
+      if (groups.size() == batch_size) {
+        break;
+      }
+      Group group;
+      group.items.push_back(first);
+      group.merged = *first;
+      const auto own = [&](const OutboxItem& item) {
+        for (const auto& change : item.changes) {
+          group.own[change.path].insert(change.after.value_or(""));
+        }
+      };
+      own(*first);
+      if (first->kind == WriteKind::modify_user && first->attempts == 0) {
+        const auto& mine = by_user[{first->tenant.str(), first->user.str()}];
+        for (auto next = std::find(mine.begin(), mine.end(), first) + 1; next != mine.end();
+             ++next) {
+          if ((*next)->kind != WriteKind::modify_user || (*next)->parked) {
+            break;
+          }
+          merge_changes(group.merged, **next);
+          own(**next);
+          group.items.push_back(*next);
+        }
+      }
+      groups.push_back(std::move(group));
+    }
+    auto outcomes = deliver_groups(groups, counters.writes);
+
+    // Record the pass in one transaction (one fsync for up to batch_size users).
     std::vector<std::function<void(core::StoreWriter&)>> record;
     bool down = false;
-    for (const OutboxItem* item : due) {
-      if (record.size() == batch_size) {
-        break;
-      }
-      Outcome outcome;
-      try {
-        outcome = deliver(*item);
-      } catch (const std::exception& e) {
-        outcome = Outcome::refused(std::string("unexpected failure: ") + e.what());
-      }
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      Outcome& outcome = outcomes[i];
+      const OutboxItem& item = *groups[i].items.front();
       if (outcome.kind == Outcome::Kind::down) {
-        connection_.reset();
-        counters.directory_down = true;
-        counters.down_reason = outcome.error;
+        if (!down) {
+          counters.directory_down = true;
+          counters.down_reason = outcome.error;
+        }
         down = true;
-        break;
+        continue;
       }
       const core::Timestamp now = clock_.now();
       if (outcome.kind == Outcome::Kind::retry) {
-        OutboxItem failed = *item;
+        OutboxItem failed = item;
         failed.attempts += 1;
         failed.last_error = outcome.error;
         if (core::writeback::should_park(policy, failed.attempts)) {
           failed.parked = now;
           ++counters.parked;
           logger_.error("write-back parked", {{"directory", directory_.name},
-                                              {"item", std::to_string(item->id)},
-                                              {"user", item->user.str()},
+                                              {"item", std::to_string(item.id)},
+                                              {"user", item.user.str()},
                                               {"error", outcome.error}});
         } else {
           failed.next_attempt = now + core::writeback::retry_delay(failed.attempts);
           ++counters.retried;
           logger_.warning("write-back refused, will retry", {{"directory", directory_.name},
-                                                             {"item", std::to_string(item->id)},
+                                                             {"item", std::to_string(item.id)},
                                                              {"error", outcome.error}});
         }
         record.push_back([failed](core::StoreWriter& tx) { tx.update_write(failed); });
         continue;
       }
-      ++counters.delivered;
+      std::vector<std::int64_t> done;
+      for (const OutboxItem* each : groups[i].items) {
+        done.push_back(each->id);
+        if (outcome.first_only) {
+          break;
+        }
+      }
+      counters.delivered += done.size();
       counters.conflicts += outcome.conflicts.size();
-      record.push_back([this, item = *item, outcome = std::move(outcome)](core::StoreWriter& tx) {
-        tx.remove_write(item.id);
+      record.push_back([this, item, done = std::move(done),
+                        outcome = std::move(outcome)](core::StoreWriter& tx) {
+        for (const auto id : done) {
+          tx.remove_write(id);
+        }
         for (const auto& conflict : outcome.conflicts) {
           tx.insert_conflict(conflict);
         }
@@ -661,11 +906,18 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
       tx->commit();
     }
     if (down) {
+      connection_.reset();
       break;
     }
     // Delivered ones are gone and their successors may be due now: walk again from the start.
     after = 0;
     seen.clear();
+  }
+  if (counters.delivered > 0) {
+    logger_.info("write-back delivered", {{"directory", directory_.name},
+                                          {"items", counters.delivered},
+                                          {"writes", counters.writes},
+                                          {"conflicts", counters.conflicts}});
   }
   return counters;
 }

@@ -9,6 +9,11 @@
 // crash in between repeats it, and the repeat finds the directory already holding the value
 // (assertion fails, the value equals the one to write: done), so the directory ends as if it had
 // been written once.
+//
+// Throughput: the due writes of different users go out pipelined on the one connection (a
+// user's own writes stay one after another), and the consecutive attribute changes of one user
+// still queued are sent as one modify (the first change's value asserted, the last one's written)
+// and removed together once the directory confirmed it.
 #pragma once
 
 #include "idbridge/config/config.hpp"
@@ -22,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +46,7 @@ struct DeliveryCounters {
   std::size_t conflicts = 0;    // conflict records written
   std::size_t retried = 0;      // refused by the directory, scheduled again
   std::size_t parked = 0;       // refused max_attempts times: waiting for an admin
+  std::size_t writes = 0;       // LDAP writes sent (fewer than delivered when coalesced)
   bool directory_down = false;  // the pass stopped: no connection (retried later, nothing lost)
   std::string down_reason;
 };
@@ -62,9 +69,18 @@ class WriteBackDelivery {
 
  private:
   struct Outcome;
-  Outcome deliver(const core::writeback::OutboxItem& item);
+  struct Group;
+  // Values a coalesced group writes per target: the directory holding one of them is this
+  // group's own earlier write (a repeat after a crash), not someone else's edit.
+  using OwnValues = std::map<std::string, std::set<std::string>>;
+  Outcome deliver(const core::writeback::OutboxItem& item, const OwnValues* own = nullptr);
+  // Delivers `groups` (one per user): pipelined where it can, one at a time where not.
+  std::vector<Outcome> deliver_groups(const std::vector<Group>& groups, std::size_t& writes);
+  // Looks up the DNs of the anchors not cached yet, many per search.
+  void prefetch_dns(const std::vector<Group>& groups);
   Outcome create(const core::writeback::OutboxItem& item);
-  Outcome modify(const core::writeback::OutboxItem& item, const std::string& dn);
+  Outcome modify(const core::writeback::OutboxItem& item, const std::string& dn,
+                 const OwnValues* own);
   Outcome set_active(const core::writeback::OutboxItem& item, const std::string& dn);
   Outcome remove(const core::writeback::OutboxItem& item, const std::string& dn);
   Outcome membership(const core::writeback::OutboxItem& item, const std::string& dn);
