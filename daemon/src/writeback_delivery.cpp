@@ -800,110 +800,111 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
     for (const auto& item : items) {
       by_user[{item.tenant.str(), item.user.str()}].push_back(&item);
     }
-    std::vector<Group> groups;
-    for (const OutboxItem* first : due) {
-      if (groups.size() == batch_size) {
-        break;
-      }
-      Group group;
-      group.items.push_back(first);
-      group.merged = *first;
-      const auto own = [&](const OutboxItem& item) {
-        for (const auto& change : item.changes) {
-          group.own[change.path].insert(change.after.value_or(""));
+    // Every due item of the window, batch_size users at a time (the window is read once).
+    bool down = false;
+    for (std::size_t start = 0; start < due.size() && !down; start += batch_size) {
+      std::vector<Group> groups;
+      for (std::size_t at = start; at < std::min(due.size(), start + batch_size); ++at) {
+        const OutboxItem* first = due[at];
+        Group group;
+        group.items.push_back(first);
+        group.merged = *first;
+        const auto own = [&](const OutboxItem& item) {
+          for (const auto& change : item.changes) {
+            group.own[change.path].insert(change.after.value_or(""));
+          }
+        };
+        own(*first);
+        if (first->kind == WriteKind::modify_user && first->attempts == 0) {
+          const auto& mine = by_user[{first->tenant.str(), first->user.str()}];
+          for (auto next = std::find(mine.begin(), mine.end(), first) + 1; next != mine.end();
+               ++next) {
+            if ((*next)->kind != WriteKind::modify_user || (*next)->parked) {
+              break;
+            }
+            merge_changes(group.merged, **next);
+            own(**next);
+            group.items.push_back(*next);
+          }
         }
-      };
-      own(*first);
-      if (first->kind == WriteKind::modify_user && first->attempts == 0) {
-        const auto& mine = by_user[{first->tenant.str(), first->user.str()}];
-        for (auto next = std::find(mine.begin(), mine.end(), first) + 1; next != mine.end();
-             ++next) {
-          if ((*next)->kind != WriteKind::modify_user || (*next)->parked) {
+        groups.push_back(std::move(group));
+      }
+      auto outcomes = deliver_groups(groups, counters.writes);
+
+      // Record the pass in one transaction (one fsync for up to batch_size users).
+      std::vector<std::function<void(core::StoreWriter&)>> record;
+      for (std::size_t i = 0; i < groups.size(); ++i) {
+        Outcome& outcome = outcomes[i];
+        const OutboxItem& item = *groups[i].items.front();
+        if (outcome.kind == Outcome::Kind::down) {
+          if (!down) {
+            counters.directory_down = true;
+            counters.down_reason = outcome.error;
+          }
+          down = true;
+          continue;
+        }
+        const core::Timestamp now = clock_.now();
+        if (outcome.kind == Outcome::Kind::retry) {
+          OutboxItem failed = item;
+          failed.attempts += 1;
+          failed.last_error = outcome.error;
+          if (core::writeback::should_park(policy, failed.attempts)) {
+            failed.parked = now;
+            ++counters.parked;
+            logger_.error("write-back parked", {{"directory", directory_.name},
+                                                {"item", std::to_string(item.id)},
+                                                {"user", item.user.str()},
+                                                {"error", outcome.error}});
+          } else {
+            failed.next_attempt = now + core::writeback::retry_delay(failed.attempts);
+            ++counters.retried;
+            logger_.warning("write-back refused, will retry", {{"directory", directory_.name},
+                                                               {"item", std::to_string(item.id)},
+                                                               {"error", outcome.error}});
+          }
+          record.push_back([failed](core::StoreWriter& tx) { tx.update_write(failed); });
+          continue;
+        }
+        std::vector<std::int64_t> done;
+        for (const OutboxItem* each : groups[i].items) {
+          done.push_back(each->id);
+          if (outcome.first_only) {
             break;
           }
-          merge_changes(group.merged, **next);
-          own(**next);
-          group.items.push_back(*next);
         }
-      }
-      groups.push_back(std::move(group));
-    }
-    auto outcomes = deliver_groups(groups, counters.writes);
-
-    // Record the pass in one transaction (one fsync for up to batch_size users).
-    std::vector<std::function<void(core::StoreWriter&)>> record;
-    bool down = false;
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      Outcome& outcome = outcomes[i];
-      const OutboxItem& item = *groups[i].items.front();
-      if (outcome.kind == Outcome::Kind::down) {
-        if (!down) {
-          counters.directory_down = true;
-          counters.down_reason = outcome.error;
-        }
-        down = true;
-        continue;
-      }
-      const core::Timestamp now = clock_.now();
-      if (outcome.kind == Outcome::Kind::retry) {
-        OutboxItem failed = item;
-        failed.attempts += 1;
-        failed.last_error = outcome.error;
-        if (core::writeback::should_park(policy, failed.attempts)) {
-          failed.parked = now;
-          ++counters.parked;
-          logger_.error("write-back parked", {{"directory", directory_.name},
-                                              {"item", std::to_string(item.id)},
-                                              {"user", item.user.str()},
-                                              {"error", outcome.error}});
-        } else {
-          failed.next_attempt = now + core::writeback::retry_delay(failed.attempts);
-          ++counters.retried;
-          logger_.warning("write-back refused, will retry", {{"directory", directory_.name},
-                                                             {"item", std::to_string(item.id)},
-                                                             {"error", outcome.error}});
-        }
-        record.push_back([failed](core::StoreWriter& tx) { tx.update_write(failed); });
-        continue;
-      }
-      std::vector<std::int64_t> done;
-      for (const OutboxItem* each : groups[i].items) {
-        done.push_back(each->id);
-        if (outcome.first_only) {
-          break;
-        }
-      }
-      counters.delivered += done.size();
-      counters.conflicts += outcome.conflicts.size();
-      record.push_back([this, item, done = std::move(done),
-                        outcome = std::move(outcome)](core::StoreWriter& tx) {
-        for (const auto id : done) {
-          tx.remove_write(id);
-        }
-        for (const auto& conflict : outcome.conflicts) {
-          tx.insert_conflict(conflict);
-        }
-        std::string anchor = outcome.anchor.empty() ? item.anchor : outcome.anchor;
-        if (item.kind == WriteKind::create_user && !outcome.anchor.empty() &&
-            tx.find_user(item.tenant, item.user)) {
-          tx.put_link({directory_.name, outcome.anchor, item.tenant, item.user, std::nullopt});
-        }
-        if (anchor.empty()) {
-          if (auto link = tx.find_link_of_user(directory_.name, item.tenant, item.user)) {
-            anchor = link->anchor;
+        counters.delivered += done.size();
+        counters.conflicts += outcome.conflicts.size();
+        record.push_back([this, item, done = std::move(done),
+                          outcome = std::move(outcome)](core::StoreWriter& tx) {
+          for (const auto id : done) {
+            tx.remove_write(id);
           }
-        }
-        if (!anchor.empty() && !outcome.revision.empty()) {
-          tx.set_written_revision(directory_.name, anchor, outcome.revision);
-        }
-      });
-    }
-    if (!record.empty()) {
-      auto tx = store_.write();
-      for (const auto& step : record) {
-        step(*tx);
+          for (const auto& conflict : outcome.conflicts) {
+            tx.insert_conflict(conflict);
+          }
+          std::string anchor = outcome.anchor.empty() ? item.anchor : outcome.anchor;
+          if (item.kind == WriteKind::create_user && !outcome.anchor.empty() &&
+              tx.find_user(item.tenant, item.user)) {
+            tx.put_link({directory_.name, outcome.anchor, item.tenant, item.user, std::nullopt});
+          }
+          if (anchor.empty()) {
+            if (auto link = tx.find_link_of_user(directory_.name, item.tenant, item.user)) {
+              anchor = link->anchor;
+            }
+          }
+          if (!anchor.empty() && !outcome.revision.empty()) {
+            tx.set_written_revision(directory_.name, anchor, outcome.revision);
+          }
+        });
       }
-      tx->commit();
+      if (!record.empty()) {
+        auto tx = store_.write();
+        for (const auto& step : record) {
+          step(*tx);
+        }
+        tx->commit();
+      }
     }
     if (down) {
       connection_.reset();
