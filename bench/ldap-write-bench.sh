@@ -13,6 +13,8 @@ build_dir=${IDBRIDGE_BUILD_DIR:-$repo/build}
 bench_name=ldap-write-bench
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"
+# shellcheck source=bench/lib-ldap.sh
+. "$repo/bench/lib-ldap.sh"
 users=10000
 window=64
 runs=3
@@ -50,59 +52,12 @@ bench_on_exit slapd_pid
 
 now() { date +%s.%N; }
 
-suffix=dc=bench,dc=example
-people=ou=people,$suffix
-root_dn=cn=admin,$suffix
-root_password=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-(umask 077 && printf '%s\n' "$root_password" >"$work/ldap.password" &&
-  printf '%s' "$root_password" >"$work/ldap.password.raw")  # ldapmodify -y takes no newline
-
 echo "== generating and loading $users users" >&2
-"$ldif_bin" --out "$work/directory.ldif" --changes-out "$work/unused.ldif" --users "$users" \
-  --groups 4 --changes 10 --suffix "$suffix" >/dev/null
-mkdir -p "$work/slapd/db"
-cat >"$work/slapd/slapd.conf" <<CONF
-# Written by bench/ldap-write-bench.sh: the shape of the sync benchmark's server.
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-pidfile $work/slapd/slapd.pid
-argsfile $work/slapd/slapd.args
-modulepath /usr/lib/ldap
-moduleload back_mdb
-moduleload memberof
-moduleload syncprov
-
-database mdb
-suffix "$suffix"
-rootdn "$root_dn"
-rootpw $root_password
-directory $work/slapd/db
-maxsize 1073741824
-dbnosync
-index objectClass eq
-index uid,cn eq
-index entryUUID,entryCSN eq
-overlay memberof
-memberof-group-oc groupOfNames
-overlay syncprov
-syncprov-checkpoint 100 10
-CONF
-/usr/sbin/slapadd -q -w -f "$work/slapd/slapd.conf" -l "$work/directory.ldif" 2>"$work/slapadd.log" || {
-  echo "ldap-write-bench: slapadd failed:" >&2
-  tail -20 "$work/slapadd.log" >&2
-  exit 1
-}
-
-port=$(free_port)
-uri=ldap://127.0.0.1:$port/
-/usr/sbin/slapd -d none -h "$uri" -f "$work/slapd/slapd.conf" 2>"$work/slapd.log" &
-slapd_pid=$!
-for _ in $(seq 1 200); do
-  ldapsearch -x -LLL -H "$uri" -o nettimeout=1 -b "" -s base namingContexts >/dev/null 2>&1 && break
-  kill -0 "$slapd_pid" 2>/dev/null || { tail -20 "$work/slapd.log" >&2; exit 1; }
-  sleep 0.1
-done
+bench_slapd_load "$work" "$ldif_bin" "$users"
+bench_slapd_start
+uri=$bench_ldap_uri
+people=$bench_ldap_people
+root_dn=$bench_ldap_root_dn
 
 changes_ldif() {
   local tag=$1
