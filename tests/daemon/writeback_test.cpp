@@ -71,6 +71,16 @@ struct Scim {
         {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
     return http.request("PATCH", "/scim/v2/tenants/acme/Users/" + id, body.dump(), auth);
   }
+  // The id of the tenant group named `display_name`, "" when there is none.
+  std::string group_id(const std::string& display_name) {
+    const auto body = nlohmann::json::parse(
+        http.request(
+                "GET",
+                "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22" + display_name + "%22",
+                {}, auth)
+            .body);
+    return body.value("totalResults", 0) == 1 ? body["Resources"][0].value("id", "") : "";
+  }
   nlohmann::json status() {
     return nlohmann::json::parse(http.request("GET", "/status", {}, auth).body)["directories"][0];
   }
@@ -333,13 +343,8 @@ TEST_F(WriteBackTest, EveryKindOfWriteRoundTripsAndTheNextSyncChangesNothing) {
   Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
   const std::string bob = scim.find("bob")["id"];
-  const auto groups = nlohmann::json::parse(
-      scim.http
-          .request("GET", "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22Staff%22", {},
-                   scim.auth)
-          .body);
-  ASSERT_EQ(groups.value("totalResults", 0), 1) << groups.dump();
-  const std::string staff = groups["Resources"][0]["id"];
+  const std::string staff = scim.group_id("Staff");
+  ASSERT_FALSE(staff.empty());
 
   // Rename: userName is the entry's naming attribute, so a modRDN.
   ASSERT_EQ(scim.patch(bob, "userName", "robert").status, 200);
@@ -437,19 +442,8 @@ TEST_F(WriteBackTest, EnableMembershipRemovalAndAMoveInsteadOfADeleteRoundTrip) 
   EXPECT_TRUE(eventually([&] { return ldap_value("ann", "employeeType").empty(); }))
       << "enabled: the attribute is removed (enabled_value is empty)";
 
-  ASSERT_TRUE(eventually([&] {
-    const auto groups = nlohmann::json::parse(
-        scim.http
-            .request("GET", "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22Staff%22",
-                     {}, scim.auth)
-            .body);
-    return groups.value("totalResults", 0) == 1;
-  }));
-  const std::string staff = nlohmann::json::parse(
-      scim.http
-          .request("GET", "/scim/v2/tenants/acme/Groups?filter=displayName%20eq%20%22Staff%22", {},
-                   scim.auth)
-          .body)["Resources"][0]["id"];
+  std::string staff;
+  ASSERT_TRUE(eventually([&] { return !(staff = scim.group_id("Staff")).empty(); }));
   const nlohmann::json leave = {
       {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
       {"Operations", {{{"op", "remove"}, {"path", "members[value eq \"" + bob + "\"]"}}}}};
@@ -542,11 +536,9 @@ std::pair<long, long> delivered_items_and_writes(const std::string& log) {
 }
 
 TEST_F(WriteBackTest, ChangesQueuedForOneUserGoOutAsOneWriteThatEndsWithTheLastValues) {
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("bob").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
   const std::string bob = scim.find("bob")["id"];
 
@@ -587,11 +579,9 @@ TEST_F(WriteBackTest, ACoalescedWriteFindingItsOwnEarlierValueGoesOnWithoutAConf
   // change (written, not yet recorded) and more changes were queued after it. No sync runs in
   // between, which would take the directory's value as the tenant's.
   incremental_interval_ = 3600;
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
-  ASSERT_TRUE(eventually([&] { return !scim.find("ann").is_null(); })) << daemon.stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   const std::string ann = scim.find("ann")["id"];
 
   ldap_modify(
@@ -615,10 +605,9 @@ TEST_F(WriteBackTest, AWriteThatFailsInAPipelinedBatchIsRetriedAloneAndTheOthers
   slapd_.add_ldif(person("cid", "Clerk") +
                   "dn: ou=staff,ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\n"
                   "ou: staff\n\n");
-  DaemonProcess daemon(kBinary, dir_, config("title = \"scim\"\n"));
-  const auto port = daemon.wait_listening();
-  ASSERT_NE(port, 0) << daemon.stderr_text();
-  Scim scim(port);
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
   ASSERT_TRUE(eventually([&] { return !scim.find("cid").is_null(); })) << daemon.stderr_text();
   std::map<std::string, std::string> ids;
   for (const std::string uid : {"ann", "bob", "cid"}) {
