@@ -1144,6 +1144,13 @@ void read_directory_writeback(TableReader& parent, Context& context, DirectoryCo
     if (binding.owner != Authority::directory) {
       directory.rules.set_on_create_only.push_back(binding.target);
     }
+    // A directory edit of what SCIM owns is undone by writing the tenant's value back. Not for
+    // `active`: re-enabling an account a directory admin disabled is not a correction to make
+    // silently (and it is not a binding with an attribute here).
+    if (binding.owner == Authority::scim && policy.operations.modify &&
+        !binding.attribute.empty()) {
+      directory.rules.corrected_in_directory.push_back(binding.target);
+    }
   }
   // Deactivation is written back when the directory takes it: Okta and Entra deprovision with
   // active=false, which must not be refused when write-back can carry it.

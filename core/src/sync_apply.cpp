@@ -1,6 +1,8 @@
 // Loading the planner's view of a tenant, and applying a plan (sync/apply.hpp).
 #include "idbridge/core/rules.hpp"
 #include "idbridge/core/sync/apply.hpp"
+#include "idbridge/core/writeback/outbox.hpp"
+#include "idbridge/core/writeback/policy.hpp"
 
 #include "sync_plan_internal.hpp"
 
@@ -339,9 +341,67 @@ std::optional<Error> write_back_pending(StoreWriter& tx, const Plan& plan, const
   return std::nullopt;
 }
 
+// The owner (SCIM) wins: the tenant's values are queued for the entry, asserting the values
+// the read found there, and each value the directory loses is kept as a conflict record.
+std::optional<Error> correct_directory(const Plan& plan, const Op& op, StoreWriter& tx,
+                                       const Principal& who, Timestamp now) {
+  if (auto e = write_back_pending(tx, plan, *op.user)) {
+    return e;  // the queued write carries (or resolves) the tenant's value already
+  }
+  const auto user = tx.find_user(plan.tenant, *op.user);
+  if (!user) {
+    return not_applicable("the user was deleted since the plan was made");
+  }
+  for (const auto& change : op.changes) {
+    if (writeback::target_value(*user, change.path) != change.after.value_or("")) {
+      return make_error(ErrorCode::version_mismatch,
+                        "'" + change.path +
+                            "' changed in the tenant since the plan was made; the "
+                            "next run compares it again");
+    }
+  }
+  writeback::OutboxItem item;
+  item.directory = plan.directory;
+  item.tenant = plan.tenant;
+  item.user = *op.user;
+  item.anchor = op.anchor;
+  item.kind = writeback::WriteKind::modify_user;
+  item.changes = op.changes;
+  item.actor = who.actor;
+  item.enqueued = now;
+  tx.enqueue_write(item);
+  for (const auto& change : op.changes) {
+    tx.insert_conflict({.directory = plan.directory,
+                        .tenant = plan.tenant,
+                        .user = *op.user,
+                        .target = change.path,
+                        .owner = writeback::Authority::scim,
+                        .kept = change.after.value_or(""),
+                        .lost = change.before.value_or(""),
+                        .lost_by = "directory",
+                        .detected = now});
+  }
+  return std::nullopt;
+}
+
+// What the operations of one page share, read once per page.
+struct PageState {
+  // Entries whose tenant user SCIM deleted, with the delete not yet delivered: a read still
+  // finds them, unlinked, and must not make them new users (the account would come back).
+  std::optional<std::vector<std::string>> anchors_being_deleted;
+};
+
+bool being_deleted(StoreWriter& tx, const Plan& plan, PageState& page, const std::string& anchor) {
+  if (!page.anchors_being_deleted) {
+    page.anchors_being_deleted = tx.anchors_being_deleted(plan.directory);
+  }
+  return std::binary_search(page.anchors_being_deleted->begin(), page.anchors_being_deleted->end(),
+                            anchor);
+}
+
 std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
-                               const IdentityService& service, const Principal& who,
-                               Timestamp now) {
+                               const IdentityService& service, const Principal& who, Timestamp now,
+                               PageState& page) {
   NestedStore scoped(tx);
   IdentityService svc = service.with_store(scoped);
   const TenantId& tenant = plan.tenant;
@@ -365,6 +425,13 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
     case OpKind::create_user: {
       if (tx.find_link(plan.directory, op.anchor)) {
         return std::nullopt;  // already applied
+      }
+      if (being_deleted(tx, plan, page, op.anchor)) {
+        // Refused like a concurrent change: the cursor stays, and the next read no longer finds
+        // the entry once the delete is delivered.
+        return make_error(ErrorCode::version_mismatch,
+                          "this entry's user was deleted through SCIM and the entry is being "
+                          "deleted from the directory; it is not created again");
       }
       auto created = svc.create_user(who, tenant, UserWrite{*op.desired, std::nullopt});
       if (!created) {
@@ -430,6 +497,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       auto changed = svc.change_members(who, tenant, group->id, change, std::nullopt);
       return changed ? std::nullopt : std::optional<Error>(changed.error());
     }
+    case OpKind::correct_directory: return correct_directory(plan, op, tx, who, now);
   }
   return not_applicable("unknown operation");
 }
@@ -452,12 +520,13 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
   do {
     const std::size_t end = std::min(plan.ops.size(), next + page_size);
     auto page = service.store().write();
+    PageState state;
     for (; next < end; ++next) {
       const Op& op = plan.ops[next];
       auto tx = page->nested();
       std::optional<Error> refused;
       try {
-        refused = apply_one(plan, op, *tx, service, who, now);
+        refused = apply_one(plan, op, *tx, service, who, now, state);
       } catch (const StoreConstraintViolation& violation) {
         // The link itself was refused (the user is linked to another anchor of the directory):
         // the operation is undone whole, like any other refusal.

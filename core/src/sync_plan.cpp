@@ -1,6 +1,7 @@
 // The pure sync planner (sync/plan.hpp).
 #include "idbridge/core/rules.hpp"
 #include "idbridge/core/sync/plan.hpp"
+#include "idbridge/core/writeback/policy.hpp"
 
 #include "canonical_text.hpp"
 #include "sync_plan_internal.hpp"
@@ -24,13 +25,16 @@ int phase(OpKind kind) {
     case OpKind::adopt_user:
     case OpKind::reanchor_user: return 2;
     case OpKind::update_user: return 3;
-    case OpKind::restore_user: return 4;
-    case OpKind::add_membership: return 5;
-    case OpKind::remove_membership: return 6;
-    case OpKind::disable_user: return 7;
-    case OpKind::delete_user: return 8;
+    // After the update of the same user: a correction queues a write, and an update finding a
+    // queued write would wait for the next run (sync_apply.cpp, write_back_pending).
+    case OpKind::correct_directory: return 4;
+    case OpKind::restore_user: return 5;
+    case OpKind::add_membership: return 6;
+    case OpKind::remove_membership: return 7;
+    case OpKind::disable_user: return 8;
+    case OpKind::delete_user: return 9;
   }
-  return 9;
+  return 10;
 }
 
 bool set_on_create_only(const MappingRules& rules, std::string_view target) {
@@ -103,6 +107,9 @@ Ownership::Ownership(const MappingRules& rules, bool creating)
   for (const auto& rule : rules.profiles) {
     managed_profiles.insert(rule.profile);
   }
+  if (!creating) {
+    corrected_in_directory = rules.corrected_in_directory;
+  }
 }
 
 User target_user(const User& current, const DesiredUser& desired, const Ownership& owns) {
@@ -153,10 +160,30 @@ User target_user(const User& current, const DesiredUser& desired, const Ownershi
   return target;
 }
 
+std::vector<AttributeChange> directory_corrections(const LinkedUser& current,
+                                                   const DesiredUser& desired,
+                                                   const Ownership& owns) {
+  std::vector<AttributeChange> corrections;
+  if (current.disabled_by_sync_at) {
+    return corrections;
+  }
+  for (const auto& target : owns.corrected_in_directory) {
+    std::string in_directory = writeback::target_value(desired.user, target);
+    std::string in_tenant = writeback::target_value(current.user, target);
+    if (in_directory != in_tenant) {
+      corrections.push_back(
+          {target, in_directory.empty() ? std::nullopt : std::optional(std::move(in_directory)),
+           in_tenant.empty() ? std::nullopt : std::optional(std::move(in_tenant))});
+    }
+  }
+  return corrections;
+}
+
 bool leaves_unchanged(const LinkedUser& current, const DesiredUser& desired,
                       const Ownership& owns) {
   return !current.disabled_by_sync_at && current.tenant_groups == desired.tenant_groups &&
-         target_user(current.user, desired, owns) == current.user;
+         target_user(current.user, desired, owns) == current.user &&
+         directory_corrections(current, desired, owns).empty();
 }
 
 }  // namespace detail
@@ -173,6 +200,7 @@ std::string_view to_string(OpKind kind) {
     case OpKind::delete_user: return "deleteUser";
     case OpKind::add_membership: return "addMembership";
     case OpKind::remove_membership: return "removeMembership";
+    case OpKind::correct_directory: return "correctDirectory";
   }
   return "unknown";
 }
@@ -265,6 +293,11 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
           link.user == target ? std::vector<AttributeChange>{} : diff_users(&link.user, &target);
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
                       desired.tenant_groups);
+      auto corrections = detail::directory_corrections(link, desired, owns);
+      if (!corrections.empty()) {
+        ops.push_back({OpKind::correct_directory, desired.anchor, link.user.id, target.user_name,
+                       std::move(corrections), nullptr, ""});
+      }
       if (link.disabled_by_sync_at || !changes.empty()) {
         const OpKind kind = link.disabled_by_sync_at ? OpKind::restore_user : OpKind::update_user;
         ops.push_back({kind, desired.anchor, link.user.id, target.user_name, std::move(changes),
@@ -384,6 +417,7 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
       case OpKind::delete_user: ++result.counts.deletes; break;
       case OpKind::add_membership:
       case OpKind::remove_membership: ++result.counts.memberships; break;
+      case OpKind::correct_directory: ++result.counts.corrections; break;
       case OpKind::create_group: break;
     }
   }
@@ -469,6 +503,10 @@ void write_json(const Plan& plan, const std::function<void(std::string_view)>& s
   number("disables", plan.counts.disables);
   number("deletes", plan.counts.deletes);
   number("memberships", plan.counts.memberships);
+  if (plan.counts.corrections != 0) {
+    // Only when there are any: plans without write-back keep the bytes (and ids) they had.
+    number("corrections", plan.counts.corrections);
+  }
   json.end_object();
   json.key("diagnostics").begin_array();
   for (const auto& d : plan.diagnostics) {
@@ -522,7 +560,11 @@ void write_table(const Plan& plan, std::ostream& out) {
       << ")\n";
   out << "creates " << plan.counts.creates << ", updates " << plan.counts.updates << ", restores "
       << plan.counts.restores << ", disables " << plan.counts.disables << ", deletes "
-      << plan.counts.deletes << ", membership changes " << plan.counts.memberships << '\n';
+      << plan.counts.deletes << ", membership changes " << plan.counts.memberships;
+  if (plan.counts.corrections != 0) {
+    out << ", directory corrections " << plan.counts.corrections;
+  }
+  out << '\n';
   if (plan.held) {
     out << "HELD until approved:\n";
     for (const auto& reason : plan.hold_reasons) {

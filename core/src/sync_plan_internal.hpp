@@ -6,6 +6,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 namespace idbridge::core::sync::detail {
 
@@ -19,6 +20,8 @@ struct Ownership {
       locale, timezone, given_name, family_name, middle_name, formatted, employee_number,
       cost_center, organization, division, department, emails, phone_numbers, active;
   std::set<std::string> managed_profiles;  // profiles named by profile rules
+  // Existing users only: MappingRules::corrected_in_directory.
+  std::vector<std::string> corrected_in_directory;
 };
 
 // The tenant user as the directory wants it: only directory-owned attributes (the mapped ones,
@@ -26,8 +29,16 @@ struct Ownership {
 // the directory; everything else the tenant holds is kept.
 User target_user(const User& current, const DesiredUser& desired, const Ownership& owns);
 
+// The attributes SCIM owns whose value in the entry (as mapped into `desired`) differs from the
+// tenant's: before = the directory's value, after = the tenant's. Empty for users disabled by
+// sync, whose entry is gone or returning.
+std::vector<AttributeChange> directory_corrections(const LinkedUser& current,
+                                                   const DesiredUser& desired,
+                                                   const Ownership& owns);
+
 // Whether plan() gives no operation for this linked user and the entry read for it: not disabled
-// by sync, every directory-owned attribute and every rule-managed group as the directory wants.
+// by sync, every directory-owned attribute and every rule-managed group as the directory wants,
+// and no SCIM-owned value to correct in the directory.
 // `owns` is the ownership of existing users (creating = false), as plan() uses for them.
 bool leaves_unchanged(const LinkedUser& current, const DesiredUser& desired, const Ownership& owns);
 

@@ -584,6 +584,18 @@ class Queries : public Base {
     return out;
   }
 
+  std::vector<std::string> anchors_being_deleted(std::string_view directory) override {
+    std::vector<std::string> out;
+    auto rows = db().query(
+        "SELECT DISTINCT anchor FROM writeback_outbox "
+        "WHERE directory = ? AND kind = 'delete_user' AND anchor <> '' ORDER BY anchor",
+        directory);
+    while (rows.step()) {
+      out.push_back(rows.text(0));
+    }
+    return out;
+  }
+
   std::optional<core::writeback::OutboxItem> find_outbox_item(std::int64_t id) override {
     auto row = db().query("SELECT " OUTBOX_COLUMNS " FROM writeback_outbox WHERE id = ?", id);
     if (!row.step()) {

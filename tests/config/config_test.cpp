@@ -1151,6 +1151,8 @@ TEST(ParseDirectories, ReadsWriteBackAndAuthority) {
   ASSERT_EQ(policy.group_bindings.size(), 1U) << "only a rule naming a DN can be written to";
   EXPECT_EQ(policy.group_bindings[0].directory_dn, "cn=staff,ou=groups,dc=x");
   EXPECT_EQ(d.rules.set_on_create_only, std::vector<std::string>{"title"});
+  EXPECT_EQ(d.rules.corrected_in_directory, std::vector<std::string>{"title"})
+      << "scim-owned and modify write-back on: directory edits are corrected";
 }
 
 TEST(ParseDirectories, PersistNeedsContentSync) {

@@ -106,6 +106,7 @@ class FailingStore final : public Store {
     std::vector<writeback::OutboxItem> outbox_items(std::string_view d, std::int64_t a, std::size_t l) override { return inner_->outbox_items(d, a, l); }
     std::vector<writeback::OutboxItem> outbox_items_of_user(std::string_view d, const TenantId& t, const UserId& u) override { return inner_->outbox_items_of_user(d, t, u); }
     std::optional<writeback::OutboxItem> find_outbox_item(std::int64_t id) override { return inner_->find_outbox_item(id); }
+    std::vector<std::string> anchors_being_deleted(std::string_view d) override { return inner_->anchors_being_deleted(d); }
     writeback::OutboxStats outbox_stats(std::string_view d) override { return inner_->outbox_stats(d); }
     std::vector<writeback::Conflict> list_conflicts(std::string_view d, std::size_t l) override { return inner_->list_conflicts(d, l); }
     std::int64_t count_conflicts(std::string_view d) override { return inner_->count_conflicts(d); }

@@ -318,6 +318,47 @@ TEST(SyncPlan, AttributesOwnedBySCIMAreSetOnCreateAndNeverUpdatedFromTheDirector
   }
 }
 
+TEST(SyncPlan, ADirectoryEditOfAnAttributeSCIMOwnsIsCorrectedNotTaken) {
+  // SCIM owns title and write-back may modify the entry: the owner wins, so an entry holding
+  // another value gets the tenant's back, and the plan says which value the directory loses.
+  MappingRules r = rules();
+  r.set_on_create_only = {"title"};
+  r.corrected_in_directory = {"title"};
+  TenantView view = apply(plan_for(snapshot({person("a1", "ann")}), TenantView{}, r), TenantView{});
+  view.linked[0].user.title = "Staff Engineer";  // set over SCIM since
+  auto edited = person("a1", "ann");
+  edited.attributes["title"] = {"Director"};  // and edited in the directory
+  const Plan p = plan_for(snapshot({edited}), view, r);
+  ASSERT_EQ(p.ops.size(), 1U) << to_table(p);
+  const Op& op = p.ops[0];
+  EXPECT_EQ(op.kind, OpKind::correct_directory);
+  EXPECT_EQ(op.user, view.linked[0].user.id);
+  ASSERT_EQ(op.changes.size(), 1U);
+  EXPECT_EQ(op.changes[0].path, "title");
+  EXPECT_EQ(op.changes[0].before, std::optional<std::string>("Director"));
+  EXPECT_EQ(op.changes[0].after, std::optional<std::string>("Staff Engineer"));
+  EXPECT_EQ(p.counts.corrections, 1U);
+  EXPECT_EQ(p.counts.updates, 0U) << "the tenant keeps its value";
+  EXPECT_NE(to_table(p).find("directory corrections 1"), std::string::npos) << to_table(p);
+  EXPECT_NE(to_json(p).find("\"correctDirectory\""), std::string::npos);
+
+  // A directory change of a directory-owned attribute in the same read: both, update first (a
+  // correction queues a write, which would make the update wait a run).
+  edited.attributes["sn"] = {"Smith"};
+  const Plan both = plan_for(snapshot({edited}), view, r);
+  ASSERT_EQ(both.ops.size(), 2U) << to_table(both);
+  EXPECT_EQ(both.ops[0].kind, OpKind::update_user);
+  EXPECT_EQ(both.ops[1].kind, OpKind::correct_directory);
+
+  // Equal values: nothing to correct. Without modify write-back: nothing either (read-only).
+  auto same = person("a1", "ann");
+  same.attributes["title"] = {"Staff Engineer"};
+  EXPECT_TRUE(plan_for(snapshot({same}), view, r).ops.empty());
+  MappingRules read_only = r;
+  read_only.corrected_in_directory.clear();
+  EXPECT_TRUE(plan_for(snapshot({person("a1", "ann")}), view, read_only).ops.empty());
+}
+
 TEST(SyncPlan, AnIncompleteReadNeverDisablesOrDeletes) {
   TenantView view;
   view = apply(plan_for(snapshot({person("a1", "ann"), person("a2", "bob")}), view), view);

@@ -208,6 +208,33 @@ TEST_F(WriteBackCoreTest, DeletingALinkedUserNeedsRemoveWriteBack) {
   ASSERT_EQ(items.size(), 1U);
   EXPECT_EQ(items[0].kind, WriteKind::delete_user);
   EXPECT_EQ(items[0].anchor, "uuid-ann") << "kept: the link is gone with the user";
+
+  // A sync reading the entry before the delete is delivered finds it unlinked: it must not
+  // create the user again (the account would come back after its deprovisioning).
+  sync::Snapshot snapshot;
+  snapshot.directory = "corp";
+  snapshot.cursor = "cookie-9";
+  snapshot.completeness = {true, ""};
+  sync::DirectoryEntry entry;
+  entry.anchor = "uuid-ann";
+  entry.dn = "uid=ann,ou=people,dc=example,dc=com";
+  entry.attributes = {{"uid", {"ann"}}, {"givenName", {"Given"}}, {"sn", {"Family"}}};
+  snapshot.users = {entry};
+  sync::MappingRules rules;
+  rules.attributes = {
+      {"userName", "{uid}"}, {"name.givenName", "{givenName}"}, {"name.familyName", "{sn}"}};
+  const auto mapped = sync::map_users(snapshot, rules);
+  const auto view = sync::load_tenant_view(*store_->read(), snapshot, mapped, rules, acme_, {});
+  const auto plan = sync::plan(mapped, snapshot, view, rules, {}, clock_.now());
+  ASSERT_EQ(plan.ops.size(), 1U) << sync::to_table(plan);
+  ASSERT_EQ(plan.ops[0].kind, sync::OpKind::create_user);
+  const auto result =
+      sync::apply(plan, service, sync::sync_principal("corp", 5, acme_), clock_.now(), {});
+  ASSERT_EQ(result.failures.size(), 1U);
+  EXPECT_NE(result.failures[0].error.detail.find("not created again"), std::string::npos);
+  EXPECT_FALSE(result.cursor_stored) << "read again once the delete is delivered";
+  EXPECT_FALSE(store_->read()->find_user_by_user_name("ann").has_value());
+  EXPECT_FALSE(store_->read()->find_link("corp", "uuid-ann").has_value());
 }
 
 TEST_F(WriteBackCoreTest, ChangesFromTheDirectorysOwnSyncAreNeitherRefusedNorEchoed) {
@@ -265,6 +292,90 @@ TEST_F(WriteBackCoreTest, SyncDefersAUserWhoseScimChangesAreStillQueued) {
   const auto again =
       sync::apply(plan, service_, sync::sync_principal("corp", 4, acme_), clock_.now(), {});
   EXPECT_TRUE(again.failures.empty());
+}
+
+TEST_F(WriteBackCoreTest, ADirectoryEditOfWhatSCIMOwnsIsWrittenBackAndRecordedAsAConflict) {
+  const User ann = linked_user("ann", "uuid-ann");
+  ASSERT_TRUE(change(ann.id, [](User& u) { u.title = "Manager"; }));  // SCIM owns title
+  {
+    // Delivered: the outbox is empty and the directory held "Manager"...
+    auto tx = store_->write();
+    for (const auto& item : tx->outbox_items("corp", 0, 10)) {
+      tx->remove_write(item.id);
+    }
+    tx->commit();
+  }
+  // ...until a directory admin set it to "Director".
+  sync::Snapshot snapshot;
+  snapshot.directory = "corp";
+  snapshot.completeness = {true, ""};
+  sync::DirectoryEntry entry;
+  entry.anchor = "uuid-ann";
+  entry.dn = "uid=ann,ou=people,dc=example,dc=com";
+  entry.attributes = {
+      {"uid", {"ann"}}, {"givenName", {"Given"}}, {"sn", {"Family"}}, {"title", {"Director"}}};
+  snapshot.users = {entry};
+  sync::MappingRules rules;
+  rules.attributes = {{"userName", "{uid}"},
+                      {"name.givenName", "{givenName}"},
+                      {"name.familyName", "{sn}"},
+                      {"title", "{title}"}};
+  rules.set_on_create_only = {"title"};
+  rules.corrected_in_directory = {"title"};
+  const auto mapped = sync::map_users(snapshot, rules);
+  const auto view = sync::load_tenant_view(*store_->read(), snapshot, mapped, rules, acme_, {});
+  const auto plan = sync::plan(mapped, snapshot, view, rules, {}, clock_.now());
+  ASSERT_EQ(plan.ops.size(), 1U) << sync::to_table(plan);
+  ASSERT_EQ(plan.ops[0].kind, sync::OpKind::correct_directory);
+
+  // The tenant changed the title again after the plan was made: refused, nothing recorded.
+  ASSERT_TRUE(change(ann.id, [](User& u) { u.title = "VP"; }));
+  auto stale =
+      sync::apply(plan, service_, sync::sync_principal("corp", 2, acme_), clock_.now(), {});
+  ASSERT_EQ(stale.failures.size(), 1U);
+  EXPECT_EQ(store_->read()->count_conflicts("corp"), 0);
+  ASSERT_EQ(outbox().size(), 1U) << "only the SCIM change's own write";
+  EXPECT_EQ(outbox()[0].kind, WriteKind::modify_user);
+  EXPECT_EQ(outbox()[0].actor.kind, ActorKind::credential);
+  {
+    auto tx = store_->write();
+    tx->remove_write(outbox()[0].id);
+    tx->commit();
+  }
+  ASSERT_TRUE(change(ann.id, [](User& u) { u.title = "Manager"; }));  // back as planned
+  // Queued SCIM write: the correction waits like any update (the queued write carries it).
+  auto deferred =
+      sync::apply(plan, service_, sync::sync_principal("corp", 3, acme_), clock_.now(), {});
+  ASSERT_EQ(deferred.failures.size(), 1U);
+  EXPECT_NE(deferred.failures[0].error.detail.find("written back"), std::string::npos);
+  {
+    auto tx = store_->write();
+    for (const auto& item : tx->outbox_items("corp", 0, 10)) {
+      tx->remove_write(item.id);
+    }
+    tx->commit();
+  }
+
+  const auto applied =
+      sync::apply(plan, service_, sync::sync_principal("corp", 4, acme_), clock_.now(), {});
+  ASSERT_TRUE(applied.failures.empty()) << applied.failures[0].error.detail;
+  EXPECT_EQ(store_->read()->find_user(acme_, ann.id)->title, "Manager") << "the owner's value";
+  const auto queued = outbox();
+  ASSERT_EQ(queued.size(), 1U);
+  EXPECT_EQ(queued[0].kind, WriteKind::modify_user);
+  EXPECT_EQ(queued[0].anchor, "uuid-ann");
+  ASSERT_EQ(queued[0].changes.size(), 1U);
+  EXPECT_EQ(queued[0].changes[0].path, "title");
+  EXPECT_EQ(queued[0].changes[0].before, std::optional<std::string>("Director"))
+      << "delivery asserts what the read found, so a newer directory edit is detected";
+  EXPECT_EQ(queued[0].changes[0].after, std::optional<std::string>("Manager"));
+  const auto conflicts = store_->read()->list_conflicts("corp", 10);
+  ASSERT_EQ(conflicts.size(), 1U);
+  EXPECT_EQ(conflicts[0].target, "title");
+  EXPECT_EQ(conflicts[0].owner, Authority::scim);
+  EXPECT_EQ(conflicts[0].kept, "Manager");
+  EXPECT_EQ(conflicts[0].lost, "Director");
+  EXPECT_EQ(conflicts[0].lost_by, "directory");
 }
 
 OutboxItem item_for(const std::string& user, std::int64_t id) {

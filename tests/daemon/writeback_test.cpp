@@ -324,6 +324,52 @@ TEST_F(WriteBackTest, AConcurrentDirectoryEditOfADirectoryOwnedAttributeWinsWith
   EXPECT_EQ(listed[0]["owner"], "directory");
 }
 
+TEST_F(WriteBackTest, ADirectoryEditOfWhatSCIMOwnsIsUndoneInTheDirectoryWithAConflictRecord) {
+  // title is SCIM's. A directory admin changes it with nothing queued: the owner's value goes
+  // back into the entry, the directory's is kept as a conflict, and the tenant never moves.
+  ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
+  const auto ann = scim.find("ann");
+  const auto patched = scim.patch(ann["id"], "title", "Staff Engineer");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  ASSERT_TRUE(eventually([&] { return ldap_value("ann", "title") == "Staff Engineer"; }))
+      << daemon.stderr_text();
+
+  ldap_modify(
+      "dn: uid=ann,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: title\n"
+      "title: Director\n\n");
+  nlohmann::json corp;
+  ASSERT_TRUE(eventually([&] {
+    corp = scim.status();
+    return corp["writeBack"]["conflicts"] == 1 && corp["writeBack"]["pending"] == 0 &&
+           ldap_value("ann", "title") == "Staff Engineer";
+  })) << corp.dump(2)
+      << daemon.stderr_text();
+  EXPECT_EQ(scim.find("ann")["title"], "Staff Engineer");
+  EXPECT_EQ(scim.find("ann")["meta"]["version"],
+            nlohmann::json::parse(patched.body)["meta"]["version"])
+      << "the tenant user was not rewritten: only the directory was corrected";
+  const auto conflicts = run_command(
+      {kBinary, "writeback", "--config", daemon.config_path(), "--conflicts", "--json"});
+  ASSERT_EQ(conflicts.status.code, 0) << conflicts.err;
+  const auto listed = nlohmann::json::parse(conflicts.out);
+  ASSERT_EQ(listed.size(), 1U) << conflicts.out;
+  EXPECT_EQ(listed[0]["attribute"], "title");
+  EXPECT_EQ(listed[0]["kept"], "Staff Engineer");
+  EXPECT_EQ(listed[0]["lost"], "Director");
+  EXPECT_EQ(listed[0]["owner"], "scim");
+
+  // Corrected once: the following runs find the entry as the tenant has it.
+  ASSERT_TRUE(eventually([&] {
+    corp = scim.status();
+    const auto& runs = corp["recentRuns"];
+    return runs.size() >= 2 && runs[0]["outcome"] == "unchanged" &&
+           runs[1]["outcome"] == "unchanged";
+  })) << corp.dump(2);
+  EXPECT_EQ(scim.status()["writeBack"]["conflicts"], 1);
+}
+
 TEST_F(WriteBackTest, EveryKindOfWriteRoundTripsAndTheNextSyncChangesNothing) {
   slapd_.add_ldif(
       "dn: ou=groups,dc=example,dc=com\nobjectClass: organizationalUnit\nou: groups\n\n"

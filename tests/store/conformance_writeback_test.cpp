@@ -74,6 +74,30 @@ TEST_P(StoreConformance, OutboxItemsRoundTripInDeliveryOrderPerDirectory) {
   EXPECT_FALSE(reader->find_outbox_item(third + 100).has_value());
 }
 
+TEST_P(StoreConformance, AnchorsBeingDeletedAreThoseWithAnUndeliveredDeleteOfTheirDirectory) {
+  {
+    auto writer = store().write();
+    auto gone = make_item("ldap", "acme", "u1", WriteKind::delete_user, 1'000);
+    gone.anchor = "uuid-b";
+    writer->enqueue_write(gone);
+    auto parked = make_item("ldap", "acme", "u2", WriteKind::delete_user, 2'000);
+    parked.anchor = "uuid-a";
+    parked.parked = at_millis(3'000);
+    writer->enqueue_write(parked);
+    auto modify = make_item("ldap", "acme", "u3", WriteKind::modify_user, 1'000);
+    modify.anchor = "uuid-c";
+    writer->enqueue_write(modify);
+    auto elsewhere = make_item("ad", "acme", "u4", WriteKind::delete_user, 1'000);
+    elsewhere.anchor = "uuid-d";
+    writer->enqueue_write(elsewhere);
+    writer->commit();
+  }
+  EXPECT_EQ(store().read()->anchors_being_deleted("ldap"),
+            (std::vector<std::string>{"uuid-a", "uuid-b"}))
+      << "sorted, parked ones included, not other kinds or directories";
+  EXPECT_TRUE(store().read()->anchors_being_deleted("none").empty());
+}
+
 TEST_P(StoreConformance, OutboxItemsAreUpdatedParkedAndRemoved) {
   std::int64_t id = 0;
   std::int64_t other = 0;

@@ -129,6 +129,9 @@ class StoreReader {
                                                                   const TenantId& tenant,
                                                                   const UserId& user) = 0;
   virtual std::optional<writeback::OutboxItem> find_outbox_item(std::int64_t id) = 0;
+  // The anchors of the directory's entries with an undelivered delete queued (parked ones
+  // included), sorted: the tenant user is gone already, the entry not yet.
+  virtual std::vector<std::string> anchors_being_deleted(std::string_view directory) = 0;
   virtual writeback::OutboxStats outbox_stats(std::string_view directory) = 0;
   // Newest first; every directory when `directory` is empty.
   virtual std::vector<writeback::Conflict> list_conflicts(std::string_view directory,

@@ -88,6 +88,10 @@ struct MappingRules {
   // Mapped targets another side owns (write-back authority scim or tenant, and "active"): taken
   // from the directory when a user is created, never updated from it afterwards.
   std::vector<std::string> set_on_create_only = {};
+  // SCIM-owned targets that write-back can modify in the directory: when a linked entry holds
+  // another value than the tenant, the tenant's value is written back (the owner wins) and the
+  // directory's recorded as a conflict, instead of being ignored for ever.
+  std::vector<std::string> corrected_in_directory = {};
 };
 
 // The attribute paths a mapping may target.

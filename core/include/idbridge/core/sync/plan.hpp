@@ -66,6 +66,10 @@ enum class OpKind {
   delete_user,   // disabled by sync longer than the retention
   add_membership,
   remove_membership,
+  // A linked entry holds another value than the tenant for attributes SCIM owns
+  // (MappingRules::corrected_in_directory): write the tenant's values back and record the
+  // directory's as conflicts. `changes`: before = the directory's value, after = the tenant's.
+  correct_directory,
 };
 std::string_view to_string(OpKind kind);
 
@@ -94,6 +98,7 @@ struct PlanCounts {
   std::size_t disables = 0;
   std::size_t deletes = 0;
   std::size_t memberships = 0;
+  std::size_t corrections = 0;  // correct_directory: entries given back the tenant's values
 };
 
 struct Plan {
