@@ -8,6 +8,7 @@
 #include "idbridge/testing/process.hpp"
 #include "idbridge/testing/slapd.hpp"
 #include "idbridge/testing/temp_dir.hpp"
+#include "idbridge/testing/test_pki.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -721,6 +722,202 @@ TEST_F(WriteBackTest, APasswordSetOverScimReachesTheDirectoryAndIsNeverStoredInC
       << daemon.stderr_text();
   EXPECT_EQ(bind_as_ann(password), 0) << "the directory took the new password";
   EXPECT_EQ(daemon.stderr_text().find(password), std::string::npos) << "never logged";
+}
+
+}  // namespace
+}  // namespace idbridge::testing
+
+namespace idbridge::testing {
+namespace {
+
+// RFC 4648 base64, for comparing binary attribute values with ldapcompare.
+std::string base64(const std::string& bytes) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned n = (static_cast<unsigned char>(bytes[i]) << 16U) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8U) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += {alphabet[(n >> 18U) & 63U], alphabet[(n >> 12U) & 63U], alphabet[(n >> 6U) & 63U],
+            alphabet[n & 63U]};
+  }
+  if (i + 1 == bytes.size()) {
+    const unsigned n = static_cast<unsigned char>(bytes[i]) << 16U;
+    out += {alphabet[(n >> 18U) & 63U], alphabet[(n >> 12U) & 63U], '=', '='};
+  } else if (i + 2 == bytes.size()) {
+    const unsigned n = (static_cast<unsigned char>(bytes[i]) << 16U) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8U);
+    out += {alphabet[(n >> 18U) & 63U], alphabet[(n >> 12U) & 63U], alphabet[(n >> 6U) & 63U], '='};
+  }
+  return out;
+}
+
+std::string ad_person(const std::string& sam, char guid_tail, const std::string& title) {
+  // 16-byte objectGUID; uSNChanged as AD would have assigned (slapd does not maintain it).
+  return "dn: cn=" + sam + ",ou=people,dc=example,dc=com\nobjectClass: user\ncn: " + sam +
+         "\nsn: Family\ngivenName: " + sam + "\nsAMAccountName: " + sam +
+         "\nuserAccountControl: 66048\nuSNChanged: 100\ntitle: " + title +
+         "\nobjectGUID:: " + std::string(21, 'A') + guid_tail + "==\n\n";
+}
+
+// Write-back to Active Directory, on the AD schema emulated on slapd
+// (tests/support/ldap/ad.schema): the delivery paths that differ from OpenLDAP's. AD has neither
+// the assertion control nor read-entry controls, so a modify removes the value idbridge believes is
+// there and adds the new one in one operation (a changed value makes the remove fail: a conflict);
+// disable flips the ACCOUNTDISABLE bit of userAccountControl keeping the others; a password is
+// unicodePwd over TLS.
+class AdWriteBackTest : public ::testing::Test {
+ protected:
+  AdWriteBackTest() {
+    SlapdOptions options;
+    options.ad_schema = true;
+    options.memberof_group_class = "group";
+    options.tls = make_test_pki(pki_dir_);
+    slapd_.emplace(slapd_dir_, options);
+    slapd_->add_ldif(
+        "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n" +
+        ad_person("ann", 'Q', "Engineer") + ad_person("bob", 'g', "Analyst"));
+  }
+
+  std::string config() {
+    const auto& options = slapd_->options();
+    const auto password_file = dir_.write("ldap.password", options.root_password + "\n");
+    const auto token_file = dir_.write("tenant.token", kToken + "\n");
+    return "state_dir = \"" + dir_.file("state") +
+           "\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nplain_http = true\n\n"
+           "[logging]\nlevel = \"info\"\n\n[tenants.acme]\ndisplay_name = \"Acme\"\n\n"
+           "[[tenants.acme.credentials]]\nname = \"entra\"\ntoken = { file = \"" +
+           token_file +
+           "\" }\nrole_ceiling = \"administrator\"\n\n"
+           "[directories.corp]\ntenant = \"acme\"\nkind = \"active_directory\"\nuri = \"" +
+           slapd_->ldaps_uri() + "\"\nca_file = \"" + options.tls->ca_certificate +
+           "\"\nbind_dn = \"" + options.root_dn + "\"\nbind_password = { file = \"" +
+           password_file +
+           "\" }\ntimeout_seconds = 5\nchange_detection = \"full\"\n"
+           "full_sync_interval_seconds = 0\nincremental_sync_interval_seconds = 3600\n\n"
+           "[directories.corp.users]\nbase_dns = [\"ou=people,dc=example,dc=com\"]\n"
+           "filter = \"(objectClass=user)\"\n"
+           "[directories.corp.users.attributes]\nuserName = \"{sAMAccountName}\"\n"
+           "name.givenName = \"{givenName}\"\nname.familyName = \"{sn}\"\n"
+           "title = \"{title}\"\n\n"
+           "[directories.corp.disabled]\nkind = \"ad_account_disabled\"\n\n"
+           "[directories.corp.writeback]\noperations = [\"modify\", \"disable\", \"password\"]\n"
+           "disable = \"user_account_control\"\n\n"
+           "[directories.corp.authority]\ntitle = \"scim\"\n";
+  }
+
+  std::string ldap_value(const std::string& cn, const std::string& attribute) {
+    const auto& options = slapd_->options();
+    const auto result =
+        run_command({"/usr/bin/ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", slapd_->uri(),
+                     "-D", options.root_dn, "-w", options.root_password, "-b",
+                     "cn=" + cn + ",ou=people,dc=example,dc=com", "-s", "base", attribute});
+    const std::string prefix = "\n" + attribute + ": ";
+    const auto at = result.out.find(prefix);
+    if (at == std::string::npos) {
+      return "";
+    }
+    const auto start = at + prefix.size();
+    return result.out.substr(start, result.out.find('\n', start) - start);
+  }
+
+  void start() {
+    daemon_.emplace(kBinary, dir_, config());
+    const auto port = daemon_->wait_listening();
+    ASSERT_NE(port, 0) << daemon_->stderr_text();
+    scim_.emplace(port);
+    ASSERT_TRUE(eventually([&] {
+      return !scim_->find("ann").is_null() && !scim_->find("bob").is_null();
+    })) << daemon_->stderr_text();
+  }
+
+  bool delivered() { return scim_->status()["writeBack"]["pending"] == 0; }
+
+  TempDir dir_;
+  TempDir pki_dir_;
+  TempDir slapd_dir_;
+  std::optional<Slapd> slapd_;
+  std::optional<DaemonProcess> daemon_;
+  std::optional<Scim> scim_;
+};
+
+TEST_F(AdWriteBackTest, ModifyDisableAndPasswordTakeActiveDirectorysOwnPaths) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  DaemonProcess& daemon = *daemon_;
+  Scim& scim = *scim_;
+  const std::string ann = scim.find("ann")["id"];
+
+  // Compare by value: remove "Engineer", add "Staff Engineer", in one modify.
+  ASSERT_EQ(scim.patch(ann, "title", "Staff Engineer").status, 200);
+  ASSERT_TRUE(eventually([&] { return ldap_value("ann", "title") == "Staff Engineer"; }))
+      << daemon.stderr_text();
+
+  // A directory edit then a SCIM edit, with no sync between them: the remove of "Staff
+  // Engineer" fails on AD's value "Director"; SCIM owns title, so its value is written and
+  // AD's kept in a conflict record.
+  slapd_->modify_ldif(
+      "dn: cn=ann,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: title\n"
+      "title: Director\n\n");
+  ASSERT_EQ(scim.patch(ann, "title", "Manager").status, 200);
+  ASSERT_TRUE(eventually([&] { return delivered() && ldap_value("ann", "title") == "Manager"; }))
+      << daemon.stderr_text();
+  const auto conflicts = run_command(
+      {kBinary, "writeback", "--config", daemon.config_path(), "--conflicts", "--json"});
+  ASSERT_EQ(conflicts.status.code, 0) << conflicts.err;
+  const auto listed = nlohmann::json::parse(conflicts.out);
+  ASSERT_EQ(listed.size(), 1U) << conflicts.out;
+  EXPECT_EQ(listed[0]["attribute"], "title");
+  EXPECT_EQ(listed[0]["kept"], "Manager");
+  EXPECT_EQ(listed[0]["lost"], "Director");
+
+  // Disable and enable: bit 0x2 of userAccountControl, DONT_EXPIRE_PASSWORD (0x10000) kept.
+  const nlohmann::json deactivate = {
+      {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+      {"Operations", {{{"op", "Replace"}, {"path", "active"}, {"value", "False"}}}}};
+  ASSERT_EQ(
+      scim.http.request("PATCH", "/scim/v2/tenants/acme/Users/" + ann, deactivate.dump(), scim.auth)
+          .status,
+      200);
+  EXPECT_TRUE(eventually([&] { return ldap_value("ann", "userAccountControl") == "66050"; }))
+      << daemon.stderr_text();
+  ASSERT_EQ(scim.patch(ann, "active", "True").status, 200);
+  EXPECT_TRUE(eventually([&] { return ldap_value("ann", "userAccountControl") == "66048"; }))
+      << daemon.stderr_text();
+
+  // A password: unicodePwd, the quoted password in UTF-16LE, over the ldaps:// connection.
+  const std::string secret = "Blue-Harbor-42!";
+  ASSERT_EQ(scim.patch(ann, "password", secret).status, 200);
+  std::string utf16 = "\"";
+  utf16.push_back('\0');
+  for (const char c : secret) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  utf16 += "\"";
+  utf16.push_back('\0');
+  const auto& options = slapd_->options();
+  EXPECT_TRUE(eventually([&] {
+    const auto compared =
+        run_command({"/usr/bin/ldapcompare", "-x", "-H", slapd_->uri(), "-D", options.root_dn, "-w",
+                     options.root_password, "cn=ann,ou=people,dc=example,dc=com",
+                     "unicodePwd::" + base64(utf16)});
+    return compared.status.code == 6;  // compareTrue
+  })) << daemon.stderr_text();
+  EXPECT_THAT(daemon.stderr_text(), ::testing::Not(HasSubstr(secret)));
+  EXPECT_TRUE(delivered());
+  EXPECT_EQ(scim.status()["writeBack"]["parked"], 0);
+
+  // The next full sync changes nothing: AD holds what the tenant holds.
+  const auto synced =
+      run_command({kBinary, "sync", "--config", daemon.config_path(), "--directory", "corp"},
+                  std::chrono::seconds(60));
+  EXPECT_EQ(synced.status.code, 0) << synced.out << synced.err;
+  const auto corp = scim.status();
+  EXPECT_EQ(corp["recentRuns"][0]["outcome"], "unchanged") << corp.dump(2) << synced.out;
+  EXPECT_EQ(scim.find("ann")["title"], "Manager");
+  EXPECT_EQ(scim.find("ann")["active"], true);
 }
 
 }  // namespace
