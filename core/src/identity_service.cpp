@@ -121,14 +121,24 @@ std::optional<Error> validate_values(const User& user, const TenantSettings& ten
 // Uniqueness and reference rules that need the store (inside the write transaction).
 std::optional<Error> validate_against_store(StoreReader& tx, const User& user,
                                             const User* existing) {
-  if (auto other = tx.find_user_by_user_name(user.user_name); other && other->id != user.id) {
+  // A value the user already holds cannot be another user's (the store keeps them unique), so
+  // only new values are looked up: most writes change neither, and each lookup decodes a user.
+  const auto kept = [](const std::string& before, const std::string& after) {
+    return fold_case(before) == fold_case(after);
+  };
+  const ContactValue* existing_email = existing != nullptr ? primary_email(*existing) : nullptr;
+  const bool user_name_kept = existing != nullptr && kept(existing->user_name, user.user_name);
+  if (auto other = user_name_kept ? std::nullopt : tx.find_user_by_user_name(user.user_name);
+      other && other->id != user.id) {
     // Deliberately says nothing of where the name is used: it may be another tenant's user.
     return make_error(ErrorCode::user_name_taken,
                       "userName \"" + user.user_name +
                           "\" is already taken (userNames are unique across all tenants)",
                       "userName");
   }
-  if (const ContactValue* email = primary_email(user)) {
+  if (const ContactValue* email = primary_email(user);
+      email != nullptr &&
+      (existing_email == nullptr || !kept(existing_email->value, email->value))) {
     if (auto other = tx.find_user_by_primary_email(user.tenant, email->value);
         other && other->id != user.id) {
       return make_error(
@@ -138,6 +148,11 @@ std::optional<Error> validate_against_store(StoreReader& tx, const User& user,
     }
   }
   for (const auto& extension : user.extensions) {
+    if (existing != nullptr &&
+        std::any_of(existing->extensions.begin(), existing->extensions.end(),
+                    [&](const auto& held) { return held.number == extension.number; })) {
+      continue;
+    }
     if (auto owner = tx.find_extension_owner(user.tenant, extension.number);
         owner && *owner != user.id) {
       return make_error(ErrorCode::extension_taken,
