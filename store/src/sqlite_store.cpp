@@ -7,6 +7,7 @@
 #include "idbridge/core/error.hpp"
 #include "idbridge/core/rules.hpp"
 #include "schema.hpp"
+#include "shared_map_vfs.hpp"
 #include "sqlite_db.hpp"
 
 #include <fcntl.h>
@@ -78,8 +79,13 @@ class Shared {
     }
     // An exhausted pool opens another connection rather than blocking: a thread holding one
     // reader and asking for a second must not deadlock.
-    return std::make_unique<Connection>(options_.path, OpenMode::read_only,
-                                        options_.busy_timeout_ms);
+    auto connection = std::make_unique<Connection>(
+        options_.path, OpenMode::read_only, options_.busy_timeout_ms, sqlite::shared_map_vfs());
+    // Page reads through the one mapping the process keeps of the file instead of a pread per
+    // page (a fifth of the CPU of a GET /Users/{id} went to those syscalls); the writer keeps
+    // plain I/O, so durability is unchanged.
+    connection->exec(sqlite::shared_map_pragma);
+    return connection;
   }
 
   void release_reader(std::unique_ptr<Connection> connection) {
@@ -445,6 +451,32 @@ class Queries : public Base {
         tenant.str(), codec::to_text(member.type), member.id);
     while (rows.step()) {
       out.emplace_back(rows.text(0));
+    }
+    return out;
+  }
+
+  // Two indexed reads of key columns, no document decoded: the hot read behind every SCIM user
+  // resource (its `groups` attribute).
+  std::vector<core::GroupName> group_names_of_user(const core::TenantId& tenant,
+                                                   const core::UserId& user) override {
+    std::vector<core::GroupName> out;
+    {
+      auto row = db().query(
+          "SELECT id, display_name FROM groups WHERE tenant = ? AND system = 1 ORDER BY seq "
+          "LIMIT 1",
+          tenant.str());
+      if (row.step()) {
+        out.push_back({core::GroupId(row.text(0)), row.text(1)});
+      }
+    }
+    auto rows = db().query(
+        "SELECT groups.id, groups.display_name FROM group_members JOIN groups ON "
+        "groups.tenant = group_members.tenant AND groups.id = group_members.group_id "
+        "WHERE group_members.tenant = ? AND group_members.member_type = ? AND "
+        "group_members.member_id = ? ORDER BY group_members.rowid",
+        tenant.str(), codec::to_text(core::MemberType::user), user.str());
+    while (rows.step()) {
+      out.push_back({core::GroupId(rows.text(0)), rows.text(1)});
     }
     return out;
   }
