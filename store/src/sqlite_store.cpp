@@ -1389,6 +1389,11 @@ void sync_directory(const std::filesystem::path& directory) {
 }  // namespace
 
 std::unique_ptr<core::Store> open_sqlite_store(const SqliteOptions& options) {
+  // SQLite's memory statistics take one process-wide mutex on every sqlite3_malloc and free, which
+  // the readers on every I/O thread contended for. Only possible before SQLite initialises (the
+  // first open); later calls fail harmlessly.
+  static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  static_cast<void>(memstatus_off);
   const std::filesystem::path path = std::filesystem::absolute(options.path);
   std::error_code error;
   std::filesystem::create_directories(path.parent_path(), error);
