@@ -152,14 +152,13 @@ bool Statement::is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
-Connection::Connection(const std::string& path, OpenMode mode, int busy_timeout_ms,
-                       const char* vfs) {
+Connection::Connection(const std::string& path, OpenMode mode, int busy_timeout_ms) {
   // NOMUTEX: a connection is only ever used by one thread at a time (the write slot or the
   // reader that borrowed it), so SQLite's per-connection mutex would be pure overhead.
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   flags |= mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
                                        : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "sqlite: cannot open database: ";
     message += db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

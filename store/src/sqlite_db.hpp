@@ -64,9 +64,7 @@ enum class OpenMode { read_write_create, read_only };
 
 class Connection {
  public:
-  // `vfs`: a registered VFS's name, or nullptr for the default one.
-  Connection(const std::string& path, OpenMode mode, int busy_timeout_ms,
-             const char* vfs = nullptr);
+  Connection(const std::string& path, OpenMode mode, int busy_timeout_ms);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

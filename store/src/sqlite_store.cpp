@@ -7,7 +7,6 @@
 #include "idbridge/core/error.hpp"
 #include "idbridge/core/rules.hpp"
 #include "schema.hpp"
-#include "shared_map_vfs.hpp"
 #include "sqlite_db.hpp"
 
 #include <fcntl.h>
@@ -79,12 +78,15 @@ class Shared {
     }
     // An exhausted pool opens another connection rather than blocking: a thread holding one
     // reader and asking for a second must not deadlock.
-    auto connection = std::make_unique<Connection>(
-        options_.path, OpenMode::read_only, options_.busy_timeout_ms, sqlite::shared_map_vfs());
-    // Page reads through the one mapping the process keeps of the file instead of a pread per
-    // page (a fifth of the CPU of a GET /Users/{id} went to those syscalls); the writer keeps
-    // plain I/O, so durability is unchanged.
-    connection->exec(sqlite::shared_map_pragma);
+    auto connection =
+        std::make_unique<Connection>(options_.path, OpenMode::read_only, options_.busy_timeout_ms);
+    // A page missing from a reader's cache is a pread: with SQLite's default 2 MB, most page
+    // reads of a random GET /Users/{id} at 100,000 users were (a fifth of the daemon's CPU).
+    // 16 MB holds the indexes a user read walks (users_by_id, group_members_by_member) and the
+    // trees' inner pages; it is allocated as pages are read, so idle connections stay small.
+    // (A memory map would avoid the syscalls but counts mapped pages in RSS: docs/design/store.md,
+    // "Reader page cache".)
+    connection->exec("PRAGMA cache_size = -16384;");
     return connection;
   }
 

@@ -314,59 +314,6 @@ TEST_F(SqliteStore, ReadersBeyondThePoolSizeAndReadersOutlivingTheStore) {
   EXPECT_EQ(open_sqlite(dir_.path().string())->read()->list_tenants().size(), 1u);
 }
 
-// Readers take pages from one mapping of the file per process (store/src/shared_map_vfs.cpp),
-// not one per connection: mapped once however many readers are open, and pages the file gained
-// after the mapping was made (checkpointed by the writer) read correctly.
-TEST_F(SqliteStore, ReadersShareOneMappingOfTheFileThatFollowsItsGrowth) {
-  const auto mappings_of = [](const std::string& path) {
-    std::ifstream maps("/proc/self/maps");
-    int count = 0;
-    for (std::string line; std::getline(maps, line);) {
-      count += line.size() >= path.size() &&
-                       line.compare(line.size() - path.size(), path.size(), path) == 0
-                   ? 1
-                   : 0;
-    }
-    return count;
-  };
-  auto store = open_sqlite(dir_.path().string(), 4);
-  const std::string path = std::filesystem::canonical(db_path()).string();
-  std::vector<std::unique_ptr<core::StoreReader>> readers;
-  for (int i = 0; i < 6; ++i) {
-    readers.push_back(store->read());
-  }
-  EXPECT_EQ(mappings_of(path), 1);
-  const auto size_before = std::filesystem::file_size(db_path());
-  {
-    auto writer = store->write();
-    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
-    for (int i = 0; i < 3000; ++i) {
-      auto user = make_user("acme", "u" + std::to_string(i), "user" + std::to_string(i));
-      user.title = std::string(400, static_cast<char>('a' + i % 26));
-      writer->insert_user(user);
-    }
-    writer->commit();
-  }
-  // The readers' snapshots end (their connections stay pooled, with the mapping); the checkpoint
-  // then moves the new pages into the file, beyond the size first mapped.
-  readers.clear();
-  RawDb(db_path()).exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  ASSERT_GT(std::filesystem::file_size(db_path()), size_before + 1024 * 1024);
-  for (int round = 0; round < 2; ++round) {
-    auto reader = store->read();
-    EXPECT_EQ(reader->count_users(core::TenantId("acme")), 3000);
-    for (int i = 0; i < 3000; i += 7) {
-      const auto user =
-          reader->find_user(core::TenantId("acme"), core::UserId("u" + std::to_string(i)));
-      ASSERT_TRUE(user.has_value());
-      EXPECT_EQ(user->title, std::string(400, static_cast<char>('a' + i % 26)));
-    }
-  }
-  EXPECT_EQ(mappings_of(path), 1);
-  store.reset();
-  EXPECT_EQ(mappings_of(path), 0) << "the mapping ends with the last connection";
-}
-
 TEST_F(SqliteStore, ForeignKeysAreEnforced) {
   auto store = open_sqlite(dir_.path().string());
   auto writer = store->write();
