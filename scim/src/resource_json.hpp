@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,17 @@ json user_to_json(const core::User& user, const std::string& base_url,
                   const std::vector<GroupRef>& groups);
 json group_to_json(const core::Group& group, const std::string& base_url,
                    const std::vector<core::MemberRef>* members);
+
+// The hot read path's serialisation: user_to_json(...).dump() written straight to text, without
+// building the DOM, byte for byte the same (keys in the DOM's sorted order, nlohmann's escaping).
+// nullopt when a stored string is not valid UTF-8; the caller then goes through the DOM, whose
+// dump replaces such bytes.
+std::optional<std::string> user_to_json_text(const core::User& user, const std::string& base_url,
+                                             const std::vector<GroupRef>& groups);
+
+// A ListResponse's text around already serialised resources, as list_response(...).dump() gives.
+std::string list_response_text(const std::vector<std::string>& resources, std::int64_t total,
+                               std::int64_t start_index);
 
 std::string format_timestamp(core::Timestamp at);  // RFC 3339, UTC, milliseconds
 std::string etag(core::ResourceVersion version);   // W/"<version>"

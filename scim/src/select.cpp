@@ -269,9 +269,19 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
                                        const ListQuery& query) {
   // A user's groups are not part of the evaluated document (they live in other rows): refused
   // rather than answered with an empty result that looks true.
+  // The hot `userName eq "..."` re-checks its candidate against userName alone: the whole
+  // resource would be built as a DOM for one comparison.
+  bool user_name_only = false;
   if (!query.filter.empty()) {
-    if (auto filter = parse_filter(query.filter); filter && names_attribute(*filter, "groups")) {
+    auto filter = parse_filter(query.filter);
+    if (filter && names_attribute(*filter, "groups")) {
       return invalid_filter("filtering users on groups is not supported; filter the group instead");
+    }
+    if (filter && query.sort_by.empty()) {
+      const auto* comparison = std::get_if<Comparison>(&filter->node);
+      user_name_only = comparison != nullptr && !comparison->path.schema &&
+                       !comparison->path.sub_attribute &&
+                       iequals(comparison->path.attribute, "userName");
     }
   }
   const std::vector<IndexedLookup<core::User>> lookups{
@@ -290,7 +300,15 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
   };
   return select<core::User>(
       query, [&](const core::PageRequest& request) { return reader.list_users(tenant, request); },
-      lookups, [](const core::User& user) { return user_to_json(user, "", {}); });
+      lookups,
+      [user_name_only](const core::User& user) {
+        if (user_name_only) {
+          nlohmann::json resource = nlohmann::json::object();
+          resource["userName"] = user.user_name;
+          return resource;
+        }
+        return user_to_json(user, "", {});
+      });
 }
 
 ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,

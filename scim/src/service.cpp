@@ -324,20 +324,46 @@ class Handler {
 
   std::vector<GroupRef> groups_of(core::StoreReader& reader, const core::User& user) {
     std::vector<GroupRef> refs;
-    if (auto all = reader.find_system_group(tenant_)) {
-      refs.push_back({all->id.str(), all->display_name});
-    }
-    for (const auto& id :
-         reader.groups_containing(tenant_, {core::MemberType::user, user.id.str()})) {
-      if (auto group = reader.find_group(tenant_, id)) {
-        refs.push_back({id.str(), group->display_name});
-      }
+    for (auto& group : reader.group_names_of_user(tenant_, user.id)) {
+      refs.push_back({group.id.str(), std::move(group.display_name)});
     }
     return refs;
   }
 
   json user_json(core::StoreReader& reader, const core::User& user) {
     return user_to_json(user, request_.base_url, groups_of(reader, user));
+  }
+
+  // Whether `attributes` or `excludedAttributes` asks for a projection (which needs the DOM).
+  bool projects(const std::map<std::string, std::string>& params) const {
+    return !split_attribute_list(query_value(params, "attributes")).empty() ||
+           !split_attribute_list(query_value(params, "excludedAttributes")).empty();
+  }
+
+  // The user as text without the DOM when nothing is projected (the hot read path), else nullopt.
+  std::optional<std::string> user_text(core::StoreReader& reader, const core::User& user,
+                                       const std::map<std::string, std::string>& params) {
+    if (projects(params)) {
+      return std::nullopt;
+    }
+    return user_to_json_text(user, request_.base_url, groups_of(reader, user));
+  }
+
+  // A single user resource: resource_response(status, user_json(...)) with the same bytes.
+  Response user_response(int status, core::StoreReader& reader, const core::User& user,
+                         bool with_location) {
+    auto text = user_text(reader, user, query_);
+    if (!text) {
+      return resource_response(status, user_json(reader, user), user.version, with_location);
+    }
+    Response response;
+    response.status = status;
+    response.body = *std::move(text);
+    response.headers.emplace_back("ETag", etag(user.version));
+    if (with_location) {
+      response.headers.emplace_back("Location", request_.base_url + "/Users/" + user.id.str());
+    }
+    return response;
   }
 
   std::vector<core::MemberRef> members_of(core::StoreReader& reader, const core::Group& group) {
@@ -394,9 +420,10 @@ class Handler {
   // ---- Users ----
 
   // GET /Users and GET /Groups (and their .search): filter, sort and page in one snapshot.
-  template <class Select, class Render>
+  // `render_text` may answer an item as text (nullopt: use `render` and the DOM for the list).
+  template <class Select, class Render, class RenderText>
   Response list_resources(const std::map<std::string, std::string>& params, Select select,
-                          Render render) {
+                          Render render, RenderText render_text) {
     if (auto e = check_read()) {
       return *e;
     }
@@ -413,6 +440,21 @@ class Handler {
     if (!selection) {
       return to_response(selection.error());
     }
+    std::vector<std::string> texts;
+    texts.reserve(selection->items.size());
+    for (const auto& item : selection->items) {
+      auto text = render_text(*reader, item);
+      if (!text) {
+        break;
+      }
+      texts.push_back(*std::move(text));
+    }
+    if (texts.size() == selection->items.size()) {
+      Response response;
+      response.status = 200;
+      response.body = list_response_text(texts, selection->total, page->start_index);
+      return response;
+    }
     json resources = json::array();
     for (const auto& item : selection->items) {
       json resource = render(*reader, item);
@@ -424,10 +466,14 @@ class Handler {
   }
 
   Response list_users(const std::map<std::string, std::string>& params) {
-    return list_resources(params, select_users,
-                          [this](core::StoreReader& reader, const core::User& user) {
-                            return user_json(reader, user);
-                          });
+    return list_resources(
+        params, select_users,
+        [this](core::StoreReader& reader, const core::User& user) {
+          return user_json(reader, user);
+        },
+        [this, &params](core::StoreReader& reader, const core::User& user) {
+          return user_text(reader, user, params);
+        });
   }
 
   // One read transaction for the user and its groups (the hot read path: a second snapshot
@@ -444,7 +490,7 @@ class Handler {
     if (none_match(request_.if_none_match, user->version)) {
       return not_modified(user->version);
     }
-    return resource_response(200, user_json(*reader, *user), user->version, false);
+    return user_response(200, *reader, *user, false);
   }
 
   // `asserts_tenant_attributes` tells whether the body carried the idbridge tenant extension.
@@ -473,7 +519,7 @@ class Handler {
       return to_response(from_core(created.error()));
     }
     auto reader = store_.read();
-    return resource_response(201, user_json(*reader, *created), created->version, true);
+    return user_response(201, *reader, *created, true);
   }
 
   Response replace_user(const std::string& id) {
@@ -504,7 +550,7 @@ class Handler {
       return to_response(from_core(replaced.error()));
     }
     auto reader = store_.read();
-    return resource_response(200, user_json(*reader, *replaced), replaced->version, false);
+    return user_response(200, *reader, *replaced, false);
   }
 
   Response patch_user(const std::string& id) {
@@ -561,7 +607,7 @@ class Handler {
       return to_response(from_core(patched_user.error()));
     }
     auto reader = store_.read();
-    return resource_response(200, user_json(*reader, *patched_user), patched_user->version, false);
+    return user_response(200, *reader, *patched_user, false);
   }
 
   Response delete_user(const std::string& id) {
@@ -583,7 +629,8 @@ class Handler {
         params, select_groups,
         [this, with_members](core::StoreReader& reader, const core::Group& group) {
           return group_json(reader, group, with_members);
-        });
+        },
+        [](core::StoreReader&, const core::Group&) { return std::optional<std::string>(); });
   }
 
   Response get_group(const std::string& id) {

@@ -6,6 +6,7 @@
 #include "idbridge/crypto/crypto.hpp"
 #include "idbridge/store/sqlite_store.hpp"
 #include "idbridge/testing/temp_dir.hpp"
+#include "resource_json.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -347,6 +348,71 @@ TEST_F(ServiceTest, ProjectingTwoSubAttributesKeepsOneObjectPerValue) {
 }
 
 // The daemon runs what this claims on its I/O threads: it must claim only unique-index reads.
+// The read path writes users as text (resource_text.cpp): through the service, a user with
+// groups reads back as exactly the DOM's bytes, alone, in a filtered list and after a write.
+TEST_F(ServiceTest, UserResponsesAreTheDomsBytes) {
+  const json body = {{"userName", "Text.Path@example.com"},
+                     {"externalId", "ext \"1\""},
+                     {"name", {{"givenName", "Zoë"}, {"familyName", "O'Brien"}}},
+                     {"displayName", "Zoë \u00e9 \U0001F600"},
+                     {"title", "a/b\\c"},
+                     {"emails", {{{"value", "text.path@example.com"}, {"primary", true}}}},
+                     {"phoneNumbers", {{{"value", "+1 555"}, {"type", "work"}}}},
+                     {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                      {{"department", "R&D"}, {"costCenter", "7"}}}};
+  const auto created = call("POST", "/Users", body);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = body_of(created)["id"].get<std::string>();
+  const auto group_of = [&](const std::string& name) {
+    const auto response =
+        call("POST", "/Groups", {{"displayName", name}, {"members", {{{"value", id}}}}});
+    EXPECT_EQ(response.status, 201) << response.body;
+    return body_of(response)["id"].get<std::string>();
+  };
+  const std::string zeta = group_of("Zeta \"quoted\"");
+  const std::string alpha = group_of("Alpha");
+
+  const std::string base = "https://idbridge.test/scim/v2/tenants/acme";
+  const auto expected = [&] {
+    auto reader = store_->read();
+    const auto user = reader->find_user(tenant_, core::UserId(id));
+    EXPECT_TRUE(user.has_value());
+    std::vector<GroupRef> groups;
+    for (const auto& group : reader->group_names_of_user(tenant_, core::UserId(id))) {
+      groups.push_back({group.id.str(), group.display_name});
+    }
+    EXPECT_EQ(groups.size(), 3U) << "All Users, then the two groups in join order";
+    if (groups.size() == 3) {
+      EXPECT_EQ(groups[1].id, zeta);
+      EXPECT_EQ(groups[2].id, alpha);
+    }
+    return user_to_json(*user, base, groups).dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+
+  const auto got = call("GET", "/Users/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, expected());
+
+  const auto listed =
+      call("GET", "/Users", nullptr, "filter=userName%20eq%20%22text.path%40example.com%22");
+  ASSERT_EQ(listed.status, 200);
+  const json list = {{"schemas", {"urn:ietf:params:scim:api:messages:2.0:ListResponse"}},
+                     {"totalResults", 1},
+                     {"startIndex", 1},
+                     {"itemsPerPage", 1},
+                     {"Resources", {json::parse(expected())}}};
+  EXPECT_EQ(listed.body, list.dump(-1, ' ', false, json::error_handler_t::replace));
+
+  const auto patched = call("PATCH", "/Users/" + id, patch_replace("title", "new\ntitle"));
+  ASSERT_EQ(patched.status, 200);
+  EXPECT_EQ(patched.body, expected());
+  // A projection still goes through the DOM.
+  EXPECT_EQ(body_of(call("GET", "/Users/" + id, nullptr, "attributes=title")),
+            json::parse(R"({"id":")" + id + R"(","schemas":)" +
+                        json::parse(expected())["schemas"].dump() + R"(,"meta":)" +
+                        json::parse(expected())["meta"].dump() + R"(,"title":"new\ntitle"})"));
+}
+
 TEST(IndexedUserRead, ClaimsOnlyGetByIdAndUserNameEquality) {
   EXPECT_TRUE(is_indexed_user_read("GET", "/Users/2819c223", ""));
   EXPECT_TRUE(is_indexed_user_read("GET", "/Users/2819c223", "attributes=userName"));

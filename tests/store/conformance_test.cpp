@@ -452,6 +452,45 @@ TEST_P(StoreConformance, MembershipAddAndRemoveAreIdempotent) {
   EXPECT_TRUE(reader->groups_containing(globex, user_ref("u1")).empty());
 }
 
+TEST_P(StoreConformance, GroupNamesOfUserListTheSystemGroupThenDirectGroupsInJoinOrder) {
+  auto all_users = make_group("acme", "g0", std::string(core::all_users_group_name));
+  all_users.system = true;
+  insert(all_users);
+  insert(make_user("acme", "u1", "alice"));
+  insert(make_user("acme", "u2", "bob"));
+  // Ids and names out of lexical order, so join order is distinguishable from sorting.
+  insert(make_group("acme", "g2", "Zeta"));
+  insert(make_group("acme", "g1", "Alpha"));
+  insert(make_group("acme", "g3", "Other"));
+  insert(make_group("globex", "g4", "Elsewhere"));
+  {
+    auto writer = store().write();
+    writer->add_member(acme, GroupId("g2"), user_ref("u1"));
+    writer->add_member(acme, GroupId("g1"), user_ref("u1"));
+    writer->add_member(acme, GroupId("g3"), user_ref("u2"));
+    writer->add_member(acme, GroupId("g3"), group_ref("u1"));  // a group member named u1
+    writer->add_member(globex, GroupId("g4"), user_ref("u1"));
+    auto renamed = make_group("acme", "g1", "Alpha Renamed");
+    renamed.version = 2;
+    EXPECT_TRUE(writer->update_group(renamed, 1));
+    writer->commit();
+  }
+  auto reader = store().read();
+  const std::vector<core::GroupName> expected{
+      {GroupId("g0"), std::string(core::all_users_group_name)},
+      {GroupId("g2"), "Zeta"},
+      {GroupId("g1"), "Alpha Renamed"}};
+  EXPECT_EQ(reader->group_names_of_user(acme, UserId("u1")), expected);
+  // The backend's answer is the port's default one (find_system_group, groups_containing,
+  // find_group), called without virtual dispatch.
+  EXPECT_EQ(reader->core::StoreReader::group_names_of_user(acme, UserId("u1")), expected);
+  EXPECT_EQ(reader->group_names_of_user(acme, UserId("nobody")),
+            (std::vector<core::GroupName>{expected.front()}));
+  EXPECT_TRUE(reader->group_names_of_user(globex, UserId("u2")).empty());
+  EXPECT_EQ(reader->group_names_of_user(globex, UserId("u1")),
+            (std::vector<core::GroupName>{{GroupId("g4"), "Elsewhere"}}));
+}
+
 TEST_P(StoreConformance, MembersPageInInsertionOrderWithTotals) {
   insert(make_group("acme", "g1", "Big"));
   {

@@ -46,6 +46,14 @@ struct TenantRecord {
   Timestamp created{};
 };
 
+// A group as a user's `groups` attribute shows it.
+struct GroupName {
+  GroupId id;
+  std::string display_name;
+
+  friend bool operator==(const GroupName&, const GroupName&) = default;
+};
+
 class StoreReader {
  public:
   virtual ~StoreReader() = default;
@@ -97,6 +105,11 @@ class StoreReader {
   // The groups that directly contain `member`.
   virtual std::vector<GroupId> groups_containing(const TenantId& tenant,
                                                  const MemberRef& member) = 0;
+  // The groups user `user` belongs to, with their display names: the tenant's system group
+  // first (every user is in it), then the groups that contain the user directly, in
+  // groups_containing's order. A backend answers it with a few indexed reads; this default
+  // decodes every group.
+  virtual std::vector<GroupName> group_names_of_user(const TenantId& tenant, const UserId& user);
 
   // Change records with sequence > after, oldest first, at most `limit`.
   virtual std::vector<ChangeRecord> changes_after(ChangeSequence after, std::size_t limit) = 0;
