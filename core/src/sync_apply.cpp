@@ -399,6 +399,14 @@ bool being_deleted(StoreWriter& tx, const Plan& plan, PageState& page, const std
                             anchor);
 }
 
+// Refused like a concurrent change: the cursor stays, and the next read no longer finds the
+// entry once the delete is delivered.
+Error being_deleted_error() {
+  return make_error(ErrorCode::version_mismatch,
+                    "this entry's user was deleted through SCIM and the entry is being "
+                    "deleted from the directory; it is not created again");
+}
+
 std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
                                const IdentityService& service, const Principal& who, Timestamp now,
                                PageState& page) {
@@ -427,11 +435,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
         return std::nullopt;  // already applied
       }
       if (being_deleted(tx, plan, page, op.anchor)) {
-        // Refused like a concurrent change: the cursor stays, and the next read no longer finds
-        // the entry once the delete is delivered.
-        return make_error(ErrorCode::version_mismatch,
-                          "this entry's user was deleted through SCIM and the entry is being "
-                          "deleted from the directory; it is not created again");
+        return being_deleted_error();
       }
       auto created = svc.create_user(who, tenant, UserWrite{*op.desired, std::nullopt});
       if (!created) {
@@ -502,6 +506,61 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
   return not_applicable("unknown operation");
 }
 
+// Applies plan.ops[first, end), all create_user, inside `page` as one batch
+// (IdentityService::create_users): one nested transaction and one All Users version bump for
+// the run instead of one of each per user, each user still with its own change record and its
+// link written with it. Refused creates are reported in `failures` in plan order, and undone
+// alone. Returns false, having written nothing, when the batch could not be applied as one (a
+// link refused by the store), for the caller to apply the operations one by one.
+bool apply_creates(const Plan& plan, std::size_t first, std::size_t end, StoreWriter& page,
+                   const IdentityService& service, const Principal& who, PageState& state,
+                   std::vector<OpFailure>& failures) {
+  std::vector<std::size_t> indexes;
+  std::vector<UserWrite> writes;
+  std::vector<OpFailure> refused;
+  for (std::size_t i = first; i < end; ++i) {
+    const Op& op = plan.ops[i];
+    if (page.find_link(plan.directory, op.anchor)) {
+      continue;  // already applied
+    }
+    if (being_deleted(page, plan, state, op.anchor)) {
+      refused.push_back(
+          OpFailure{i, op.kind, op.anchor, op.user_name, op.group, being_deleted_error()});
+      continue;
+    }
+    indexes.push_back(i);
+    writes.push_back(UserWrite{*op.desired, std::nullopt});
+  }
+  if (indexes.empty()) {
+    failures.insert(failures.end(), refused.begin(), refused.end());
+    return true;
+  }
+  NestedStore scoped(page);
+  IdentityService svc = service.with_store(scoped);
+  std::vector<Result<User>> results;
+  try {
+    results =
+        svc.create_users(who, plan.tenant, std::move(writes),
+                         [&](std::size_t k, const User& created, StoreWriter& tx) {
+                           tx.put_link(DirectoryLink{plan.directory, plan.ops[indexes[k]].anchor,
+                                                     plan.tenant, created.id, std::nullopt});
+                         });
+  } catch (const StoreConstraintViolation&) {
+    return false;  // the batch's transaction is rolled back whole
+  }
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    if (!results[k]) {
+      const Op& op = plan.ops[indexes[k]];
+      refused.push_back(
+          OpFailure{indexes[k], op.kind, op.anchor, op.user_name, op.group, results[k].error()});
+    }
+  }
+  std::sort(refused.begin(), refused.end(),
+            [](const OpFailure& a, const OpFailure& b) { return a.index < b.index; });
+  failures.insert(failures.end(), refused.begin(), refused.end());
+  return true;
+}
+
 }  // namespace
 
 ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& who, Timestamp now,
@@ -521,8 +580,20 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
     const std::size_t end = std::min(plan.ops.size(), next + page_size);
     auto page = service.store().write();
     PageState state;
+    std::size_t single_until = 0;  // creates before this one go one by one (a batch fell back)
     for (; next < end; ++next) {
       const Op& op = plan.ops[next];
+      if (op.kind == OpKind::create_user && !options.one_by_one && next >= single_until) {
+        std::size_t run_end = next + 1;
+        while (run_end < end && plan.ops[run_end].kind == OpKind::create_user) {
+          ++run_end;
+        }
+        if (apply_creates(plan, next, run_end, *page, service, who, state, result.failures)) {
+          next = run_end - 1;
+          continue;
+        }
+        single_until = run_end;
+      }
       auto tx = page->nested();
       std::optional<Error> refused;
       try {

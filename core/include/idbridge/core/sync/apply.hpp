@@ -60,6 +60,9 @@ struct ApplyOptions {
   // is walked to truncate it), so pages of 500 spent 60 % of a 119 s first sync there; pages of
   // 100 cost five times less of it for 1,100 commits (fsyncs) instead of 220.
   std::size_t page_size = 100;
+  // Consecutive creates of a page are applied as one batch (IdentityService::create_users);
+  // true applies every operation on its own, as the batch's fallback does (tests compare them).
+  bool one_by_one = false;
   // When set, that run's record is updated in every page's transaction (`applied`, `failed`), so
   // a crash leaves an exact count of what is committed: the next apply of the same plan resumes
   // there.
