@@ -1346,8 +1346,7 @@ void configure_writer(Connection& connection) {
   // temp_store=MEMORY keeps the savepoint journals (logical, nested, operation) in memory: a
   // sync page touches thousands of pages inside one savepoint, and the default spills every one
   // of them to a temporary file past 64 KiB (35-40% of a first full sync's time, measured).
-  connection.exec(
-      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+  connection.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
 }
 
 // A new file's directory entry is durable only once the directory itself is fsynced.

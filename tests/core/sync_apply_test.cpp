@@ -595,18 +595,39 @@ TEST_F(BatchedApplyTest, BatchedAndOneByOneApplyLeaveTheSameState) {
   }
   const Plan p = with_second_create(plan_for(full(people)), "user4", "anchor-twin");
 
-  // What a store holds after the apply, ids aside.
+  // What a store holds after the apply, ids aside: links, user change records, and the members
+  // the group change records added (one record per member one by one, per group and page in a
+  // batch).
   const auto state_of = [](Store& store) {
     auto reader = store.read();
     std::vector<std::string> out;
     for (const auto& link : reader->list_links("corp")) {
       out.push_back(link.anchor + "=" + reader->find_user(link.tenant, link.user)->user_name);
     }
+    std::vector<std::string> members_added;
     for (const auto& record : reader->changes_after(0, 10'000)) {
-      out.push_back(std::string(to_string(record.resource_type)) + " " +
-                    std::string(to_string(record.kind)));
+      if (record.resource_type == ResourceType::user) {
+        out.push_back("user " + std::string(to_string(record.kind)) + " " +
+                      reader->find_user(record.tenant, UserId(record.resource_id))->user_name);
+        continue;
+      }
+      for (const auto& attribute : record.attributes) {
+        if (attribute.path == "members" && attribute.after) {
+          const auto id = attribute.after->substr(attribute.after->find(':') + 1);
+          members_added.push_back(reader->find_user(record.tenant, UserId(id))->user_name);
+        }
+      }
     }
+    std::sort(members_added.begin(), members_added.end());
+    out.insert(out.end(), members_added.begin(), members_added.end());
     return out;
+  };
+  const auto group_records = [](Store& store) {
+    std::size_t count = 0;
+    for (const auto& record : store.read()->changes_after(0, 10'000)) {
+      count += record.resource_type == ResourceType::group && record.kind == ChangeKind::updated;
+    }
+    return count;
   };
   ApplyOptions batched;
   batched.page_size = 4;
@@ -627,6 +648,8 @@ TEST_F(BatchedApplyTest, BatchedAndOneByOneApplyLeaveTheSameState) {
   EXPECT_EQ(failures_of(batched_result).size(), 3U)
       << "user2's email, then its membership, and user4's twin";
   EXPECT_EQ(state_of(*store_), state_of(*other));
+  EXPECT_EQ(group_records(*other), 3U) << "user0, user4, user6 joined Sales one by one";
+  EXPECT_EQ(group_records(*store_), 2U) << "one per page holding Sales memberships";
   EXPECT_LT(store_->read()->find_system_group(acme_)->version,
             other->read()->find_system_group(acme_)->version)
       << "one All Users version per batch, not per user";
