@@ -459,8 +459,17 @@ class RefusingInterceptor final : public ChangeInterceptor {
         return make_error(ErrorCode::owned_by_directory, "refused by the interceptor");
       }
     }
+    // Also refuses any group change that adds the user of `refused_groups_for`.
+    for (const auto& member : change.members_added) {
+      const auto user = tx.find_user(change.tenant, UserId(member.id));
+      if (user && user->user_name == refused_groups_for) {
+        return make_error(ErrorCode::owned_by_directory, "membership refused");
+      }
+    }
     return std::nullopt;
   }
+
+  std::string refused_groups_for;
 
  private:
   std::string refused_;
@@ -653,6 +662,22 @@ TEST_F(BatchedApplyTest, BatchedAndOneByOneApplyLeaveTheSameState) {
   EXPECT_LT(store_->read()->find_system_group(acme_)->version,
             other->read()->find_system_group(acme_)->version)
       << "one All Users version per batch, not per user";
+}
+
+TEST_F(BatchedApplyTest, AMembershipRefusedInAGroupsBatchFailsAloneAndTheOthersJoin) {
+  RefusingInterceptor interceptor("nobody");
+  interceptor.refused_groups_for = "bob";
+  IdentityService service({*store_, clock_, ids_, hasher_, zones_, &interceptor},
+                          ProviderSettings{"Provider"}, {acme_settings()});
+  const Plan p = plan_for(
+      full({person("ann", {"sales"}), person("bob", {"sales"}), person("cat", {"sales"})}));
+  const auto result = apply(p, service, sync_principal("corp", 1, acme_), clock_.now(), {});
+  ASSERT_EQ(result.failures.size(), 1U);
+  EXPECT_EQ(result.failures[0].kind, OpKind::add_membership);
+  EXPECT_EQ(result.failures[0].user_name, "bob");
+  EXPECT_EQ(result.failures[0].error.code, ErrorCode::owned_by_directory);
+  EXPECT_EQ(sales_members(), (std::vector<std::string>{"ann", "cat"}));
+  EXPECT_TRUE(user_named("bob")) << "only the membership was refused";
 }
 
 }  // namespace
