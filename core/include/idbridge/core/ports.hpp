@@ -25,7 +25,7 @@ class SystemClock final : public Clock {
   Timestamp now() const override;
 };
 
-// Produces identifiers that are never reused (random UUIDv4 by default).
+// Produces identifiers that are never reused (UUIDs: random v4, or time-ordered v7).
 class IdGenerator {
  public:
   virtual ~IdGenerator() = default;
