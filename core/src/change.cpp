@@ -3,12 +3,14 @@
 
 #include "canonical_text.hpp"
 
+#include <string_view>
 #include <utility>
 
 namespace idbridge::core {
 namespace {
 
-using Flat = std::vector<std::pair<std::string, std::optional<std::string>>>;
+// Paths are literals: only the paths of attributes that changed are copied into the result.
+using Flat = std::vector<std::pair<std::string_view, std::optional<std::string>>>;
 
 std::optional<std::string> text_or_absent(const std::string& text) {
   if (text.empty()) {
@@ -98,41 +100,42 @@ std::string bool_text(bool flag) {
 }
 
 Flat flatten(const User& u) {
-  return {
-      {"userName", text_or_absent(u.user_name)},
-      {"externalId", u.external_id},
-      {"name.formatted", text_or_absent(u.name.formatted)},
-      {"name.familyName", text_or_absent(u.name.family_name)},
-      {"name.givenName", text_or_absent(u.name.given_name)},
-      {"name.middleName", text_or_absent(u.name.middle_name)},
-      {"name.honorificPrefix", text_or_absent(u.name.honorific_prefix)},
-      {"name.honorificSuffix", text_or_absent(u.name.honorific_suffix)},
-      {"displayName", text_or_absent(u.display_name)},
-      {"nickName", text_or_absent(u.nick_name)},
-      {"profileUrl", text_or_absent(u.profile_url)},
-      {"title", text_or_absent(u.title)},
-      {"userType", text_or_absent(u.user_type)},
-      {"preferredLanguage", text_or_absent(u.preferred_language)},
-      {"locale", text_or_absent(u.locale)},
-      {"timezone", text_or_absent(u.timezone)},
-      {"active", bool_text(u.active)},
-      {"emails", contacts_text(u.emails)},
-      {"phoneNumbers", contacts_text(u.phone_numbers)},
-      {"addresses", addresses_text(u.addresses)},
-      {"role", std::string(to_string(u.role))},
-      {"profiles", strings_text(u.profiles)},
-      {"extensions", extensions_text(u.extensions)},
-      {"mfa", mfa_text(u.mfa)},
-      {"mustChangePassword", bool_text(u.must_change_password)},
-      {"enterprise.employeeNumber", text_or_absent(u.enterprise.employee_number)},
-      {"enterprise.costCenter", text_or_absent(u.enterprise.cost_center)},
-      {"enterprise.organization", text_or_absent(u.enterprise.organization)},
-      {"enterprise.division", text_or_absent(u.enterprise.division)},
-      {"enterprise.department", text_or_absent(u.enterprise.department)},
-      {"enterprise.manager", u.enterprise.manager
-                                 ? std::optional<std::string>(u.enterprise.manager->str())
-                                 : std::nullopt},
-  };
+  Flat flat;
+  flat.reserve(31);
+  flat.emplace_back("userName", text_or_absent(u.user_name));
+  flat.emplace_back("externalId", u.external_id);
+  flat.emplace_back("name.formatted", text_or_absent(u.name.formatted));
+  flat.emplace_back("name.familyName", text_or_absent(u.name.family_name));
+  flat.emplace_back("name.givenName", text_or_absent(u.name.given_name));
+  flat.emplace_back("name.middleName", text_or_absent(u.name.middle_name));
+  flat.emplace_back("name.honorificPrefix", text_or_absent(u.name.honorific_prefix));
+  flat.emplace_back("name.honorificSuffix", text_or_absent(u.name.honorific_suffix));
+  flat.emplace_back("displayName", text_or_absent(u.display_name));
+  flat.emplace_back("nickName", text_or_absent(u.nick_name));
+  flat.emplace_back("profileUrl", text_or_absent(u.profile_url));
+  flat.emplace_back("title", text_or_absent(u.title));
+  flat.emplace_back("userType", text_or_absent(u.user_type));
+  flat.emplace_back("preferredLanguage", text_or_absent(u.preferred_language));
+  flat.emplace_back("locale", text_or_absent(u.locale));
+  flat.emplace_back("timezone", text_or_absent(u.timezone));
+  flat.emplace_back("active", bool_text(u.active));
+  flat.emplace_back("emails", contacts_text(u.emails));
+  flat.emplace_back("phoneNumbers", contacts_text(u.phone_numbers));
+  flat.emplace_back("addresses", addresses_text(u.addresses));
+  flat.emplace_back("role", std::string(to_string(u.role)));
+  flat.emplace_back("profiles", strings_text(u.profiles));
+  flat.emplace_back("extensions", extensions_text(u.extensions));
+  flat.emplace_back("mfa", mfa_text(u.mfa));
+  flat.emplace_back("mustChangePassword", bool_text(u.must_change_password));
+  flat.emplace_back("enterprise.employeeNumber", text_or_absent(u.enterprise.employee_number));
+  flat.emplace_back("enterprise.costCenter", text_or_absent(u.enterprise.cost_center));
+  flat.emplace_back("enterprise.organization", text_or_absent(u.enterprise.organization));
+  flat.emplace_back("enterprise.division", text_or_absent(u.enterprise.division));
+  flat.emplace_back("enterprise.department", text_or_absent(u.enterprise.department));
+  flat.emplace_back("enterprise.manager",
+                    u.enterprise.manager ? std::optional<std::string>(u.enterprise.manager->str())
+                                         : std::nullopt);
+  return flat;
 }
 
 Flat flatten(const Group& g) {
@@ -146,15 +149,19 @@ Flat flatten(const Group& g) {
 // Both flattenings list the same paths in the same order, so a positional walk suffices.
 template <class T>
 std::vector<AttributeChange> diff(const T* before, const T* after) {
-  const Flat b = before != nullptr ? flatten(*before) : Flat{};
-  const Flat a = after != nullptr ? flatten(*after) : Flat{};
+  Flat b = before != nullptr ? flatten(*before) : Flat{};
+  Flat a = after != nullptr ? flatten(*after) : Flat{};
   const Flat& paths = before != nullptr ? b : a;
   std::vector<AttributeChange> changes;
+  const std::optional<std::string> absent;
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    std::optional<std::string> old_value = b.empty() ? std::nullopt : b[i].second;
-    std::optional<std::string> new_value = a.empty() ? std::nullopt : a[i].second;
-    if (old_value != new_value) {
-      changes.push_back({paths[i].first, std::move(old_value), std::move(new_value)});
+    std::optional<std::string>* old_value = b.empty() ? nullptr : &b[i].second;
+    std::optional<std::string>* new_value = a.empty() ? nullptr : &a[i].second;
+    if ((old_value != nullptr ? *old_value : absent) !=
+        (new_value != nullptr ? *new_value : absent)) {
+      changes.push_back({std::string(paths[i].first),
+                         old_value != nullptr ? std::move(*old_value) : std::nullopt,
+                         new_value != nullptr ? std::move(*new_value) : std::nullopt});
     }
   }
   return changes;

@@ -364,13 +364,23 @@ Result<Group> IdentityService::get_group(const Principal& who, const TenantId& t
   return *std::move(group);
 }
 
-Result<User> IdentityService::create_user(const Principal& who, const TenantId& tenant,
-                                          UserWrite write) {
-  const TenantSettings* settings = this->tenant(tenant);
-  if (auto e = check_access(who, tenant, settings, Access::write)) {
-    return *e;
-  }
-  User user = std::move(write.user);
+namespace {
+
+// A user to create, past every check that needs neither the store nor a transaction.
+struct NewUser {
+  User user;
+  std::optional<std::string> password;
+  std::optional<std::string> password_hash;
+};
+
+// The checks of a create that need no store, and the password's hash: done before the write
+// slot is taken.
+Result<NewUser> prepare_new_user(const Principal& who, const TenantId& tenant,
+                                 const TenantSettings& settings, const ZoneCatalog& zones,
+                                 PasswordHasher& hasher, UserWrite write) {
+  NewUser created;
+  User& user = created.user;
+  user = std::move(write.user);
   user.tenant = tenant;
   if (user.role > who.ceiling) {
     return make_error(ErrorCode::role_ceiling,
@@ -380,59 +390,182 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
                       "role");
   }
   normalise(user, std::nullopt);
-  if (auto e = validate_values(user, *settings, ports_.zones)) {
+  if (auto e = validate_values(user, settings, zones)) {
     return *e;
   }
-  std::optional<std::string> password_hash;
   if (write.password) {
-    if (auto e = check_password(*write.password, user.user_name, settings->password_policy)) {
+    if (auto e = check_password(*write.password, user.user_name, settings.password_policy)) {
       return *e;
     }
     // scrypt takes a third of a second; inside the transaction it would hold the one write slot,
     // and so every tenant's writes, for that long.
-    password_hash = ports_.passwords.hash(*write.password);
+    created.password_hash = hasher.hash(*write.password);
+    created.password = std::move(write.password);
   }
+  return created;
+}
+
+// The checks of a create against the store (uniqueness, the one Account Owner), inside the
+// write transaction: `created` gets its id, version and timestamps.
+std::optional<Error> check_new_user(StoreWriter& tx, IdGenerator& ids, NewUser& created,
+                                    Timestamp now) {
+  User& user = created.user;
+  user.id = UserId(ids.next());
+  if (auto e = validate_against_store(tx, user, nullptr)) {
+    return e;
+  }
+  if (user.role == Role::account_owner && tx.find_account_owner(user.tenant)) {
+    return make_error(ErrorCode::account_owner_exists,
+                      "the tenant already has an Account Owner; assign the role to an existing "
+                      "user to transfer it",
+                      "role");
+  }
+  user.version = 1;
+  user.created = now;
+  user.last_modified = now;
+  user.password_set = created.password.has_value();
+  return std::nullopt;
+}
+
+// The interceptor's verdict on creating `created`.
+std::optional<Error> intercept_create(const IdentityService::Ports& ports, StoreWriter& tx,
+                                      const Principal& who, const NewUser& created) {
+  return intercept(ports, tx, who,
+                   {.resource_type = ResourceType::user,
+                    .kind = ChangeKind::created,
+                    .tenant = created.user.tenant,
+                    .after = &created.user,
+                    .new_password = created.password ? &*created.password : nullptr});
+}
+
+// Writes a checked new user, its password hash and its change record. Throws
+// StoreConstraintViolation (having written nothing) when the store's uniqueness rules refuse it.
+void write_new_user(StoreWriter& tx, const Principal& who, const NewUser& created) {
+  const User& user = created.user;
+  tx.insert_user(user);
+  auto attributes = diff_users(nullptr, &user);
+  if (created.password_hash) {
+    tx.set_password_hash(user.tenant, user.id, *created.password_hash);
+    attributes.push_back({"password", std::nullopt, std::string(redacted_value)});
+  }
+  tx.append_change(make_record(who, user.tenant, ResourceType::user, user.id.str(),
+                               ChangeKind::created, user.version, user.created,
+                               std::move(attributes)));
+}
+
+}  // namespace
+
+Result<User> IdentityService::create_user(const Principal& who, const TenantId& tenant,
+                                          UserWrite write) {
+  const TenantSettings* settings = this->tenant(tenant);
+  if (auto e = check_access(who, tenant, settings, Access::write)) {
+    return *e;
+  }
+  auto prepared =
+      prepare_new_user(who, tenant, *settings, ports_.zones, ports_.passwords, std::move(write));
+  if (!prepared) {
+    return prepared.error();
+  }
+  NewUser& created = *prepared;
   try {
     auto tx = ports_.store.write();
-    user.id = UserId(ports_.ids.next());
-    if (auto e = validate_against_store(*tx, user, nullptr)) {
-      return *e;
-    }
-    if (user.role == Role::account_owner && tx->find_account_owner(tenant)) {
-      return make_error(ErrorCode::account_owner_exists,
-                        "the tenant already has an Account Owner; assign the role to an existing "
-                        "user to transfer it",
-                        "role");
-    }
     const Timestamp now = ports_.clock.now();
-    user.version = 1;
-    user.created = now;
-    user.last_modified = now;
-    user.password_set = write.password.has_value();
-    if (auto e = intercept(ports_, *tx, who,
-                           {.resource_type = ResourceType::user,
-                            .kind = ChangeKind::created,
-                            .tenant = tenant,
-                            .after = &user,
-                            .new_password = write.password ? &*write.password : nullptr})) {
+    if (auto e = check_new_user(*tx, ports_.ids, created, now)) {
       return *e;
     }
-    tx->insert_user(user);
+    if (auto e = intercept_create(ports_, *tx, who, created)) {
+      return *e;
+    }
+    write_new_user(*tx, who, created);
     if (auto e = touch_all_users(*tx, tenant, now)) {
       return *e;
     }
-    auto attributes = diff_users(nullptr, &user);
-    if (password_hash) {
-      tx->set_password_hash(tenant, user.id, *password_hash);
-      attributes.push_back({"password", std::nullopt, std::string(redacted_value)});
-    }
-    tx->append_change(make_record(who, tenant, ResourceType::user, user.id.str(),
-                                  ChangeKind::created, user.version, now, std::move(attributes)));
     tx->commit();
-    return user;
+    return std::move(created.user);
   } catch (const StoreConstraintViolation& violation) {
     return from_constraint(violation);
   }
+}
+
+std::vector<Result<User>> IdentityService::create_users(const Principal& who,
+                                                        const TenantId& tenant,
+                                                        std::vector<UserWrite> writes,
+                                                        const AfterCreate& after_create) {
+  std::vector<Result<User>> results;
+  results.reserve(writes.size());
+  const TenantSettings* settings = this->tenant(tenant);
+  if (auto e = check_access(who, tenant, settings, Access::write)) {
+    results.assign(writes.size(), Result<User>(*e));
+    return results;
+  }
+  // The store-free checks and the password hashes first, outside the write slot.
+  std::vector<std::optional<NewUser>> prepared;
+  prepared.reserve(writes.size());
+  for (auto& write : writes) {
+    auto one =
+        prepare_new_user(who, tenant, *settings, ports_.zones, ports_.passwords, std::move(write));
+    if (one) {
+      prepared.emplace_back(std::move(*one));
+      results.emplace_back(make_error(ErrorCode::invalid_value, "not created"));  // set below
+    } else {
+      prepared.emplace_back(std::nullopt);
+      results.emplace_back(one.error());
+    }
+  }
+
+  auto tx = ports_.store.write();
+  const Timestamp now = ports_.clock.now();
+  std::vector<std::size_t> created_indexes;
+  // In order, each against the store as the writes before it left it: a name or the Account
+  // Owner role taken earlier in the batch is found by the same lookups as one taken before it.
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    if (!prepared[i]) {
+      continue;
+    }
+    NewUser& created = *prepared[i];
+    if (auto e = check_new_user(*tx, ports_.ids, created, now)) {
+      results[i] = *e;
+      continue;
+    }
+    try {
+      if (ports_.interceptor != nullptr) {
+        // An interceptor may write to the transaction before it refuses; its own nested one keeps
+        // a refusal from leaving anything behind. Without one, no savepoint per user is needed:
+        // a refused insert writes nothing (the store's contract).
+        auto scope = tx->nested();
+        if (auto e = intercept_create(ports_, *scope, who, created)) {
+          results[i] = *e;
+          continue;
+        }
+        write_new_user(*scope, who, created);
+        scope->commit();
+      } else {
+        write_new_user(*tx, who, created);
+      }
+    } catch (const StoreConstraintViolation& violation) {
+      results[i] = from_constraint(violation);
+      continue;
+    }
+    if (after_create) {
+      after_create(i, created.user, *tx);
+    }
+    created_indexes.push_back(i);
+  }
+  if (created_indexes.empty()) {
+    return results;
+  }
+  // One version bump for the batch: All Users' ETag must differ from before it, not per user.
+  if (auto e = touch_all_users(*tx, tenant, now)) {
+    for (const std::size_t i : created_indexes) {
+      results[i] = *e;
+    }
+    return results;
+  }
+  tx->commit();
+  for (const std::size_t i : created_indexes) {
+    results[i] = std::move(prepared[i]->user);
+  }
+  return results;
 }
 
 namespace {

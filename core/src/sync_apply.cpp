@@ -7,6 +7,8 @@
 #include "sync_plan_internal.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -399,6 +401,14 @@ bool being_deleted(StoreWriter& tx, const Plan& plan, PageState& page, const std
                             anchor);
 }
 
+// Refused like a concurrent change: the cursor stays, and the next read no longer finds the
+// entry once the delete is delivered.
+Error being_deleted_error() {
+  return make_error(ErrorCode::version_mismatch,
+                    "this entry's user was deleted through SCIM and the entry is being "
+                    "deleted from the directory; it is not created again");
+}
+
 std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
                                const IdentityService& service, const Principal& who, Timestamp now,
                                PageState& page) {
@@ -427,11 +437,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
         return std::nullopt;  // already applied
       }
       if (being_deleted(tx, plan, page, op.anchor)) {
-        // Refused like a concurrent change: the cursor stays, and the next read no longer finds
-        // the entry once the delete is delivered.
-        return make_error(ErrorCode::version_mismatch,
-                          "this entry's user was deleted through SCIM and the entry is being "
-                          "deleted from the directory; it is not created again");
+        return being_deleted_error();
       }
       auto created = svc.create_user(who, tenant, UserWrite{*op.desired, std::nullopt});
       if (!created) {
@@ -502,6 +508,133 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
   return not_applicable("unknown operation");
 }
 
+// Applies plan.ops[first, end), all create_user, inside `page` as one batch
+// (IdentityService::create_users): one nested transaction and one All Users version bump for
+// the run instead of one of each per user, each user still with its own change record and its
+// link written with it. Refused creates are reported in `failures` in plan order, and undone
+// alone. Returns false, having written nothing, when the batch could not be applied as one (a
+// link refused by the store), for the caller to apply the operations one by one.
+bool apply_creates(const Plan& plan, std::size_t first, std::size_t end, StoreWriter& page,
+                   const IdentityService& service, const Principal& who, PageState& state,
+                   std::vector<OpFailure>& failures) {
+  std::vector<std::size_t> indexes;
+  std::vector<UserWrite> writes;
+  std::vector<OpFailure> refused;
+  for (std::size_t i = first; i < end; ++i) {
+    const Op& op = plan.ops[i];
+    if (page.find_link(plan.directory, op.anchor)) {
+      continue;  // already applied
+    }
+    if (being_deleted(page, plan, state, op.anchor)) {
+      refused.push_back(
+          OpFailure{i, op.kind, op.anchor, op.user_name, op.group, being_deleted_error()});
+      continue;
+    }
+    indexes.push_back(i);
+    writes.push_back(UserWrite{*op.desired, std::nullopt});
+  }
+  if (indexes.empty()) {
+    failures.insert(failures.end(), refused.begin(), refused.end());
+    return true;
+  }
+  NestedStore scoped(page);
+  IdentityService svc = service.with_store(scoped);
+  std::vector<Result<User>> results;
+  try {
+    results =
+        svc.create_users(who, plan.tenant, std::move(writes),
+                         [&](std::size_t k, const User& created, StoreWriter& tx) {
+                           tx.put_link(DirectoryLink{plan.directory, plan.ops[indexes[k]].anchor,
+                                                     plan.tenant, created.id, std::nullopt});
+                         });
+  } catch (const StoreConstraintViolation&) {
+    return false;  // the batch's transaction is rolled back whole
+  }
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    if (!results[k]) {
+      const Op& op = plan.ops[indexes[k]];
+      refused.push_back(
+          OpFailure{indexes[k], op.kind, op.anchor, op.user_name, op.group, results[k].error()});
+    }
+  }
+  std::sort(refused.begin(), refused.end(),
+            [](const OpFailure& a, const OpFailure& b) { return a.index < b.index; });
+  failures.insert(failures.end(), refused.begin(), refused.end());
+  return true;
+}
+
+// Which batch an operation can be applied in with its neighbours of the same kind.
+enum class Batch { none, creates, memberships };
+
+Batch batch_of(OpKind kind) {
+  switch (kind) {
+    case OpKind::create_user: return Batch::creates;
+    case OpKind::add_membership:
+    case OpKind::remove_membership: return Batch::memberships;
+    default: return Batch::none;
+  }
+}
+
+// Applies plan.ops[first, end), all membership operations, inside `page` with one
+// IdentityService::change_members call per group and direction: one group version and one
+// change record (listing every member added or removed) per group and page rather than per
+// member. An operation whose user or group is missing fails alone, as apply_one would fail it;
+// when a group's call is refused, its operations are applied one by one through `single`
+// instead, so each refusal stays with its own operation. Failures are returned in plan order.
+std::vector<OpFailure> apply_memberships(
+    const Plan& plan, std::size_t first, std::size_t end, StoreWriter& page,
+    const IdentityService& service, const Principal& who,
+    const std::function<std::optional<OpFailure>(std::size_t)>& single) {
+  std::vector<OpFailure> failures;
+  const auto fail = [&](std::size_t index, Error error) {
+    const Op& op = plan.ops[index];
+    failures.push_back(
+        OpFailure{index, op.kind, op.anchor, op.user_name, op.group, std::move(error)});
+  };
+  std::map<std::pair<std::string, OpKind>, std::vector<std::pair<std::size_t, UserId>>> by_group;
+  for (std::size_t i = first; i < end; ++i) {
+    const Op& op = plan.ops[i];
+    if (auto user = user_of(page, plan, op)) {
+      by_group[{op.group, op.kind}].emplace_back(i, std::move(*user));
+    } else {
+      fail(i, not_applicable("no user is linked to " + op.anchor + " (its creation failed)"));
+    }
+  }
+  NestedStore scoped(page);
+  IdentityService svc = service.with_store(scoped);
+  for (const auto& [key, members] : by_group) {
+    const auto& [name, kind] = key;
+    const auto group = page.find_group_by_display_name(plan.tenant, name);
+    if (!group) {
+      for (const auto& member : members) {
+        fail(member.first, not_applicable("the tenant has no group '" + name + "'"));
+      }
+      continue;
+    }
+    MembershipChange change;
+    auto& refs = kind == OpKind::add_membership ? change.add : change.remove;
+    for (const auto& member : members) {
+      refs.push_back(MemberRef{MemberType::user, member.second.str()});
+    }
+    bool applied = false;
+    try {
+      applied = svc.change_members(who, plan.tenant, group->id, change, std::nullopt).has_value();
+    } catch (const StoreConstraintViolation&) {
+      applied = false;  // its nested transaction is rolled back; one by one below
+    }
+    if (!applied) {
+      for (const auto& member : members) {
+        if (auto failure = single(member.first)) {
+          failures.push_back(std::move(*failure));
+        }
+      }
+    }
+  }
+  std::sort(failures.begin(), failures.end(),
+            [](const OpFailure& a, const OpFailure& b) { return a.index < b.index; });
+  return failures;
+}
+
 }  // namespace
 
 ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& who, Timestamp now,
@@ -521,8 +654,9 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
     const std::size_t end = std::min(plan.ops.size(), next + page_size);
     auto page = service.store().write();
     PageState state;
-    for (; next < end; ++next) {
-      const Op& op = plan.ops[next];
+    // One operation in its own nested transaction: undone alone when refused.
+    const auto single = [&](std::size_t index) -> std::optional<OpFailure> {
+      const Op& op = plan.ops[index];
       auto tx = page->nested();
       std::optional<Error> refused;
       try {
@@ -534,10 +668,36 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
                              "the user is already linked to another object of the directory");
       }
       if (refused) {
-        result.failures.push_back(
-            OpFailure{next, op.kind, op.anchor, op.user_name, op.group, std::move(*refused)});
-      } else {
-        tx->commit();
+        return OpFailure{index, op.kind, op.anchor, op.user_name, op.group, std::move(*refused)};
+      }
+      tx->commit();
+      return std::nullopt;
+    };
+    // Runs of creates and of memberships go as batches; a batch that cannot be applied as one
+    // leaves its operations to `single`.
+    std::size_t single_until = 0;  // the operations before this one go one by one
+    for (; next < end; ++next) {
+      const Op& op = plan.ops[next];
+      const Batch batch = options.one_by_one ? Batch::none : batch_of(op.kind);
+      if (batch != Batch::none && next >= single_until) {
+        std::size_t run_end = next + 1;
+        while (run_end < end && batch_of(plan.ops[run_end].kind) == batch) {
+          ++run_end;
+        }
+        if (batch == Batch::memberships) {
+          auto failures = apply_memberships(plan, next, run_end, *page, service, who, single);
+          std::move(failures.begin(), failures.end(), std::back_inserter(result.failures));
+          next = run_end - 1;
+          continue;
+        }
+        if (apply_creates(plan, next, run_end, *page, service, who, state, result.failures)) {
+          next = run_end - 1;
+          continue;
+        }
+        single_until = run_end;
+      }
+      if (auto failure = single(next)) {
+        result.failures.push_back(std::move(*failure));
       }
     }
     const bool last = next == plan.ops.size();

@@ -102,7 +102,8 @@ bool test_routes_enabled() {
 struct IdentityCore {
   std::unique_ptr<core::Store> store;
   core::SystemClock clock;
-  core::RandomUuidGenerator ids;
+  // Time-ordered: user and group ids append to their indexes (core/ports.hpp).
+  core::TimeOrderedUuidGenerator ids{clock};
   crypto::ScryptPasswordHasher passwords;
   std::optional<core::TzdataZoneCatalog> zones;
   // Seals passwords queued for write-back (STATE/writeback.key); only when a directory takes them.

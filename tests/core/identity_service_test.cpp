@@ -891,5 +891,218 @@ TEST_F(IdentityServiceTest, AStaleManagerReferenceDoesNotBlockLaterWritesOfTheRe
   });
 }
 
+// ---- create_users: a batch of creates in one transaction ----------------------------------
+
+// Refuses the creation of one userName, after writing something of its own to the transaction
+// (a cursor named after the user), as an interceptor may before it decides; lets the others
+// through with the same write, which must then commit with them.
+class RefusingInterceptor final : public ChangeInterceptor {
+ public:
+  explicit RefusingInterceptor(std::string refused) : refused_(std::move(refused)) {}
+  std::optional<Error> before_write(StoreWriter& tx, const Principal&,
+                                    const PendingChange& change) override {
+    if (change.resource_type != ResourceType::user || change.after == nullptr) {
+      return std::nullopt;
+    }
+    tx.set_sync_cursor("seen-" + change.after->user_name, "yes");
+    if (change.after->user_name == refused_) {
+      return make_error(ErrorCode::owned_by_directory, "refused by the interceptor", "userName");
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string refused_;
+};
+
+class CreateUsersTest : public IdentityServiceTest {
+ protected:
+  // Runs the batch and checks what every batch must leave: one `created` change record per
+  // created user (in batch order, for that user and version 1), nothing for a refused write, and
+  // All Users bumped once when anything was created. Returns each write's error code, nullopt
+  // for a created user.
+  std::vector<std::optional<ErrorCode>> create_batch(std::vector<UserWrite> writes,
+                                                     IdentityService* service = nullptr) {
+    const ChangeSequence before = last_change();
+    const auto all_users_before = store_->read()->find_system_group(acme_)->version;
+    const auto users_before = store_->read()->count_users(acme_);
+    auto results = (service ? *service : service_).create_users(owner_, acme_, std::move(writes));
+    std::vector<std::optional<ErrorCode>> codes;
+    std::vector<UserId> created;
+    for (const auto& result : results) {
+      if (result) {
+        codes.emplace_back(std::nullopt);
+        created.push_back(result->id);
+        EXPECT_EQ(store_->read()->find_user(acme_, result->id), *result);
+      } else {
+        codes.emplace_back(result.error().code);
+      }
+    }
+    const auto records = store_->read()->changes_after(before, 1000);
+    EXPECT_EQ(records.size(), created.size()) << "one change record per created user, no other";
+    for (std::size_t i = 0; i < std::min(records.size(), created.size()); ++i) {
+      EXPECT_EQ(records[i].resource_type, ResourceType::user);
+      EXPECT_EQ(records[i].kind, ChangeKind::created);
+      EXPECT_EQ(records[i].resource_id, created[i].str());
+      EXPECT_EQ(records[i].version, 1);
+    }
+    EXPECT_EQ(store_->read()->count_users(acme_),
+              users_before + static_cast<std::int64_t>(created.size()));
+    EXPECT_EQ(store_->read()->find_system_group(acme_)->version,
+              all_users_before + (created.empty() ? 0 : 1))
+        << "one All Users version per batch";
+    return codes;
+  }
+
+  using Codes = std::vector<std::optional<ErrorCode>>;
+};
+
+TEST_F(CreateUsersTest, ADuplicateUserNameInsideTheBatchFailsAloneAndTheRestCommit) {
+  const auto codes = create_batch({user_write("ann", "ann@example.com"), user_write("bob"),
+                                   user_write("ANN"), user_write("cat", "cat@example.com")});
+  EXPECT_EQ(codes, (Codes{std::nullopt, std::nullopt, ErrorCode::user_name_taken, std::nullopt}));
+  EXPECT_EQ(store_->read()->find_user_by_user_name("ann")->user_name, "ann") << "the first wins";
+}
+
+TEST_F(CreateUsersTest, ADuplicatePrimaryEmailOrExtensionInsideTheBatchFailsAlone) {
+  UserWrite first = user_write("first", "shared@example.com");
+  first.user.extensions = {{"100", "HQ", true}};
+  UserWrite same_email = user_write("second", "SHARED@example.com");
+  UserWrite same_extension = user_write("third", "third@example.com");
+  same_extension.user.extensions = {{"100", "HQ", true}};
+  EXPECT_EQ(
+      create_batch({first, same_email, same_extension, user_write("fourth")}),
+      (Codes{std::nullopt, ErrorCode::email_taken, ErrorCode::extension_taken, std::nullopt}));
+}
+
+TEST_F(CreateUsersTest, DuplicatesAgainstTheStoreFailAloneAndTheRestCommit) {
+  UserWrite existing = user_write("taken", "taken@example.com");
+  existing.user.extensions = {{"200", "HQ", true}};
+  ASSERT_TRUE(service_.create_user(owner_, acme_, existing));
+  ASSERT_TRUE(service_.create_user(credential("globex", Role::account_owner), globex_,
+                                   user_write("elsewhere")));
+  UserWrite email_clash = user_write("new-one", "TAKEN@example.com");
+  UserWrite extension_clash = user_write("new-two");
+  extension_clash.user.extensions = {{"200", "HQ", true}};
+  EXPECT_EQ(create_batch({user_write("fresh"), user_write("Taken"), email_clash, extension_clash,
+                          user_write("ELSEWHERE"), user_write("fresh-too")}),
+            (Codes{std::nullopt, ErrorCode::user_name_taken, ErrorCode::email_taken,
+                   ErrorCode::extension_taken, ErrorCode::user_name_taken, std::nullopt}));
+}
+
+TEST_F(CreateUsersTest, OnlyTheFirstOfTwoAccountOwnerCandidatesGetsTheRole) {
+  UserWrite owner_one = user_write("owner-one");
+  owner_one.user.role = Role::account_owner;
+  UserWrite owner_two = user_write("owner-two");
+  owner_two.user.role = Role::account_owner;
+  EXPECT_EQ(create_batch({owner_one, user_write("plain"), owner_two}),
+            (Codes{std::nullopt, std::nullopt, ErrorCode::account_owner_exists}));
+  EXPECT_EQ(store_->read()->find_account_owner(acme_)->user_name, "owner-one");
+  EXPECT_TRUE(service_.health(acme_).healthy());
+
+  // With an owner already stored, every candidate of a later batch is refused.
+  owner_one.user.user_name = "owner-three";
+  EXPECT_EQ(create_batch({owner_one, user_write("plain-two")}),
+            (Codes{ErrorCode::account_owner_exists, std::nullopt}));
+}
+
+TEST_F(CreateUsersTest, AnInterceptorRefusalUndoesOnlyThatUserAndItsOwnWrites) {
+  RefusingInterceptor interceptor("refused");
+  IdentityService service({*store_, clock_, ids_, hasher_, zones_, &interceptor},
+                          ProviderSettings{"Provider"}, tenants());
+  EXPECT_EQ(
+      create_batch({user_write("before"), user_write("refused"), user_write("after")}, &service),
+      (Codes{std::nullopt, ErrorCode::owned_by_directory, std::nullopt}));
+  auto reader = store_->read();
+  EXPECT_FALSE(reader->find_user_by_user_name("refused"));
+  EXPECT_EQ(reader->sync_cursor("seen-refused"), "")
+      << "the refusing interceptor's write is undone";
+  EXPECT_EQ(reader->sync_cursor("seen-before"), "yes") << "accepted: commits with the user";
+  EXPECT_EQ(reader->sync_cursor("seen-after"), "yes");
+}
+
+TEST_F(CreateUsersTest, RuleAndCeilingRefusalsFailAloneAndAllRefusedWritesNothing) {
+  UserWrite bad_name = user_write("has space");
+  UserWrite bad_zone = user_write("zoned");
+  bad_zone.user.timezone = "Mars/Olympus";
+  EXPECT_EQ(create_batch({bad_name, user_write("good"), bad_zone}),
+            (Codes{ErrorCode::user_name_characters, std::nullopt, ErrorCode::time_zone_unknown}));
+
+  // A batch that creates no one leaves the store untouched (All Users included).
+  EXPECT_EQ(create_batch({user_write("good"), bad_name}),
+            (Codes{ErrorCode::user_name_taken, ErrorCode::user_name_characters}));
+
+  // The credential's ceiling and scope apply to every write.
+  UserWrite too_high = user_write("too-high");
+  too_high.user.role = Role::account_owner;
+  const auto results = service_.create_users(admin_, acme_, {too_high, user_write("fine")});
+  ASSERT_EQ(results.size(), 2U);
+  EXPECT_EQ(results[0].error().code, ErrorCode::role_ceiling);
+  EXPECT_TRUE(results[1].has_value());
+  const auto foreign =
+      service_.create_users(credential("globex", Role::account_owner), acme_, {user_write("x")});
+  ASSERT_EQ(foreign.size(), 1U);
+  EXPECT_EQ(foreign[0].error().code, ErrorCode::forbidden);
+}
+
+TEST_F(CreateUsersTest, BatchUsersAreWhatCreateUserWouldHaveMade) {
+  UserWrite write = user_write("same");
+  write.user.emails = {{"same@example.com", "work", false}};
+  write.user.extensions = {{"300", "HQ", false}};
+  write.password = "Passw0rd-ok";
+  const auto results = service_.create_users(owner_, acme_, {write});
+  ASSERT_TRUE(results.at(0).has_value());
+  const User& batch = *results[0];
+  EXPECT_TRUE(batch.emails[0].primary) << "normalised as create_user does";
+  EXPECT_TRUE(batch.extensions[0].primary);
+  EXPECT_EQ(batch.profiles, std::vector<std::string>{"default:standardUser"});
+  EXPECT_EQ(batch.display_name, "Given Family");
+  EXPECT_TRUE(batch.password_set);
+  EXPECT_EQ(hasher_.calls_under_write_lock, 0) << "passwords are hashed outside the write slot";
+  ASSERT_TRUE(store_->read()->password_hash(acme_, batch.id));
+  const auto record = store_->read()->changes_after(last_change() - 1, 1).at(0);
+  EXPECT_EQ(record.attributes.back(),
+            (AttributeChange{"password", std::nullopt, std::string(redacted_value)}));
+}
+
+TEST_F(CreateUsersTest, AFailureOfTheStoreOrOfTheCallerLeavesNothingOfTheBatch) {
+  FailingStore failing(*store_);
+  IdentityService service({failing, clock_, ids_, hasher_, zones_}, ProviderSettings{"Provider"},
+                          tenants());
+  const auto state = [&] {
+    auto reader = store_->read();
+    return std::tuple(reader->last_change_sequence(), reader->list_users(acme_, {0, 100}).items,
+                      reader->find_system_group(acme_)->version);
+  };
+  const std::vector<UserWrite> writes{user_write("one", "one@example.com"), user_write("two")};
+  int failed = 0;
+  for (int n = 1;; ++n) {
+    const auto before = state();
+    failing.writes = 0;
+    failing.fail_at = n;
+    try {
+      (void)service.create_users(owner_, acme_, writes);
+    } catch (const StoreFailure&) {
+      ++failed;
+      EXPECT_EQ(state(), before) << "failing write " << n << " left a trace";
+      continue;
+    }
+    break;
+  }
+  EXPECT_GE(failed, 6) << "two inserts, two records, All Users, commit";
+  EXPECT_EQ(store_->read()->count_users(acme_), 2);
+
+  // A caller's after_create that throws abandons the batch.
+  const auto before = state();
+  EXPECT_THROW(service_.create_users(owner_, acme_, {user_write("three"), user_write("four")},
+                                     [](std::size_t index, const User&, StoreWriter&) {
+                                       if (index == 1) {
+                                         throw StoreFailure("caller failed");
+                                       }
+                                     }),
+               StoreFailure);
+  EXPECT_EQ(state(), before);
+}
+
 }  // namespace
 }  // namespace idbridge::core

@@ -445,5 +445,240 @@ TEST_F(SyncApplyTest, AnAccountReCreatedInTheDirectoryKeepsItsTenantUser) {
   }
 }
 
+// ---- creates applied as one batch per page ---------------------------------------------------
+
+// Refuses the creation of one userName (after a write of its own, which must be undone with it).
+class RefusingInterceptor final : public ChangeInterceptor {
+ public:
+  explicit RefusingInterceptor(std::string refused) : refused_(std::move(refused)) {}
+  std::optional<Error> before_write(StoreWriter& tx, const Principal&,
+                                    const PendingChange& change) override {
+    if (change.after != nullptr && change.kind == ChangeKind::created) {
+      tx.set_sync_cursor("seen-" + change.after->user_name, "yes");
+      if (change.after->user_name == refused_) {
+        return make_error(ErrorCode::owned_by_directory, "refused by the interceptor");
+      }
+    }
+    // Also refuses any group change that adds the user of `refused_groups_for`.
+    for (const auto& member : change.members_added) {
+      const auto user = tx.find_user(change.tenant, UserId(member.id));
+      if (user && user->user_name == refused_groups_for) {
+        return make_error(ErrorCode::owned_by_directory, "membership refused");
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::string refused_groups_for;
+
+ private:
+  std::string refused_;
+};
+
+// The index of the create op for `user_name` in `p`.
+std::size_t create_of(const Plan& p, const std::string& user_name) {
+  for (std::size_t i = 0; i < p.ops.size(); ++i) {
+    if (p.ops[i].kind == OpKind::create_user && p.ops[i].user_name == user_name) {
+      return i;
+    }
+  }
+  ADD_FAILURE() << "no create for " << user_name;
+  return 0;
+}
+
+// `p` with a copy of the create of `user_name` inserted right after it, under another anchor,
+// with `change` applied to the copy's user: a page the planner would not make, as a store or
+// another writer can still make the batch's validation matter.
+Plan with_second_create(Plan p, const std::string& user_name, const std::string& anchor,
+                        const std::function<void(User&)>& change = {}) {
+  const std::size_t at = create_of(p, user_name);
+  Op copy = p.ops[at];
+  copy.anchor = anchor;
+  auto user = std::make_shared<User>(*copy.desired);
+  if (change) {
+    change(*user);
+  }
+  copy.desired = std::move(user);
+  p.ops.insert(p.ops.begin() + static_cast<std::ptrdiff_t>(at) + 1, std::move(copy));
+  return p;
+}
+
+class BatchedApplyTest : public SyncApplyTest {
+ protected:
+  // The change records written since `after`, as (kind, user name) of each created user.
+  std::vector<std::string> created_since(ChangeSequence after) {
+    std::vector<std::string> names;
+    auto reader = store_->read();
+    for (const auto& record : reader->changes_after(after, 10'000)) {
+      if (record.resource_type == ResourceType::user && record.kind == ChangeKind::created) {
+        names.push_back(reader->find_user(acme_, UserId(record.resource_id))->user_name);
+      }
+    }
+    return names;
+  }
+
+  // Each failure as "index kind code".
+  static std::vector<std::string> failures_of(const ApplyResult& result) {
+    std::vector<std::string> out;
+    for (const auto& failure : result.failures) {
+      out.push_back(std::to_string(failure.index) + " " + std::string(to_string(failure.kind)) +
+                    " " + std::string(to_string(failure.error.code)));
+    }
+    return out;
+  }
+};
+
+TEST_F(BatchedApplyTest, ADuplicateUserNameInsideThePageFailsAloneAndTheRestCommit) {
+  const Plan planned = plan_for(full({person("ann"), person("bob", {"sales"}), person("cat")}));
+  const Plan p = with_second_create(planned, "bob", "anchor-bob-twin",
+                                    [](User& user) { user.user_name = "BOB"; });
+  const std::size_t twin = create_of(p, "bob") + 1;
+  const auto before = store_->read()->last_change_sequence();
+  const auto result = run(p);
+  EXPECT_EQ(failures_of(result),
+            (std::vector<std::string>{std::to_string(twin) + " createUser user_name_taken"}));
+  EXPECT_EQ(result.failures[0].anchor, "anchor-bob-twin");
+  EXPECT_FALSE(store_->read()->find_link("corp", "anchor-bob-twin"));
+  EXPECT_EQ(store_->read()->find_link("corp", "anchor-bob")->user, user_named("bob")->id);
+  auto created = created_since(before);
+  std::sort(created.begin(), created.end());
+  EXPECT_EQ(created, (std::vector<std::string>{"ann", "bob", "cat"}))
+      << "one change record per created user";
+  EXPECT_EQ(store_->read()->count_users(acme_), 3);
+  EXPECT_EQ(sales_members(), (std::vector<std::string>{"bob"}));
+  EXPECT_FALSE(result.cursor_stored);
+}
+
+TEST_F(BatchedApplyTest, DuplicatesAgainstTheStoreAndASecondAccountOwnerFailAlone) {
+  UserWrite taken;
+  taken.user.user_name = "someone";
+  taken.user.emails = {{"bob@example.com", "work", true}};
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, taken));
+  const Plan planned = plan_for(full({person("ann"), person("bob"), person("cat"), person("dan")}));
+  // ann and cat both arrive as Account Owner candidates: the first one in plan order wins.
+  Plan p = planned;
+  for (auto& op : p.ops) {
+    if (op.user_name == "ann" || op.user_name == "cat") {
+      auto user = std::make_shared<User>(*op.desired);
+      std::erase(user->profiles, default_profile_name(user->role));
+      user->role = Role::account_owner;
+      op.desired = std::move(user);
+    }
+  }
+  const auto before = store_->read()->last_change_sequence();
+  const auto result = run(p);
+  EXPECT_EQ(failures_of(result),
+            (std::vector<std::string>{
+                std::to_string(create_of(p, "bob")) + " createUser email_taken",
+                std::to_string(create_of(p, "cat")) + " createUser account_owner_exists"}));
+  EXPECT_EQ(created_since(before), (std::vector<std::string>{"ann", "dan"}));
+  EXPECT_EQ(store_->read()->find_account_owner(acme_)->user_name, "ann");
+  EXPECT_EQ(store_->read()->list_links("corp").size(), 2U);
+}
+
+TEST_F(BatchedApplyTest, AnInterceptorRefusalFailsAloneWithNothingOfItsOwnLeft) {
+  RefusingInterceptor interceptor("bob");
+  IdentityService service({*store_, clock_, ids_, hasher_, zones_, &interceptor},
+                          ProviderSettings{"Provider"}, {acme_settings()});
+  const Plan p = plan_for(full({person("ann"), person("bob"), person("cat")}));
+  const auto before = store_->read()->last_change_sequence();
+  const auto result = apply(p, service, sync_principal("corp", 1, acme_), clock_.now(), {});
+  EXPECT_EQ(failures_of(result), (std::vector<std::string>{std::to_string(create_of(p, "bob")) +
+                                                           " createUser owned_by_directory"}));
+  EXPECT_EQ(created_since(before), (std::vector<std::string>{"ann", "cat"}));
+  EXPECT_FALSE(store_->read()->find_link("corp", "anchor-bob"));
+  EXPECT_EQ(store_->read()->sync_cursor("seen-bob"), "");
+  EXPECT_EQ(store_->read()->sync_cursor("seen-ann"), "yes");
+}
+
+TEST_F(BatchedApplyTest, BatchedAndOneByOneApplyLeaveTheSameState) {
+  UserWrite taken;
+  taken.user.user_name = "someone";
+  taken.user.emails = {{"user2@example.com", "work", true}};
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, taken));
+  std::vector<DirectoryEntry> people;
+  for (int i = 0; i < 7; ++i) {
+    people.push_back(person("user" + std::to_string(i), i % 2 == 0
+                                                            ? std::vector<std::string>{"sales"}
+                                                            : std::vector<std::string>{}));
+  }
+  const Plan p = with_second_create(plan_for(full(people)), "user4", "anchor-twin");
+
+  // What a store holds after the apply, ids aside: links, user change records, and the members
+  // the group change records added (one record per member one by one, per group and page in a
+  // batch).
+  const auto state_of = [](Store& store) {
+    auto reader = store.read();
+    std::vector<std::string> out;
+    for (const auto& link : reader->list_links("corp")) {
+      out.push_back(link.anchor + "=" + reader->find_user(link.tenant, link.user)->user_name);
+    }
+    std::vector<std::string> members_added;
+    for (const auto& record : reader->changes_after(0, 10'000)) {
+      if (record.resource_type == ResourceType::user) {
+        out.push_back("user " + std::string(to_string(record.kind)) + " " +
+                      reader->find_user(record.tenant, UserId(record.resource_id))->user_name);
+        continue;
+      }
+      for (const auto& attribute : record.attributes) {
+        if (attribute.path == "members" && attribute.after) {
+          const auto id = attribute.after->substr(attribute.after->find(':') + 1);
+          members_added.push_back(reader->find_user(record.tenant, UserId(id))->user_name);
+        }
+      }
+    }
+    std::sort(members_added.begin(), members_added.end());
+    out.insert(out.end(), members_added.begin(), members_added.end());
+    return out;
+  };
+  const auto group_records = [](Store& store) {
+    std::size_t count = 0;
+    for (const auto& record : store.read()->changes_after(0, 10'000)) {
+      count += record.resource_type == ResourceType::group && record.kind == ChangeKind::updated;
+    }
+    return count;
+  };
+  ApplyOptions batched;
+  batched.page_size = 4;
+  const auto batched_result = run(p, batched);
+
+  testing::TempDir other_dir;
+  auto other = store::open_sqlite_store({.path = other_dir.file("idbridge.db")});
+  IdentityService other_service({*other, clock_, ids_, hasher_, zones_},
+                                ProviderSettings{"Provider"}, {acme_settings()});
+  ASSERT_TRUE(other_service.ensure_tenant(acme_));
+  ASSERT_TRUE(other_service.create_user(system_principal(), acme_, taken));
+  ApplyOptions single = batched;
+  single.one_by_one = true;
+  const auto single_result =
+      apply(p, other_service, sync_principal("corp", 1, acme_), clock_.now(), single);
+
+  EXPECT_EQ(failures_of(batched_result), failures_of(single_result));
+  EXPECT_EQ(failures_of(batched_result).size(), 3U)
+      << "user2's email, then its membership, and user4's twin";
+  EXPECT_EQ(state_of(*store_), state_of(*other));
+  EXPECT_EQ(group_records(*other), 3U) << "user0, user4, user6 joined Sales one by one";
+  EXPECT_EQ(group_records(*store_), 2U) << "one per page holding Sales memberships";
+  EXPECT_LT(store_->read()->find_system_group(acme_)->version,
+            other->read()->find_system_group(acme_)->version)
+      << "one All Users version per batch, not per user";
+}
+
+TEST_F(BatchedApplyTest, AMembershipRefusedInAGroupsBatchFailsAloneAndTheOthersJoin) {
+  RefusingInterceptor interceptor("nobody");
+  interceptor.refused_groups_for = "bob";
+  IdentityService service({*store_, clock_, ids_, hasher_, zones_, &interceptor},
+                          ProviderSettings{"Provider"}, {acme_settings()});
+  const Plan p = plan_for(
+      full({person("ann", {"sales"}), person("bob", {"sales"}), person("cat", {"sales"})}));
+  const auto result = apply(p, service, sync_principal("corp", 1, acme_), clock_.now(), {});
+  ASSERT_EQ(result.failures.size(), 1U);
+  EXPECT_EQ(result.failures[0].kind, OpKind::add_membership);
+  EXPECT_EQ(result.failures[0].user_name, "bob");
+  EXPECT_EQ(result.failures[0].error.code, ErrorCode::owned_by_directory);
+  EXPECT_EQ(sales_members(), (std::vector<std::string>{"ann", "cat"}));
+  EXPECT_TRUE(user_named("bob")) << "only the membership was refused";
+}
+
 }  // namespace
 }  // namespace idbridge::core::sync

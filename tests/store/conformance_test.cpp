@@ -228,6 +228,31 @@ TEST_P(StoreConformance, DuplicateUserNameIsRefusedAcrossTenantsAndCase) {
   EXPECT_EQ(reader->find_user_by_user_name("alice")->id, UserId("u1"));
 }
 
+TEST_P(StoreConformance, ARefusedInsertLeavesNoEmailRowAndTheTransactionUsable) {
+  // Many inserts in one transaction, some refused, none of them in a nested transaction of its
+  // own: what a batch of creates does. A refused user leaves none of its email rows behind.
+  auto alice = make_user("acme", "u1", "alice");
+  alice.emails = {{"alice@example.com", "work", true}};
+  insert(alice);
+  auto writer = store().write();
+  auto clash = make_user("acme", "u2", "ALICE");
+  clash.emails = {{"clash@example.com", "work", true}, {"backup@example.com", "home", false}};
+  expect_violation(ErrorCode::user_name_taken, [&] { writer->insert_user(clash); });
+  auto bob = make_user("acme", "u3", "bob");
+  bob.emails = {{"bob@example.com", "work", true}, {"shared@example.com", "home", false}};
+  writer->insert_user(bob);
+  auto email_clash = make_user("acme", "u4", "carol");
+  email_clash.emails = {{"BOB@example.com", "work", true}, {"carol@example.com", "home", false}};
+  expect_violation(ErrorCode::email_taken, [&] { writer->insert_user(email_clash); });
+  writer->commit();
+  auto reader = store().read();
+  EXPECT_TRUE(reader->find_users_by_email(acme, "clash@example.com").empty());
+  EXPECT_TRUE(reader->find_users_by_email(acme, "backup@example.com").empty());
+  EXPECT_TRUE(reader->find_users_by_email(acme, "carol@example.com").empty());
+  EXPECT_EQ(reader->find_users_by_email(acme, "shared@example.com"), std::vector<core::User>{bob});
+  EXPECT_EQ(reader->count_users(acme), 2);
+}
+
 TEST_P(StoreConformance, DuplicatePrimaryEmailIsRefusedWithinTheTenantOnly) {
   auto alice = make_user("acme", "u1", "alice");
   alice.emails = {{"shared@example.com", "work", true}};

@@ -72,6 +72,22 @@ class IdentityService {
   // password_policy, extension_taken, extension_rules, mfa_rules, profile_unknown.
   Result<User> create_user(const Principal& who, const TenantId& tenant, UserWrite write);
 
+  // Called inside create_users' transaction for each user it creates, after the user and its
+  // change record are written: what the caller writes with the user (a directory link). A throw
+  // abandons the whole batch (nothing of it is written) and propagates.
+  using AfterCreate = std::function<void(std::size_t index, const User& created, StoreWriter& tx)>;
+
+  // Creates every write as create_user would, one after another, in ONE store transaction: a
+  // directory sync's page of new users pays for one transaction and one All Users version bump
+  // instead of one each. Each write is checked against every rule, the store and the writes
+  // before it (a userName, primary email or extension taken earlier in the batch is taken; so
+  // is the Account Owner role); a refused write gets its Error at its index and writes nothing,
+  // the others are created with one change record each, in order. Results are in the order of
+  // `writes`; errors per write as create_user. Throws StoreFailure (then nothing was written).
+  std::vector<Result<User>> create_users(const Principal& who, const TenantId& tenant,
+                                         std::vector<UserWrite> writes,
+                                         const AfterCreate& after_create = {});
+
   // Replaces every attribute. `if_match`: the version the caller last saw (version_mismatch
   // when stale). Changing the role needs an account_owner ceiling; assigning account_owner to
   // another user transfers it atomically (the old owner becomes administrator); taking it away

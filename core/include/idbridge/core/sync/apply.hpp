@@ -55,11 +55,16 @@ struct OpFailure {
 struct ApplyOptions {
   // Operations per durable transaction. Each operation is still atomic on its own (a nested
   // transaction): a refused one is undone and reported, the others of its page commit.
-  // Measured at 100,000 creates (bench/ldap-sync-bench.sh): releasing an operation's savepoint
-  // costs time proportional to what its page has written so far (SQLite's in-memory sub-journal
-  // is walked to truncate it), so pages of 500 spent 60 % of a 119 s first sync there; pages of
-  // 100 cost five times less of it for 1,100 commits (fsyncs) instead of 220.
-  std::size_t page_size = 100;
+  // Pages were 100 while releasing a savepoint cost time proportional to what its page had
+  // written (SQLite's chained in-memory sub-journal, walked to truncate it); the store now keeps
+  // that journal in one allocation, creates and memberships go in batches, and 500 costs less
+  // CPU (fewer commits, each index page written once per page rather than five times).
+  std::size_t page_size = 500;
+  // Consecutive creates of a page are applied as one batch (IdentityService::create_users),
+  // and its memberships with one change_members call per group: one change record per group
+  // and page, listing its members. true applies every operation on its own, as a batch's
+  // fallback does (tests compare the two).
+  bool one_by_one = false;
   // When set, that run's record is updated in every page's transaction (`applied`, `failed`), so
   // a crash leaves an exact count of what is committed: the next apply of the same plan resumes
   // there.
