@@ -106,6 +106,9 @@ struct DesiredUser {
   std::optional<Role> role;
   std::vector<std::string> profiles;       // from profile rules, sorted
   std::vector<std::string> tenant_groups;  // from group rules, sorted
+  // mapped_digest() of all the above with the rules' fingerprint, set by the mapper: stored with
+  // the link, it lets an unchanged user be left alone without reading it (DirectoryLink).
+  std::string digest = {};
 };
 
 struct Diagnostic {
@@ -142,6 +145,16 @@ class UserMapper {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// A fingerprint of everything in the rules that decides a plan (templates, role, profile, group
+// and disabled rules, set-on-create-only targets), with the version of the planner's logic: a
+// change of either makes every stored digest differ, so every user is compared again.
+std::string rules_fingerprint(const MappingRules& rules);
+
+// A digest of what the mapping made of one entry (every mapped attribute, active, role, profiles,
+// tenant groups) and `fingerprint` (rules_fingerprint): 32 hex digits, the same for the same
+// inputs on every run and build.
+std::string mapped_digest(const DesiredUser& desired, std::string_view fingerprint);
 
 // Once the users are mapped, the planner needs only which anchors were read (presence) and how
 // many: this frees every entry's DN, attributes and groups (about 150 MB at 100,000 users) before
