@@ -207,12 +207,9 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
   const auto managed = managed_group_names(rules);
   const auto elsewhere = users_linked_elsewhere(reader, tenant, other_directories);
 
-  std::vector<DirectoryLink> links;
-  for (auto& link : reader.list_links(snapshot.directory)) {
-    if (link.tenant == tenant) {
-      links.push_back(std::move(link));
-    }
-  }
+  // Filtered in place: a second vector of 100,000 links was a measurable share of the run.
+  std::vector<DirectoryLink> links = reader.list_links(snapshot.directory);
+  std::erase_if(links, [&](const DirectoryLink& link) { return link.tenant != tenant; });
   view.linked_total = links.size();
   std::unordered_map<std::string_view, const DirectoryLink*> link_of_user;
   link_of_user.reserve(links.size());
