@@ -277,6 +277,10 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
       tenant,
       [&](const UserRowKey& row) {
         if (const auto link = link_of_user.find(row.id); link != link_of_user.end()) {
+          if (std::binary_search(mapped.settled_anchors.begin(), mapped.settled_anchors.end(),
+                                 link->second->anchor)) {
+            return false;  // judged settled as it was mapped (SettledUsers)
+          }
           const std::ptrdiff_t desired = desired_of(link->second->anchor);
           if (settled(*link->second, desired, row.version, row.id)) {
             unchanged[static_cast<std::size_t>(desired)] = true;
@@ -331,6 +335,56 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
       [&](Group& group) { view.existing_groups.push_back(std::move(group.display_name)); });
   std::sort(view.existing_groups.begin(), view.existing_groups.end());
   return view;
+}
+
+SettledUsers SettledUsers::load(StoreReader& reader, const std::string& directory,
+                                const MappingRules& rules, const TenantId& tenant) {
+  SettledUsers out;
+  std::unordered_map<std::string, ResourceVersion, TransparentHash, std::equal_to<>> versions;
+  reader.for_each_user_where(
+      tenant,
+      [&](const UserRowKey& row) {
+        versions.emplace(std::string(row.id), row.version);
+        return false;
+      },
+      [](User&) {});
+  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>
+      groups_of_user;
+  for (const auto& name : managed_group_names(rules)) {  // sorted: each list comes out sorted
+    const auto group = reader.find_group_by_display_name(tenant, name);
+    if (!group || group->system) {
+      continue;
+    }
+    for_each_page<MemberRef>(
+        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
+        [&](MemberRef& member) {
+          if (member.type == MemberType::user) {
+            groups_of_user[member.id].push_back(name);
+          }
+        });
+  }
+  for (auto& link : reader.list_links(directory)) {
+    if (link.tenant != tenant || link.disabled_by_sync_at || link.mapped_digest.empty()) {
+      continue;
+    }
+    const auto version = versions.find(link.user.str());
+    if (version == versions.end() || version->second != link.settled_version) {
+      continue;
+    }
+    Settled settled{std::move(link.mapped_digest), {}};
+    if (auto groups = groups_of_user.find(link.user.str()); groups != groups_of_user.end()) {
+      settled.tenant_groups = std::move(groups->second);
+    }
+    out.by_anchor_.emplace(std::move(link.anchor), std::move(settled));
+  }
+  return out;
+}
+
+bool SettledUsers::settled(const DesiredUser& desired) const {
+  const auto found = by_anchor_.find(desired.anchor);
+  return found != by_anchor_.end() && !desired.digest.empty() &&
+         found->second.digest == desired.digest &&
+         found->second.tenant_groups == desired.tenant_groups;
 }
 
 Principal sync_principal(const std::string& directory, std::int64_t run_id,

@@ -496,6 +496,14 @@ struct UserMapper::State {
   bool groups_by_name = false;            // ...or by cn
   std::size_t owner_candidates = 0;
   std::deque<DesiredUser> users;
+  std::function<bool(const DesiredUser&)> settled;
+  // Users left out as settled: what finish() needs to report a userName mapped twice.
+  struct LeftOut {
+    std::string anchor;
+    std::string dn;
+    std::string user_name;
+  };
+  std::vector<LeftOut> left_out;
   std::vector<WithoutOwner> without_owner;
   std::vector<Problem> problems;
 };
@@ -557,7 +565,19 @@ void UserMapper::add(const DirectoryEntry& entry) {
     }
   }
   sorted_unique(desired.tenant_groups);
+  if (s.settled && !s.owner_rule) {
+    desired.digest = mapped_digest(desired, s.fingerprint);
+    if (s.settled(desired)) {
+      s.left_out.push_back(
+          {std::move(desired.anchor), std::move(desired.dn), std::move(desired.user.user_name)});
+      return;
+    }
+  }
   s.users.push_back(std::move(desired));
+}
+
+void UserMapper::leave_out_settled(std::function<bool(const DesiredUser&)> settled) {
+  state_->settled = std::move(settled);
 }
 
 MappingResult UserMapper::finish() && {
@@ -588,15 +608,27 @@ MappingResult UserMapper::finish() && {
   std::sort(result.users.begin(), result.users.end(),
             [](const DesiredUser& a, const DesiredUser& b) { return a.anchor < b.anchor; });
   // Two entries with one userName cannot both become the same user, and which one is meant
-  // would be a guess: both are left out and reported. Sorted folded names find them in
-  // O(n log n) without a node per user.
+  // would be a guess: both are left out and reported, settled ones too. Sorted folded names find
+  // them in O(n log n) without a node per user; ties in anchor order, as the diagnostics are.
+  const std::size_t kept_count = result.users.size();
+  const auto anchor_of = [&](std::size_t i) -> const std::string& {
+    return i < kept_count ? result.users[i].anchor : s.left_out[i - kept_count].anchor;
+  };
   std::vector<std::pair<std::string, std::size_t>> by_name;
-  by_name.reserve(result.users.size());
-  for (std::size_t i = 0; i < result.users.size(); ++i) {
+  by_name.reserve(kept_count + s.left_out.size());
+  for (std::size_t i = 0; i < kept_count; ++i) {
     by_name.emplace_back(fold_case(result.users[i].user.user_name), i);
   }
-  std::sort(by_name.begin(), by_name.end());
-  std::vector<bool> drop(result.users.size(), false);
+  for (std::size_t j = 0; j < s.left_out.size(); ++j) {
+    by_name.emplace_back(fold_case(s.left_out[j].user_name), kept_count + j);
+  }
+  std::sort(by_name.begin(), by_name.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) {
+      return a.first < b.first;
+    }
+    return anchor_of(a.second) < anchor_of(b.second);
+  });
+  std::vector<bool> drop(kept_count + s.left_out.size(), false);
   bool any_dropped = false;
   for (std::size_t first = 0; first < by_name.size();) {
     std::size_t last = first + 1;
@@ -607,9 +639,13 @@ MappingResult UserMapper::finish() && {
       const std::size_t i = by_name[k].second;
       drop[i] = true;
       any_dropped = true;
-      result.problems.push_back({result.users[i].anchor, result.users[i].dn,
-                                 "userName \"" + result.users[i].user.user_name +
-                                     "\" is mapped from " + std::to_string(last - first) +
+      const bool kept = i < kept_count;
+      const std::string& dn = kept ? result.users[i].dn : s.left_out[i - kept_count].dn;
+      const std::string& name =
+          kept ? result.users[i].user.user_name : s.left_out[i - kept_count].user_name;
+      result.problems.push_back({anchor_of(i), dn,
+                                 "userName \"" + name + "\" is mapped from " +
+                                     std::to_string(last - first) +
                                      " entries: none of them is synced"});
     }
     first = last;
@@ -627,9 +663,20 @@ MappingResult UserMapper::finish() && {
     result.users.erase(result.users.begin() + static_cast<std::ptrdiff_t>(kept),
                        result.users.end());
   }
+  // A settled entry whose userName another entry also maps is no longer settled: its user is
+  // read and left alone like the others' (it has no mapped user any more).
+  result.settled_anchors.reserve(s.left_out.size());
+  for (std::size_t j = 0; j < s.left_out.size(); ++j) {
+    if (!drop[kept_count + j]) {
+      result.settled_anchors.push_back(std::move(s.left_out[j].anchor));
+    }
+  }
+  std::sort(result.settled_anchors.begin(), result.settled_anchors.end());
   // Once the roles are settled: the digest is of what the planner will be given.
   for (auto& user : result.users) {
-    user.digest = mapped_digest(user, s.fingerprint);
+    if (user.digest.empty()) {
+      user.digest = mapped_digest(user, s.fingerprint);
+    }
   }
   return result;
 }

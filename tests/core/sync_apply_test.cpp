@@ -602,5 +602,53 @@ TEST_F(SyncApplyTest, LinksWithoutADigestAreComparedInFullAndThenSettled) {
   EXPECT_TRUE(second.plan.ops.empty());
 }
 
+TEST_F(SyncApplyTest, SettledUsersAreLeftOutAsTheyAreMappedAndNeverRead) {
+  ASSERT_TRUE(
+      run(plan_for(full({person("ann"), person("bob"), person("cat")}, "c1"))).failures.empty());
+  const auto settled = SettledUsers::load(*store_->read(), "corp", rules_, acme_);
+  EXPECT_EQ(settled.size(), 3u);
+  const auto map_leaving_out = [&](const Snapshot& snapshot) {
+    UserMapper mapper(rules_);
+    mapper.leave_out_settled([&](const DesiredUser& d) { return settled.settled(d); });
+    for (const auto& entry : snapshot.users) {
+      mapper.add(entry);
+    }
+    return std::move(mapper).finish();
+  };
+  // Documents edited behind the store's back: only a user that is read would show it.
+  tamper_with_documents("UPDATE users SET doc = json_set(doc, '$.nickName', 'Tampered')");
+  rules_.attributes.push_back({"nickName", "{uid}"});
+  const auto with_nick = SettledUsers::load(*store_->read(), "corp", rules_, acme_);
+  EXPECT_EQ(with_nick.size(), 3u) << "links and versions alone: the rules are in the digest";
+  rules_.attributes.pop_back();
+
+  const auto snapshot = full({person("ann"), person("bob", {}, "Director"), person("cat")}, "c2");
+  auto mapped = map_leaving_out(snapshot);
+  ASSERT_EQ(mapped.users.size(), 1u);
+  EXPECT_EQ(mapped.users[0].anchor, "anchor-bob");
+  EXPECT_EQ(mapped.settled_anchors, (std::vector<std::string>{"anchor-ann", "anchor-cat"}));
+  const auto view =
+      load_tenant_view_dropping_unchanged(*store_->read(), snapshot, mapped, rules_, acme_, {});
+  ASSERT_EQ(view.linked.size(), 1u) << "bob only: ann and cat were not read";
+  const Plan lean = plan(std::move(mapped), snapshot, view, rules_, {}, clock_.now());
+  EXPECT_EQ(lean.counts.updates, 1u) << to_table(lean);
+  EXPECT_EQ(lean.counts.disables, 0u) << "left-out users are present";
+
+  // A settled entry whose userName another entry maps too is reported with it, as before.
+  DirectoryEntry twin = person("ann");
+  twin.anchor = "anchor-twin";
+  const auto twins = full({person("ann"), person("bob"), person("cat"), twin}, "c3");
+  const auto left = map_leaving_out(twins);
+  const auto whole = map_users(twins, rules_);
+  EXPECT_EQ(left.settled_anchors, (std::vector<std::string>{"anchor-bob", "anchor-cat"}))
+      << "not ann, mapped twice";
+  ASSERT_EQ(left.problems.size(), 2u);
+  ASSERT_EQ(whole.problems.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(left.problems[i].anchor, whole.problems[i].anchor);
+    EXPECT_EQ(left.problems[i].message, whole.problems[i].message);
+  }
+}
+
 }  // namespace
 }  // namespace idbridge::core::sync

@@ -6,6 +6,7 @@
 #include "idbridge/core/model.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -121,6 +122,9 @@ struct MappingResult {
   // Sorted by anchor. A deque: plan(MappingResult&&) frees each user as it plans it.
   std::deque<DesiredUser> users;
   std::vector<Diagnostic> problems;  // entries skipped or decisions not taken, never guessed
+  // Sorted: entries mapped and found settled as they were read (UserMapper::leave_out_settled),
+  // not kept in `users`. Their linked users need no operation and are not read from the store.
+  std::vector<std::string> settled_anchors = {};
 };
 
 // Applies the rules to every user entry. An entry without a userName value is skipped and
@@ -140,6 +144,12 @@ class UserMapper {
 
   void add(const DirectoryEntry& entry);
   MappingResult finish() &&;
+
+  // From now on, a mapped user `settled` accepts (asked with its digest set) is not kept: only its
+  // anchor (MappingResult::settled_anchors) and what finish() needs to find userNames mapped
+  // twice. An unchanged re-sync of 100,000 users so never holds 100,000 mapped users. Ignored
+  // with an Account Owner rule, which settles roles only once every entry is mapped.
+  void leave_out_settled(std::function<bool(const DesiredUser&)> settled);
 
  private:
   struct State;
