@@ -532,7 +532,16 @@ class Queries : public Base {
 
   std::vector<core::sync::DirectoryLink> list_links(std::string_view directory) override {
     // One statement stepping the primary key in order: a first full sync reads 100,000 links.
+    // Reserved first: growing a vector of 100,000 links moved them about ten times (measured:
+    // a few percent of an unchanged re-sync).
     std::vector<core::sync::DirectoryLink> out;
+    {
+      auto count =
+          db().query("SELECT count(*) FROM directory_links WHERE directory = ?", directory);
+      if (count.step()) {
+        out.reserve(static_cast<std::size_t>(count.integer(0)));
+      }
+    }
     auto rows = db().query(
         "SELECT anchor, tenant, user_id, disabled_by_sync_at, mapped_digest, settled_version "
         "FROM directory_links "
