@@ -306,7 +306,8 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
           if (!linked.disabled_by_sync_at &&
               (link->second->mapped_digest != desired.digest ||
                link->second->settled_version != linked.user.version) &&
-              detail::target_user(linked.user, desired, owns) == linked.user) {
+              detail::target_user(linked.user, desired, owns) == linked.user &&
+              detail::directory_corrections(linked, desired, owns).empty()) {
             DirectoryLink now_settled = *link->second;
             now_settled.mapped_digest = desired.digest;
             now_settled.settled_version = linked.user.version;

@@ -773,6 +773,7 @@ std::string rules_fingerprint(const MappingRules& rules) {
   text.field(rules.disabled.attribute);
   text.field(rules.disabled.value);
   text.list(rules.set_on_create_only);
+  text.list(rules.corrected_in_directory);
   return digest_of(text.text());
 }
 

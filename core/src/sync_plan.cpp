@@ -296,6 +296,8 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
                       desired.tenant_groups);
       auto corrections = detail::directory_corrections(link, desired, owns);
+      // A user whose entry still needs a correction is not settled: the next read compares it.
+      const bool settles = corrections.empty();
       if (!corrections.empty()) {
         ops.push_back({OpKind::correct_directory, desired.anchor, link.user.id, target.user_name,
                        std::move(corrections), nullptr, ""});
@@ -304,7 +306,9 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
         const OpKind kind = link.disabled_by_sync_at ? OpKind::restore_user : OpKind::update_user;
         ops.push_back({kind, desired.anchor, link.user.id, target.user_name, std::move(changes),
                        shared(std::move(target)), ""});
-        ops.back().link_digest = desired.digest;
+        if (settles) {
+          ops.back().link_digest = desired.digest;
+        }
       }
       return;
     }
@@ -322,7 +326,9 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
             shared(std::move(target)),
             ""};
       op.previous_anchor = link.anchor;
-      op.link_digest = desired.digest;
+      if (owns.corrected_in_directory.empty()) {  // else compared (and corrected) next time
+        op.link_digest = desired.digest;
+      }
       ops.push_back(std::move(op));
       reanchored.insert(link.anchor);
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
@@ -339,7 +345,9 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
       auto changes = diff_users(&existing, &target);
       ops.push_back({OpKind::adopt_user, desired.anchor, existing.id, target.user_name,
                      std::move(changes), shared(std::move(target)), ""});
-      ops.back().link_digest = desired.digest;
+      if (owns.corrected_in_directory.empty()) {  // else compared (and corrected) next time
+        ops.back().link_digest = desired.digest;
+      }
       return;
     }
     User fresh;
