@@ -20,6 +20,14 @@ namespace {
 
 constexpr std::int64_t listing_page = 1000;
 
+// Lets a map keyed by std::string be searched with a std::string_view, without a copy per lookup.
+struct TransparentHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
 template <class T, class F>
 void for_each_page(F&& fetch, const std::function<void(T&)>& each,
                    std::int64_t page_size = listing_page) {
@@ -201,12 +209,9 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
   const auto managed = managed_group_names(rules);
   const auto elsewhere = users_linked_elsewhere(reader, tenant, other_directories);
 
-  std::vector<DirectoryLink> links;
-  for (auto& link : reader.list_links(snapshot.directory)) {
-    if (link.tenant == tenant) {
-      links.push_back(std::move(link));
-    }
-  }
+  // Filtered in place: a second vector of 100,000 links was a measurable share of the run.
+  std::vector<DirectoryLink> links = reader.list_links(snapshot.directory);
+  std::erase_if(links, [&](const DirectoryLink& link) { return link.tenant != tenant; });
   view.linked_total = links.size();
   std::unordered_map<std::string_view, const DirectoryLink*> link_of_user;
   link_of_user.reserve(links.size());
@@ -216,7 +221,8 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
   // The managed groups each user is in, known before the users are read so that each one can
   // be judged as it arrives: each managed group's members listed once (sorted by name, as the
   // view's lists are).
-  std::unordered_map<std::string, std::vector<std::string>> groups_of_user;
+  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>
+      groups_of_user;
   for (const auto& name : managed) {
     const auto group = reader.find_group_by_display_name(tenant, name);
     if (!group || group->system) {
@@ -233,27 +239,20 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
 
   const detail::Ownership owns(rules, false);
   std::vector<bool> unchanged(mapped.users.size(), false);
+  const auto desired_of = [&](const std::string& anchor) -> std::ptrdiff_t {
+    const auto found =
+        std::lower_bound(mapped.users.begin(), mapped.users.end(), anchor,
+                         [](const DesiredUser& d, const std::string& a) { return d.anchor < a; });
+    return found != mapped.users.end() && found->anchor == anchor ? found - mapped.users.begin()
+                                                                  : -1;
+  };
+  static const std::vector<std::string> no_groups;
+  const auto groups_of = [&](std::string_view user) -> const std::vector<std::string>& {
+    const auto found = groups_of_user.find(user);
+    return found != groups_of_user.end() ? found->second : no_groups;
+  };
   std::optional<std::unordered_set<std::string>> wanted_names;  // folded, built on first need
-  reader.for_each_user(tenant, [&](User& user) {
-    if (const auto link = link_of_user.find(user.id.str()); link != link_of_user.end()) {
-      LinkedUser linked = linked_user(std::move(user), *link->second);
-      if (auto groups = groups_of_user.find(linked.user.id.str()); groups != groups_of_user.end()) {
-        linked.tenant_groups = std::move(groups->second);
-      }
-      const auto desired = std::lower_bound(
-          mapped.users.begin(), mapped.users.end(), linked.anchor,
-          [](const DesiredUser& d, const std::string& anchor) { return d.anchor < anchor; });
-      if (desired != mapped.users.end() && desired->anchor == linked.anchor &&
-          detail::leaves_unchanged(linked, *desired, owns)) {
-        unchanged[static_cast<std::size_t>(desired - mapped.users.begin())] = true;
-        return;
-      }
-      view.linked.push_back(std::move(linked));
-      return;
-    }
-    if (elsewhere.contains(user.id.str())) {
-      return;
-    }
+  const auto name_wanted = [&](std::string_view user_name) {
     // Only an entry's userName can adopt an unlinked user: the others are not kept.
     if (!wanted_names) {
       wanted_names.emplace();
@@ -262,10 +261,67 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
         wanted_names->insert(fold_case(desired.user.user_name));
       }
     }
-    if (wanted_names->contains(fold_case(user.user_name))) {
-      view.unlinked_with_names.push_back(std::move(user));
+    return wanted_names->contains(fold_case(user_name));
+  };
+  // Whether a linked user's row can be judged unchanged without decoding it: its link records the
+  // digest of this very mapping (same entry, same rules) and the version it was settled at is
+  // still the user's, and its rule-managed groups (not in the user's version) are as wanted.
+  const auto settled = [&](const DirectoryLink& link, std::ptrdiff_t desired,
+                           ResourceVersion version, std::string_view user) {
+    if (desired < 0 || link.disabled_by_sync_at || link.mapped_digest.empty()) {
+      return false;
     }
-  });
+    const DesiredUser& wanted = mapped.users[static_cast<std::size_t>(desired)];
+    return link.mapped_digest == wanted.digest && link.settled_version == version &&
+           groups_of(user) == wanted.tenant_groups;
+  };
+  reader.for_each_user_where(
+      tenant,
+      [&](const UserRowKey& row) {
+        if (const auto link = link_of_user.find(row.id); link != link_of_user.end()) {
+          if (std::binary_search(mapped.settled_anchors.begin(), mapped.settled_anchors.end(),
+                                 link->second->anchor)) {
+            return false;  // judged settled as it was mapped (SettledUsers)
+          }
+          const std::ptrdiff_t desired = desired_of(link->second->anchor);
+          if (settled(*link->second, desired, row.version, row.id)) {
+            unchanged[static_cast<std::size_t>(desired)] = true;
+            return false;
+          }
+          return true;
+        }
+        return !elsewhere.contains(std::string(row.id)) && name_wanted(row.user_name);
+      },
+      [&](User& user) {
+        const auto link = link_of_user.find(user.id.str());
+        if (link == link_of_user.end()) {
+          view.unlinked_with_names.push_back(std::move(user));
+          return;
+        }
+        LinkedUser linked = linked_user(std::move(user), *link->second);
+        linked.tenant_groups = groups_of(linked.user.id.str());
+        const std::ptrdiff_t index = desired_of(linked.anchor);
+        if (index >= 0) {
+          const DesiredUser& desired = mapped.users[static_cast<std::size_t>(index)];
+          // Its attributes as the directory wants (the groups are compared on every run): the
+          // link is told so when the plan is applied, and the next run need not read the user.
+          if (!linked.disabled_by_sync_at &&
+              (link->second->mapped_digest != desired.digest ||
+               link->second->settled_version != linked.user.version) &&
+              detail::target_user(linked.user, desired, owns) == linked.user &&
+              detail::directory_corrections(linked, desired, owns).empty()) {
+            DirectoryLink now_settled = *link->second;
+            now_settled.mapped_digest = desired.digest;
+            now_settled.settled_version = linked.user.version;
+            view.settled_links.push_back(std::move(now_settled));
+          }
+          if (detail::leaves_unchanged(linked, desired, owns)) {
+            unchanged[static_cast<std::size_t>(index)] = true;
+            return;
+          }
+        }
+        view.linked.push_back(std::move(linked));
+      });
   std::size_t kept = 0;
   for (std::size_t i = 0; i < mapped.users.size(); ++i) {
     if (!unchanged[i]) {
@@ -282,6 +338,56 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
       [&](Group& group) { view.existing_groups.push_back(std::move(group.display_name)); });
   std::sort(view.existing_groups.begin(), view.existing_groups.end());
   return view;
+}
+
+SettledUsers SettledUsers::load(StoreReader& reader, const std::string& directory,
+                                const MappingRules& rules, const TenantId& tenant) {
+  SettledUsers out;
+  std::unordered_map<std::string, ResourceVersion, TransparentHash, std::equal_to<>> versions;
+  reader.for_each_user_where(
+      tenant,
+      [&](const UserRowKey& row) {
+        versions.emplace(std::string(row.id), row.version);
+        return false;
+      },
+      [](User&) {});
+  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>
+      groups_of_user;
+  for (const auto& name : managed_group_names(rules)) {  // sorted: each list comes out sorted
+    const auto group = reader.find_group_by_display_name(tenant, name);
+    if (!group || group->system) {
+      continue;
+    }
+    for_each_page<MemberRef>(
+        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
+        [&](MemberRef& member) {
+          if (member.type == MemberType::user) {
+            groups_of_user[member.id].push_back(name);
+          }
+        });
+  }
+  for (auto& link : reader.list_links(directory)) {
+    if (link.tenant != tenant || link.disabled_by_sync_at || link.mapped_digest.empty()) {
+      continue;
+    }
+    const auto version = versions.find(link.user.str());
+    if (version == versions.end() || version->second != link.settled_version) {
+      continue;
+    }
+    Settled settled{std::move(link.mapped_digest), {}};
+    if (auto groups = groups_of_user.find(link.user.str()); groups != groups_of_user.end()) {
+      settled.tenant_groups = std::move(groups->second);
+    }
+    out.by_anchor_.emplace(std::move(link.anchor), std::move(settled));
+  }
+  return out;
+}
+
+bool SettledUsers::settled(const DesiredUser& desired) const {
+  const auto found = by_anchor_.find(desired.anchor);
+  return found != by_anchor_.end() && !desired.digest.empty() &&
+         found->second.digest == desired.digest &&
+         found->second.tenant_groups == desired.tenant_groups;
 }
 
 Principal sync_principal(const std::string& directory, std::int64_t run_id,
@@ -409,14 +515,37 @@ Error being_deleted_error() {
                     "deleted from the directory; it is not created again");
 }
 
+// Whether the user stored after an operation is as the entry's mapping wants it, by the
+// planner's own test (detail::target_user), so that its version can stand for "settled" in the
+// link. IdentityService may have normalised what it was given (a derived displayName), which the
+// planner does not count as a difference when the directory does not own that attribute. The
+// mapping is read back from the planned user: its owned attributes, role and managed profiles.
+bool settled_as_planned(const User& stored, const User& planned, const detail::Ownership& owns) {
+  DesiredUser mapped;
+  mapped.user = planned;
+  mapped.role = planned.role;
+  for (const auto& profile : planned.profiles) {
+    if (owns.managed_profiles.contains(profile)) {
+      mapped.profiles.push_back(profile);
+    }
+  }
+  return detail::target_user(stored, mapped, owns) == stored;
+}
+
 std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
                                const IdentityService& service, const Principal& who, Timestamp now,
-                               PageState& page) {
+                               PageState& page, const detail::Ownership* owns) {
   NestedStore scoped(tx);
   IdentityService svc = service.with_store(scoped);
   const TenantId& tenant = plan.tenant;
-  const auto link = [&](const UserId& user, std::optional<Timestamp> disabled_at) {
-    tx.put_link(DirectoryLink{plan.directory, op.anchor, tenant, user, disabled_at});
+  const auto link = [&](const User& stored, std::optional<Timestamp> disabled_at) {
+    DirectoryLink written{plan.directory, op.anchor, tenant, stored.id, disabled_at};
+    if (!disabled_at && !op.link_digest.empty() && op.desired && owns != nullptr &&
+        settled_as_planned(stored, *op.desired, *owns)) {
+      written.mapped_digest = op.link_digest;
+      written.settled_version = stored.version;
+    }
+    tx.put_link(written);
   };
   // The plan's user carries the version it was planned from: a user changed since (by SCIM or
   // an admin) is refused with version_mismatch instead of overwritten.
@@ -443,7 +572,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       if (!created) {
         return created.error();
       }
-      link(created->id, std::nullopt);
+      link(*created, std::nullopt);
       return std::nullopt;
     }
     case OpKind::reanchor_user: {
@@ -452,7 +581,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       if (!replaced) {
         return replaced.error();
       }
-      link(replaced->id, std::nullopt);
+      link(*replaced, std::nullopt);
       return std::nullopt;
     }
     case OpKind::adopt_user:
@@ -465,7 +594,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       if (!replaced) {
         return replaced.error();
       }
-      link(replaced->id, std::nullopt);
+      link(*replaced, std::nullopt);
       return std::nullopt;
     }
     case OpKind::disable_user: {
@@ -476,7 +605,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
       if (!replaced) {
         return replaced.error();
       }
-      link(replaced->id, now);
+      link(*replaced, now);
       return std::nullopt;
     }
     case OpKind::delete_user: {
@@ -516,7 +645,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
 // link refused by the store), for the caller to apply the operations one by one.
 bool apply_creates(const Plan& plan, std::size_t first, std::size_t end, StoreWriter& page,
                    const IdentityService& service, const Principal& who, PageState& state,
-                   std::vector<OpFailure>& failures) {
+                   const detail::Ownership* owns, std::vector<OpFailure>& failures) {
   std::vector<std::size_t> indexes;
   std::vector<UserWrite> writes;
   std::vector<OpFailure> refused;
@@ -541,12 +670,19 @@ bool apply_creates(const Plan& plan, std::size_t first, std::size_t end, StoreWr
   IdentityService svc = service.with_store(scoped);
   std::vector<Result<User>> results;
   try {
-    results =
-        svc.create_users(who, plan.tenant, std::move(writes),
-                         [&](std::size_t k, const User& created, StoreWriter& tx) {
-                           tx.put_link(DirectoryLink{plan.directory, plan.ops[indexes[k]].anchor,
-                                                     plan.tenant, created.id, std::nullopt});
-                         });
+    results = svc.create_users(
+        who, plan.tenant, std::move(writes),
+        [&](std::size_t k, const User& created, StoreWriter& tx) {
+          const Op& op = plan.ops[indexes[k]];
+          DirectoryLink written{plan.directory, op.anchor, plan.tenant, created.id, std::nullopt};
+          // As apply_one's link(): settled when stored as planned.
+          if (!op.link_digest.empty() && op.desired && owns != nullptr &&
+              settled_as_planned(created, *op.desired, *owns)) {
+            written.mapped_digest = op.link_digest;
+            written.settled_version = created.version;
+          }
+          tx.put_link(written);
+        });
   } catch (const StoreConstraintViolation&) {
     return false;  // the batch's transaction is rolled back whole
   }
@@ -644,6 +780,10 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
   const std::size_t page_size = std::max<std::size_t>(1, options.page_size);
   std::size_t next = 0;
   std::int64_t failed_before = 0;
+  std::optional<detail::Ownership> owns;  // of existing users, as the plan's links are judged
+  if (plan.rules) {
+    owns.emplace(*plan.rules, false);
+  }
   if (options.run_id) {
     if (const auto run = service.store().read()->find_sync_run(*options.run_id)) {
       failed_before = run->failed;
@@ -660,7 +800,7 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
       auto tx = page->nested();
       std::optional<Error> refused;
       try {
-        refused = apply_one(plan, op, *tx, service, who, now, state);
+        refused = apply_one(plan, op, *tx, service, who, now, state, owns ? &*owns : nullptr);
       } catch (const StoreConstraintViolation& violation) {
         // The link itself was refused (the user is linked to another anchor of the directory):
         // the operation is undone whole, like any other refusal.
@@ -690,7 +830,8 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
           next = run_end - 1;
           continue;
         }
-        if (apply_creates(plan, next, run_end, *page, service, who, state, result.failures)) {
+        if (apply_creates(plan, next, run_end, *page, service, who, state, owns ? &*owns : nullptr,
+                          result.failures)) {
           next = run_end - 1;
           continue;
         }
@@ -701,6 +842,11 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
       }
     }
     const bool last = next == plan.ops.size();
+    if (last) {
+      for (const auto& settled : plan.settled_links) {
+        page->set_link_settled(settled);
+      }
+    }
     if (last && plan.completeness.complete && result.failures.empty() && !plan.cursor.empty()) {
       page->set_sync_cursor(plan.directory, plan.cursor);
       result.cursor_stored = true;

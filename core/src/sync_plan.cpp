@@ -222,6 +222,8 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
   result.completeness = snapshot.completeness;
   result.diagnostics = problems;
   result.counts.read = snapshot.users.size();
+  result.settled_links = current.settled_links;
+  result.rules = std::make_shared<const MappingRules>(rules);
 
   const Ownership owns(rules, false);
   const Ownership owns_on_create(rules, true);
@@ -294,6 +296,8 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
                       desired.tenant_groups);
       auto corrections = detail::directory_corrections(link, desired, owns);
+      // A user whose entry still needs a correction is not settled: the next read compares it.
+      const bool settles = corrections.empty();
       if (!corrections.empty()) {
         ops.push_back({OpKind::correct_directory, desired.anchor, link.user.id, target.user_name,
                        std::move(corrections), nullptr, ""});
@@ -302,6 +306,9 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
         const OpKind kind = link.disabled_by_sync_at ? OpKind::restore_user : OpKind::update_user;
         ops.push_back({kind, desired.anchor, link.user.id, target.user_name, std::move(changes),
                        shared(std::move(target)), ""});
+        if (settles) {
+          ops.back().link_digest = desired.digest;
+        }
       }
       return;
     }
@@ -319,6 +326,9 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
             shared(std::move(target)),
             ""};
       op.previous_anchor = link.anchor;
+      if (owns.corrected_in_directory.empty()) {  // else compared (and corrected) next time
+        op.link_digest = desired.digest;
+      }
       ops.push_back(std::move(op));
       reanchored.insert(link.anchor);
       add_memberships(ops, desired.anchor, link.user.id, target.user_name, link.tenant_groups,
@@ -335,6 +345,9 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
       auto changes = diff_users(&existing, &target);
       ops.push_back({OpKind::adopt_user, desired.anchor, existing.id, target.user_name,
                      std::move(changes), shared(std::move(target)), ""});
+      if (owns.corrected_in_directory.empty()) {  // else compared (and corrected) next time
+        ops.back().link_digest = desired.digest;
+      }
       return;
     }
     User fresh;
@@ -352,6 +365,7 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
                    {},
                    shared(std::move(target)),
                    ""});
+    ops.back().link_digest = desired.digest;
   });
 
   std::size_t unseen = 0;

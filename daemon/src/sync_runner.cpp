@@ -143,9 +143,16 @@ core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
   core::sync::Snapshot snapshot;
   core::sync::UserMapper mapper(directory_.rules);
   std::size_t streamed = 0;
+  std::optional<core::sync::SettledUsers> settled;
   if (ready == nullptr) {
     const std::string cursor =
         kind == RunKind::incremental ? store.read()->sync_cursor(directory_.name) : "";
+    // Entries whose users are settled to exactly their mapping are left out as they are mapped:
+    // an unchanged re-sync then holds no mapped user and reads no user from the store.
+    settled = core::sync::SettledUsers::load(*store.read(), directory_.name, directory_.rules,
+                                             directory_.tenant);
+    mapper.leave_out_settled(
+        [&](const core::sync::DesiredUser& desired) { return settled->settled(desired); });
     snapshot = reader_(cursor.empty() ? RunKind::full : kind, cursor,
                        [&](core::sync::DirectoryEntry& entry) {
                          mapper.add(entry);

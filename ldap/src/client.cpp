@@ -193,23 +193,39 @@ int scope_of(Scope scope) {
 }
 
 Entry to_entry(LDAP* ld, LDAPMessage* message) {
+  // One walk over the entry's BER, values decoded in place (what ldapsearch does):
+  // ldap_get_values_len would search the entry again from its start for every attribute and
+  // copy each value once more before it is copied here.
   Entry entry;
-  if (char* dn = ldap_get_dn(ld, message); dn != nullptr) {
-    entry.dn = dn;
-    ldap_memfree(dn);
-  }
   BerElement* ber = nullptr;
-  for (char* name = ldap_first_attribute(ld, message, &ber); name != nullptr;
-       name = ldap_next_attribute(ld, message, ber)) {
-    Attribute attribute{name, {}};
-    if (berval** values = ldap_get_values_len(ld, message, name); values != nullptr) {
-      for (berval** value = values; *value != nullptr; ++value) {
-        attribute.values.emplace_back((*value)->bv_val, (*value)->bv_len);
-      }
-      ldap_value_free_len(values);
+  berval dn{0, nullptr};
+  if (ldap_get_dn_ber(ld, message, &ber, &dn) != LDAP_SUCCESS) {
+    if (ber != nullptr) {
+      ber_free(ber, 0);
     }
-    ldap_memfree(name);
-    entry.attributes.push_back(std::move(attribute));
+    return entry;
+  }
+  if (dn.bv_val != nullptr) {
+    entry.dn.assign(dn.bv_val, dn.bv_len);
+  }
+  berval name{0, nullptr};
+  BerVarray values = nullptr;
+  while (ldap_get_attribute_ber(ld, message, ber, &name, &values) == LDAP_SUCCESS &&
+         name.bv_val != nullptr) {
+    Attribute& attribute = entry.attributes.emplace_back();
+    attribute.description.assign(name.bv_val, name.bv_len);
+    if (values != nullptr) {
+      std::size_t count = 0;
+      while (values[count].bv_val != nullptr) {
+        ++count;
+      }
+      attribute.values.reserve(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        attribute.values.emplace_back(values[i].bv_val, values[i].bv_len);
+      }
+      ber_memfree(values);
+      values = nullptr;
+    }
   }
   if (ber != nullptr) {
     ber_free(ber, 0);

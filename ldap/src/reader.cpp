@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <exception>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 
@@ -21,27 +22,63 @@ bool is_binary_anchor(std::string_view attribute) {
   return equal_ignoring_case(attribute, "objectGUID");
 }
 
-DirectoryEntry to_directory_entry(const Entry& entry, const std::string& anchor,
-                                  bool binary_anchor) {
+namespace {
+
+// `Source` is `const Entry&` (values copied) or `Entry&` (values moved).
+template <class Source>
+DirectoryEntry convert(Source& entry, const std::string& anchor, bool binary_anchor) {
+  constexpr bool take = !std::is_const_v<Source>;
+  const auto value_of = [](auto& value) -> decltype(auto) {
+    if constexpr (take) {
+      return std::move(value);
+    } else {
+      return static_cast<const std::string&>(value);
+    }
+  };
   DirectoryEntry result;
-  result.dn = entry.dn;
-  for (const Attribute& attribute : entry.attributes) {
+  result.dn = value_of(entry.dn);
+  for (auto& attribute : entry.attributes) {
     if (equal_ignoring_case(attribute.description, "memberOf")) {
-      for (const auto& group : attribute.values) {
-        result.groups.push_back(group);
+      if constexpr (take) {
+        result.groups = std::move(attribute.values);
+      } else {
+        result.groups = attribute.values;
       }
       continue;
     }
     const bool is_anchor = equal_ignoring_case(attribute.description, anchor);
-    std::vector<std::string>& values = result.attributes[attribute.description];
-    for (const auto& value : attribute.values) {
-      values.push_back(is_anchor && binary_anchor ? hex_anchor(value) : value);
+    std::vector<std::string>& values = result.attributes[value_of(attribute.description)];
+    if (is_anchor && binary_anchor) {
+      for (const auto& value : attribute.values) {
+        values.push_back(hex_anchor(value));
+      }
+    } else if (values.empty()) {
+      if constexpr (take) {
+        values = std::move(attribute.values);
+      } else {
+        values = attribute.values;
+      }
+    } else {
+      for (auto& value : attribute.values) {
+        values.push_back(value_of(value));
+      }
     }
     if (is_anchor && !values.empty()) {
       result.anchor = values.front();
     }
   }
   return result;
+}
+
+}  // namespace
+
+DirectoryEntry to_directory_entry(const Entry& entry, const std::string& anchor,
+                                  bool binary_anchor) {
+  return convert(entry, anchor, binary_anchor);
+}
+
+DirectoryEntry to_directory_entry(Entry&& entry, const std::string& anchor, bool binary_anchor) {
+  return convert(entry, anchor, binary_anchor);
 }
 
 std::vector<std::string> user_attributes(const ReadSettings& settings) {
@@ -155,19 +192,21 @@ class Reader {
     failed_ = true;
   }
 
-  void add_user(const Entry& entry, const std::string& base) {
-    DirectoryEntry out = to_directory_entry(entry, settings_.anchor_attribute, binary_anchor_);
-    if (out.anchor.empty()) {
-      // Without its anchor the entry cannot be matched to its tenant user, so a linked user would
-      // look gone: this read cannot prove anything about absences.
-      fail("entry " + entry.dn + " under " + base + " has no " + settings_.anchor_attribute);
-      return;
-    }
+  // Takes the entry's strings (it is discarded after).
+  void add_user(Entry& entry, const std::string& base) {
     if (settings_.change_detection == ChangeDetection::modify_timestamp) {
       if (const auto* stamp = entry.first_value("modifyTimestamp");
           stamp != nullptr && *stamp > newest_timestamp_) {
         newest_timestamp_ = *stamp;
       }
+    }
+    DirectoryEntry out =
+        to_directory_entry(std::move(entry), settings_.anchor_attribute, binary_anchor_);
+    if (out.anchor.empty()) {
+      // Without its anchor the entry cannot be matched to its tenant user, so a linked user would
+      // look gone: this read cannot prove anything about absences.
+      fail("entry " + out.dn + " under " + base + " has no " + settings_.anchor_attribute);
+      return;
     }
     if (seen_anchors_.insert(out.anchor).second) {
       if (settings_.on_user) {
@@ -188,7 +227,7 @@ class Reader {
       request.filter = filter;
       request.attributes = user_attributes(settings_);
       request.page_size = settings_.page_size;
-      if (!search(request, "", [&](const Entry& entry) { add_user(entry, base); })) {
+      if (!search(request, "", [&](Entry& entry) { add_user(entry, base); })) {
         return;
       }
     }
@@ -202,7 +241,7 @@ class Reader {
       request.filter = settings_.group_filter;
       request.attributes = {"member", "cn", settings_.anchor_attribute};
       request.page_size = settings_.page_size;
-      const bool ok = search(request, "groups, ", [&](const Entry& entry) {
+      const bool ok = search(request, "groups, ", [&](Entry& entry) {
         static const std::vector<std::string> none;
         const Attribute* members = entry.find("member");
         graph_.add_group(entry.dn, members != nullptr ? members->values : none);
@@ -258,12 +297,12 @@ class Reader {
 
   // One paged search; false when the read cannot go on (it is incomplete either way).
   bool search(const SearchRequest& request, const char* what,
-              const std::function<void(const Entry&)>& on_entry) {
+              const std::function<void(Entry&)>& on_entry) {
     SearchOutcome outcome;
     try {
       std::size_t entries = 0;
-      outcome = connection_.search(request, [&](const std::vector<Entry>& page) {
-        for (const Entry& entry : page) {
+      outcome = connection_.search(request, [&](std::vector<Entry>& page) {
+        for (Entry& entry : page) {
           on_entry(entry);
         }
         entries += page.size();
@@ -306,12 +345,12 @@ class Reader {
     SyncResult result;
     std::size_t entries = 0;
     try {
-      result.outcome = connection_.content_sync(request, [&](const SyncBatch& batch) {
-        for (const auto& entry : batch.changed) {
-          add_user(entry, base);
+      result.outcome = connection_.content_sync(request, [&](SyncBatch& batch) {
+        for (auto& entry : batch.changed) {
           // Content sync anchors are entryUUIDs (text): no second conversion of the entry.
           const std::string* anchor = entry.first_value(settings_.anchor_attribute);
           result.present.push_back(anchor != nullptr ? *anchor : std::string());
+          add_user(entry, base);
         }
         result.deleted.insert(result.deleted.end(), batch.deleted.begin(), batch.deleted.end());
         result.present.insert(result.present.end(), batch.present.begin(), batch.present.end());

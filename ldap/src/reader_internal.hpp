@@ -16,6 +16,9 @@ bool is_binary_anchor(std::string_view attribute);
 // An entry as the mapper sees it: anchor (hex when binary), attributes, memberOf as groups.
 core::sync::DirectoryEntry to_directory_entry(const Entry& entry, const std::string& anchor,
                                               bool binary_anchor);
+// The same, taking the entry's strings instead of copying them.
+core::sync::DirectoryEntry to_directory_entry(Entry&& entry, const std::string& anchor,
+                                              bool binary_anchor);
 // What a users search asks for: the rules' attributes, the anchor, memberOf (and
 // modifyTimestamp for that profile).
 std::vector<std::string> user_attributes(const ReadSettings& settings);

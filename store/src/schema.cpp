@@ -225,7 +225,16 @@ CREATE TABLE written_revisions (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
-constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4};
+// What a link's user was last settled to (core/sync/state.hpp, DirectoryLink): the digest of the
+// entry's mapping and the user's version then. Existing links get '' and 0, which match no
+// digest and no version: their users are compared in full once, as before, and settled then.
+constexpr const char* migration_5 = R"sql(
+ALTER TABLE directory_links ADD COLUMN mapped_digest TEXT NOT NULL DEFAULT '';
+ALTER TABLE directory_links ADD COLUMN settled_version INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                      migration_5};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);

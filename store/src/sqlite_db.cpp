@@ -136,6 +136,15 @@ std::string Statement::text(int column) const {
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
+std::string_view Statement::text_view(int column) const {
+  const auto* data = sqlite3_column_text(stmt_, column);
+  if (data == nullptr) {
+    return {};
+  }
+  return std::string_view(reinterpret_cast<const char*>(data),
+                          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
 std::string Statement::bytes(int column) const {
   const auto* data = sqlite3_column_blob(stmt_, column);
   if (data == nullptr) {

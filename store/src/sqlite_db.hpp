@@ -49,6 +49,8 @@ class Statement {
   void run();
 
   std::string text(int column) const;
+  // The column's text without a copy: valid until the next step() or the statement's end.
+  std::string_view text_view(int column) const;
   std::int64_t integer(int column) const;
   // The column's bytes, whatever its type (a BLOB, or TEXT with any bytes in it).
   std::string bytes(int column) const;

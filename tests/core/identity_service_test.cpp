@@ -86,6 +86,7 @@ class FailingStore final : public Store {
     Page<User> list_users(const TenantId& t, const PageRequest& p) override { return inner_->list_users(t, p); }
     std::int64_t count_users(const TenantId& t) override { return inner_->count_users(t); }
     void for_each_user(const TenantId& t, const std::function<void(User&)>& each) override { inner_->for_each_user(t, each); }
+    void for_each_user_where(const TenantId& t, const std::function<bool(const UserRowKey&)>& wanted, const std::function<void(User&)>& each) override { inner_->for_each_user_where(t, wanted, each); }
     std::optional<std::string> password_hash(const TenantId& t, const UserId& id) override { return inner_->password_hash(t, id); }
     std::optional<Group> find_group(const TenantId& t, const GroupId& id) override { return inner_->find_group(t, id); }
     std::optional<Group> find_group_by_display_name(const TenantId& t, std::string_view n) override { return inner_->find_group_by_display_name(t, n); }
@@ -124,6 +125,7 @@ class FailingStore final : public Store {
     ChangeSequence append_change(const ChangeRecord& r) override { count(); return inner_->append_change(r); }
     void put_link(const sync::DirectoryLink& l) override { count(); inner_->put_link(l); }
     bool delete_link(std::string_view d, std::string_view a) override { count(); return inner_->delete_link(d, a); }
+    bool set_link_settled(const sync::DirectoryLink& l) override { count(); return inner_->set_link_settled(l); }
     void set_sync_cursor(std::string_view d, const std::string& c) override { count(); inner_->set_sync_cursor(d, c); }
     std::int64_t insert_sync_run(const sync::SyncRun& r) override { count(); return inner_->insert_sync_run(r); }
     bool update_sync_run(const sync::SyncRun& r) override { count(); return inner_->update_sync_run(r); }

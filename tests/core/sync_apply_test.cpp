@@ -9,6 +9,7 @@
 #include "idbridge/testing/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 
@@ -82,6 +83,37 @@ class SyncApplyTest : public ::testing::Test {
 
   ApplyResult run(const Plan& p, ApplyOptions options = {}) {
     return apply(p, service_, sync_principal("corp", 1, acme_), clock_.now(), options);
+  }
+
+  // The lean path the daemon takes: the view drops what the plan would not touch.
+  struct LeanPlan {
+    Plan plan;
+    std::size_t compared = 0;  // mapped users left after the view was loaded
+    TenantView view;
+  };
+  LeanPlan lean_plan_for(const Snapshot& snapshot) {
+    auto mapped = map_users(snapshot, rules_);
+    LeanPlan out;
+    out.view =
+        load_tenant_view_dropping_unchanged(*store_->read(), snapshot, mapped, rules_, acme_, {});
+    out.compared = mapped.users.size();
+    out.plan = plan(std::move(mapped), snapshot, out.view, rules_, {}, clock_.now());
+    return out;
+  }
+
+  // Edits stored documents behind the store's back (the version stays): what a load that reads
+  // them would notice, and one that trusts the links' digests would not.
+  void tamper_with_documents(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(
+        sqlite3_open_v2(dir_.file("idbridge.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr),
+        SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "");
+    sqlite3_free(error);
+    EXPECT_GT(sqlite3_changes(db), 0);
+    sqlite3_close_v2(db);
   }
 
   std::optional<User> user_named(const std::string& name) {
@@ -678,6 +710,179 @@ TEST_F(BatchedApplyTest, AMembershipRefusedInAGroupsBatchFailsAloneAndTheOthersJ
   EXPECT_EQ(result.failures[0].error.code, ErrorCode::owned_by_directory);
   EXPECT_EQ(sales_members(), (std::vector<std::string>{"ann", "cat"}));
   EXPECT_TRUE(user_named("bob")) << "only the membership was refused";
+}
+
+TEST_F(SyncApplyTest, AnUnchangedFullReadReadsNoUserAndWritesNothing) {
+  const auto snapshot = full({person("ann", {"cn=sales,o=x"}), person("bob"), person("cat")}, "c1");
+  ASSERT_TRUE(run(plan_for(snapshot)).failures.empty());
+  for (const auto& link : store_->read()->list_links("corp")) {
+    EXPECT_EQ(link.mapped_digest.size(), 32u) << link.anchor << ": written with the create";
+    EXPECT_EQ(link.settled_version, store_->read()->find_user(acme_, link.user)->version);
+  }
+  // Every document now says "Tampered": a load that decoded them would plan three updates.
+  tamper_with_documents("UPDATE users SET doc = json_set(doc, '$.title', 'Tampered')");
+  ASSERT_EQ(user_named("ann")->title, "Tampered");
+
+  const auto before = store_->read()->last_change_sequence();
+  const auto links_before = store_->read()->list_links("corp");
+  const auto lean = lean_plan_for(snapshot);
+  EXPECT_EQ(lean.compared, 0u) << "every user was dropped by its link, unread";
+  EXPECT_TRUE(lean.view.linked.empty());
+  EXPECT_TRUE(lean.view.settled_links.empty());
+  EXPECT_TRUE(lean.plan.ops.empty()) << to_table(lean.plan);
+  ASSERT_TRUE(run(lean.plan).failures.empty());
+  EXPECT_EQ(store_->read()->last_change_sequence(), before);
+  EXPECT_EQ(store_->read()->list_links("corp"), links_before);
+  // The whole path (every user read) does see the documents: the lean one did not read them.
+  EXPECT_EQ(plan_for(snapshot).counts.updates, 3u);
+}
+
+TEST_F(SyncApplyTest, AUserChangedThroughScimSinceTheLastSyncIsComparedAgain) {
+  const auto snapshot = full({person("ann", {"cn=sales,o=x"}), person("bob"), person("cat")}, "c1");
+  ASSERT_TRUE(run(plan_for(snapshot)).failures.empty());
+  const auto edit = [&](const std::string& name, const std::function<void(User&)>& change) {
+    ASSERT_TRUE(service_.modify_user(
+        system_principal(), acme_, user_named(name)->id,
+        [&](const User& current) -> std::optional<UserWrite> {
+          UserWrite write{current, std::nullopt};
+          change(write.user);
+          return write;
+        },
+        std::nullopt));
+  };
+  // A directory-owned attribute (corrected), one the tenant owns (kept, and the link settled),
+  // and a rule-managed membership removed through SCIM (no new user version: still restored).
+  edit("ann", [](User& u) { u.title = "Changed in SCIM"; });
+  edit("bob", [](User& u) { u.nick_name = "Bobby"; });
+  {
+    const auto sales = *store_->read()->find_group_by_display_name(acme_, "Sales");
+    MembershipChange change;
+    change.remove.push_back(MemberRef{MemberType::user, user_named("ann")->id.str()});
+    ASSERT_TRUE(service_.change_members(system_principal(), acme_, sales.id, change, std::nullopt));
+  }
+  const auto lean = lean_plan_for(snapshot);
+  EXPECT_EQ(to_json(lean.plan), to_json(plan_for(snapshot)));
+  EXPECT_EQ(lean.plan.counts.updates, 1u) << to_table(lean.plan);
+  EXPECT_EQ(lean.plan.counts.memberships, 1u);
+  ASSERT_EQ(lean.view.settled_links.size(), 1u);
+  EXPECT_EQ(lean.view.settled_links[0].anchor, "anchor-bob");
+  ASSERT_TRUE(run(lean.plan).failures.empty());
+  EXPECT_EQ(user_named("ann")->title, "Engineer");
+  EXPECT_EQ(sales_members(), (std::vector<std::string>{"ann"}));
+  EXPECT_EQ(user_named("bob")->nick_name, "Bobby");
+  const auto bob_link = *store_->read()->find_link("corp", "anchor-bob");
+  EXPECT_EQ(bob_link.settled_version, user_named("bob")->version);
+
+  // Settled again: nothing is compared, nothing planned.
+  const auto again = lean_plan_for(snapshot);
+  EXPECT_EQ(again.compared, 0u);
+  EXPECT_TRUE(again.plan.ops.empty()) << to_table(again.plan);
+  EXPECT_TRUE(again.view.settled_links.empty());
+}
+
+TEST_F(SyncApplyTest, AChangedEntryOrAChangedRuleIsComparedAgain) {
+  const auto snapshot = full({person("ann"), person("bob"), person("cat")}, "c1");
+  ASSERT_TRUE(run(plan_for(snapshot)).failures.empty());
+
+  // One entry changed: that one user is compared and updated.
+  const auto changed = full({person("ann"), person("bob", {}, "Director"), person("cat")}, "c2");
+  const auto one = lean_plan_for(changed);
+  EXPECT_EQ(one.compared, 1u);
+  EXPECT_EQ(one.plan.counts.updates, 1u);
+  ASSERT_TRUE(run(one.plan).failures.empty());
+  EXPECT_EQ(lean_plan_for(changed).compared, 0u) << "the update stored bob's new digest";
+
+  // A rule that changes no user still changes every digest: all are compared (and settled)...
+  rules_.profiles.push_back({"cn=nobody,o=x", "Auditors"});
+  const auto recompared = lean_plan_for(changed);
+  EXPECT_EQ(recompared.view.settled_links.size(), 3u);
+  EXPECT_TRUE(recompared.plan.ops.empty()) << to_table(recompared.plan);
+  ASSERT_TRUE(run(recompared.plan).failures.empty());
+  EXPECT_EQ(lean_plan_for(changed).view.settled_links.size(), 0u);
+  // ...and a rule that changes users plans each of them, exactly as the whole path does.
+  rules_.attributes.push_back({"nickName", "{givenName}-{uid}"});
+  const auto everyone = lean_plan_for(changed);
+  EXPECT_EQ(everyone.compared, 3u);
+  EXPECT_EQ(everyone.plan.counts.updates, 3u);
+  EXPECT_EQ(to_json(everyone.plan), to_json(plan_for(changed)));
+}
+
+TEST_F(SyncApplyTest, LinksWithoutADigestAreComparedInFullAndThenSettled) {
+  const auto snapshot = full({person("ann"), person("bob")}, "c1");
+  ASSERT_TRUE(run(plan_for(snapshot)).failures.empty());
+  // Links as schema 4 left them: no digest, no version.
+  {
+    auto tx = store_->write();
+    for (auto link : tx->list_links("corp")) {
+      link.mapped_digest.clear();
+      link.settled_version = 0;
+      tx->put_link(link);
+    }
+    tx->commit();
+  }
+  tamper_with_documents(
+      "UPDATE users SET doc = json_set(doc, '$.title', 'Tampered') WHERE user_name = 'ann'");
+  const auto first = lean_plan_for(snapshot);
+  EXPECT_EQ(first.compared, 1u) << "ann's document was read: it differs";
+  EXPECT_EQ(first.plan.counts.updates, 1u);
+  ASSERT_EQ(first.view.settled_links.size(), 1u);
+  EXPECT_EQ(first.view.settled_links[0].anchor, "anchor-bob");
+  ASSERT_TRUE(run(first.plan).failures.empty());
+  EXPECT_EQ(user_named("ann")->title, "Engineer");
+  for (const auto& link : store_->read()->list_links("corp")) {
+    EXPECT_FALSE(link.mapped_digest.empty()) << link.anchor;
+  }
+  const auto second = lean_plan_for(snapshot);
+  EXPECT_EQ(second.compared, 0u);
+  EXPECT_TRUE(second.plan.ops.empty());
+}
+
+TEST_F(SyncApplyTest, SettledUsersAreLeftOutAsTheyAreMappedAndNeverRead) {
+  ASSERT_TRUE(
+      run(plan_for(full({person("ann"), person("bob"), person("cat")}, "c1"))).failures.empty());
+  const auto settled = SettledUsers::load(*store_->read(), "corp", rules_, acme_);
+  EXPECT_EQ(settled.size(), 3u);
+  const auto map_leaving_out = [&](const Snapshot& snapshot) {
+    UserMapper mapper(rules_);
+    mapper.leave_out_settled([&](const DesiredUser& d) { return settled.settled(d); });
+    for (const auto& entry : snapshot.users) {
+      mapper.add(entry);
+    }
+    return std::move(mapper).finish();
+  };
+  // Documents edited behind the store's back: only a user that is read would show it.
+  tamper_with_documents("UPDATE users SET doc = json_set(doc, '$.nickName', 'Tampered')");
+  rules_.attributes.push_back({"nickName", "{uid}"});
+  const auto with_nick = SettledUsers::load(*store_->read(), "corp", rules_, acme_);
+  EXPECT_EQ(with_nick.size(), 3u) << "links and versions alone: the rules are in the digest";
+  rules_.attributes.pop_back();
+
+  const auto snapshot = full({person("ann"), person("bob", {}, "Director"), person("cat")}, "c2");
+  auto mapped = map_leaving_out(snapshot);
+  ASSERT_EQ(mapped.users.size(), 1u);
+  EXPECT_EQ(mapped.users[0].anchor, "anchor-bob");
+  EXPECT_EQ(mapped.settled_anchors, (std::vector<std::string>{"anchor-ann", "anchor-cat"}));
+  const auto view =
+      load_tenant_view_dropping_unchanged(*store_->read(), snapshot, mapped, rules_, acme_, {});
+  ASSERT_EQ(view.linked.size(), 1u) << "bob only: ann and cat were not read";
+  const Plan lean = plan(std::move(mapped), snapshot, view, rules_, {}, clock_.now());
+  EXPECT_EQ(lean.counts.updates, 1u) << to_table(lean);
+  EXPECT_EQ(lean.counts.disables, 0u) << "left-out users are present";
+
+  // A settled entry whose userName another entry maps too is reported with it, as before.
+  DirectoryEntry twin = person("ann");
+  twin.anchor = "anchor-twin";
+  const auto twins = full({person("ann"), person("bob"), person("cat"), twin}, "c3");
+  const auto left = map_leaving_out(twins);
+  const auto whole = map_users(twins, rules_);
+  EXPECT_EQ(left.settled_anchors, (std::vector<std::string>{"anchor-bob", "anchor-cat"}))
+      << "not ann, mapped twice";
+  ASSERT_EQ(left.problems.size(), 2u);
+  ASSERT_EQ(whole.problems.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(left.problems[i].anchor, whole.problems[i].anchor);
+    EXPECT_EQ(left.problems[i].message, whole.problems[i].message);
+  }
 }
 
 }  // namespace

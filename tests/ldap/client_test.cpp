@@ -287,7 +287,7 @@ TEST(PagedSearch, ServerKilledMidReadIsIncompleteAndAFreshReadCompletes) {
   auto connection = Connection::open(as_root(slapd)).value();
   Collector collector;
   const auto inner = collector.callback();
-  const auto outcome = connection.search(people_request(100), [&](const auto& page) {
+  const auto outcome = connection.search(people_request(100), [&](auto& page) {
     inner(page);
     if (collector.calls == 1) {
       slapd.kill();
@@ -322,7 +322,7 @@ TEST(PagedSearch, LostConnectionNeverReconnectsSilently) {
   auto connection = Connection::open(as_root(slapd)).value();
   Collector first;
   const auto inner = first.callback();
-  const auto outcome = connection.search(people_request(100), [&](const auto& page) {
+  const auto outcome = connection.search(people_request(100), [&](auto& page) {
     inner(page);
     if (first.calls == 1) {
       slapd.kill();

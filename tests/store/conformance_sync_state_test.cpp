@@ -97,6 +97,56 @@ TEST_P(StoreConformance, PutLinkReplacesTheLinkWithTheSameAnchor) {
   EXPECT_EQ(store().read()->find_link("ldap", "a"), make_link("ldap", "a", "acme", "u2"));
 }
 
+TEST_P(StoreConformance, LinkDigestAndSettledVersionRoundTripAndAreSetAlone) {
+  insert(make_user("acme", "u1", "alice"));
+  insert(make_user("acme", "u2", "bob"));
+  auto settled = make_link("ldap", "a", "acme", "u1");
+  settled.mapped_digest = "0123456789abcdef0123456789abcdef";
+  settled.settled_version = 7;
+  auto disabled = make_link("ldap", "b", "acme", "u2");
+  disabled.disabled_by_sync_at = at_millis(42);
+  {
+    auto writer = store().write();
+    writer->put_link(settled);
+    writer->put_link(disabled);
+    writer->commit();
+  }
+  EXPECT_EQ(store().read()->find_link("ldap", "a"), settled);
+  EXPECT_EQ(store().read()->find_link_of_user("ldap", acme, UserId("u1")), settled);
+  EXPECT_EQ(store().read()->list_links("ldap"), (std::vector{settled, disabled}));
+
+  // set_link_settled changes the digest and version only, and only of the link naming that user.
+  auto resettled = disabled;
+  resettled.mapped_digest = "fedcba9876543210fedcba9876543210";
+  resettled.settled_version = 3;
+  resettled.disabled_by_sync_at.reset();  // not written by set_link_settled
+  auto elsewhere = resettled;
+  elsewhere.user = UserId("u1");
+  auto gone = resettled;
+  gone.anchor = "zz";
+  {
+    auto writer = store().write();
+    EXPECT_TRUE(writer->set_link_settled(resettled));
+    EXPECT_FALSE(writer->set_link_settled(elsewhere)) << "the link names u2, not u1";
+    EXPECT_FALSE(writer->set_link_settled(gone)) << "no such link";
+    writer->commit();
+  }
+  auto expected = disabled;
+  expected.mapped_digest = resettled.mapped_digest;
+  expected.settled_version = 3;
+  EXPECT_EQ(store().read()->find_link("ldap", "b"), expected);
+  EXPECT_EQ(store().read()->find_link("ldap", "a"), settled);
+  EXPECT_FALSE(store().read()->find_link("ldap", "zz").has_value());
+
+  // A link put again without them forgets them.
+  {
+    auto writer = store().write();
+    writer->put_link(make_link("ldap", "a", "acme", "u1"));
+    writer->commit();
+  }
+  EXPECT_EQ(store().read()->find_link("ldap", "a"), make_link("ldap", "a", "acme", "u1"));
+}
+
 TEST_P(StoreConformance, UserLinkedTwiceInOneDirectoryIsRefusedAndTheTransactionStaysUsable) {
   insert(make_user("acme", "u1", "alice"));
   insert(make_user("acme", "u2", "bob"));

@@ -16,6 +16,7 @@ using core::MemberType;
 using core::TenantId;
 using core::User;
 using core::UserId;
+using core::UserRowKey;
 
 MemberRef user_ref(const std::string& id) {
   return {MemberType::user, id};
@@ -660,6 +661,55 @@ TEST_P(StoreConformance, ForEachUserVisitsTheTenantsUsersInCreationOrder) {
   std::size_t in_reader = 0;
   reader->for_each_user(acme, [&](User&) { ++in_reader; });
   EXPECT_EQ(in_reader, 5u);
+}
+
+TEST_P(StoreConformance, ForEachUserWhereDecodesOnlyTheUsersItWants) {
+  {
+    auto writer = store().write();
+    for (int i = 0; i < 4; ++i) {
+      const auto n = std::to_string(i);
+      writer->insert_user(make_user("acme", "u" + n, "User" + n));
+    }
+    writer->insert_user(make_user("globex", "x1", "outsider"));
+    writer->commit();
+  }
+  {
+    // A stored version other than the first, so the key's version is seen to be the row's.
+    auto writer = store().write();
+    auto user = *writer->find_user(acme, UserId("u2"));
+    user.version += 5;
+    ASSERT_TRUE(writer->update_user(user, user.version - 5));
+    writer->commit();
+  }
+  auto reader = store().read();
+  std::vector<std::string> asked;
+  std::vector<User> decoded;
+  reader->for_each_user_where(
+      acme,
+      [&](const UserRowKey& key) {
+        asked.push_back(std::string(key.id) + ":" + std::string(key.user_name) + ":" +
+                        std::to_string(key.version));
+        return key.id == "u1" || key.id == "u2";
+      },
+      [&](User& user) {
+        EXPECT_EQ(asked.back().substr(0, user.id.str().size()), user.id.str())
+            << "each wanted user is handed over right after it was asked about";
+        decoded.push_back(user);
+      });
+  const auto version_of = [&](const char* id) {
+    return std::to_string(reader->find_user(acme, UserId(id))->version);
+  };
+  EXPECT_EQ(asked, (std::vector<std::string>{
+                       "u0:User0:" + version_of("u0"), "u1:User1:" + version_of("u1"),
+                       "u2:User2:" + version_of("u2"), "u3:User3:" + version_of("u3")}))
+      << "every user of the tenant, in creation order, with its userName as written";
+  ASSERT_EQ(decoded.size(), 2u);
+  EXPECT_EQ(decoded[0], *reader->find_user(acme, UserId("u1")));
+  EXPECT_EQ(decoded[1], *reader->find_user(acme, UserId("u2")));
+  std::size_t none = 0;
+  reader->for_each_user_where(
+      TenantId("nobody"), [&](const UserRowKey&) { return true; }, [&](User&) { ++none; });
+  EXPECT_EQ(none, 0u);
 }
 
 TEST_P(StoreConformance, WriterSeesItsOwnWritesReadersDoNotUntilCommit) {

@@ -145,7 +145,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
   }
 
   auto store = open_sqlite(dir_.path().string());
-  EXPECT_EQ(store->schema_version(), 4);
+  EXPECT_EQ(store->schema_version(), 5);
   {
     auto reader = store->read();
     EXPECT_EQ(reader->find_user(core::TenantId("acme"), core::UserId("u1")),
@@ -172,8 +172,64 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
       raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
       fresh_schema)
       << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
+  // A version-4 file with links: today's schema with migration 5 undone (its two columns
+  // dropped), as a version-4 binary left it.
+  std::string fresh_schema;
+  {
+    auto store = open_sqlite(dir_.path().string());
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    writer->insert_user(full_user("acme", "u1", "zoe"));
+    writer->insert_user(full_user("acme", "u2", "yves"));
+    auto disabled = make_link("ldap", "b", "acme", "u2");
+    disabled.disabled_by_sync_at = at_millis(42);
+    writer->put_link(make_link("ldap", "a", "acme", "u1"));
+    writer->put_link(disabled);
+    writer->commit();
+  }
+  {
+    RawDb raw(db_path());
+    fresh_schema = raw.text(
+        "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    raw.exec(
+        "BEGIN; ALTER TABLE directory_links DROP COLUMN settled_version; "
+        "ALTER TABLE directory_links DROP COLUMN mapped_digest; "
+        "DELETE FROM schema_migrations WHERE version >= 5; PRAGMA user_version = 4; COMMIT;");
+    ASSERT_EQ(raw.text("PRAGMA user_version"), "4");
+    ASSERT_EQ(raw.text("SELECT count(*) FROM pragma_table_info('directory_links') "
+                       "WHERE name = 'mapped_digest'"),
+              "0");
+  }
+
+  auto store = open_sqlite(dir_.path().string());
+  EXPECT_EQ(store->schema_version(), 5);
+  auto disabled = make_link("ldap", "b", "acme", "u2");
+  disabled.disabled_by_sync_at = at_millis(42);
+  // No digest and version 0, which no user has: each is compared in full by the next sync.
+  EXPECT_EQ(store->read()->list_links("ldap"),
+            (std::vector{make_link("ldap", "a", "acme", "u1"), disabled}));
+  {
+    auto settled = make_link("ldap", "a", "acme", "u1");
+    settled.mapped_digest = "0123456789abcdef0123456789abcdef";
+    settled.settled_version = 1;
+    auto writer = store->write();
+    EXPECT_TRUE(writer->set_link_settled(settled));
+    writer->commit();
+    EXPECT_EQ(store->read()->find_link("ldap", "a"), settled);
+  }
+  store.reset();
+  RawDb raw(db_path());
+  EXPECT_EQ(
+      raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
+      fresh_schema)
+      << "a migrated file has the schema of a new one";
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
@@ -182,8 +238,10 @@ TEST_F(SqliteStore, SyncStateStatementsUseIndexes) {
   // The plans SQLite picks for the sync's hot statements: index or primary-key searches, never a
   // scan of a whole table or a temporary B-tree for the ORDER BY.
   for (const auto* sql : {
-           "SELECT anchor, tenant, user_id, disabled_by_sync_at FROM directory_links "
-           "WHERE directory = 'd' ORDER BY anchor",
+           "SELECT anchor, tenant, user_id, disabled_by_sync_at, mapped_digest, settled_version "
+           "FROM directory_links WHERE directory = 'd' ORDER BY anchor",
+           "UPDATE directory_links SET mapped_digest = 'x', settled_version = 1 "
+           "WHERE directory = 'd' AND anchor = 'a' AND tenant = 't' AND user_id = 'u'",
            "SELECT anchor FROM directory_links WHERE tenant = 't' AND user_id = 'u' AND "
            "directory = 'd'",
            "DELETE FROM directory_links WHERE tenant = 't' AND user_id = 'u'",

@@ -41,6 +41,14 @@ struct Page {
   std::int64_t total = 0;  // number of items matching, regardless of the page
 };
 
+// What for_each_user_where knows of a user before decoding it. Views into the row: valid during
+// the call only.
+struct UserRowKey {
+  std::string_view id;
+  std::string_view user_name;
+  ResourceVersion version = 0;
+};
+
 struct TenantRecord {
   TenantId id;
   Timestamp created{};
@@ -85,6 +93,12 @@ class StoreReader {
   // (one pass, no page boundaries to re-find): what a directory sync compares 100,000 users with
   // without holding them all. `each` must not use this reader.
   virtual void for_each_user(const TenantId& tenant, const std::function<void(User&)>& each) = 0;
+  // for_each_user, asking `wanted` about each user's row before it is decoded: only the users it
+  // accepts are decoded and handed to `each` (right after their `wanted`). An unchanged full
+  // sync so leaves 100,000 users' documents unread. Neither callback may use this reader.
+  virtual void for_each_user_where(const TenantId& tenant,
+                                   const std::function<bool(const UserRowKey&)>& wanted,
+                                   const std::function<void(User&)>& each) = 0;
   // The stored password hash, for authentication; never for display.
   virtual std::optional<std::string> password_hash(const TenantId& tenant, const UserId& id) = 0;
 
@@ -191,6 +205,9 @@ class StoreWriter : public StoreReader {
   // delete_user removes the user's links with it.
   virtual void put_link(const sync::DirectoryLink& link) = 0;
   virtual bool delete_link(std::string_view directory, std::string_view anchor) = 0;
+  // Sets the link's mapped_digest and settled_version only, and only while the link still names
+  // link.user (of link.tenant); returns whether it did. Nothing else of the link changes.
+  virtual bool set_link_settled(const sync::DirectoryLink& link) = 0;
   // "" clears it.
   virtual void set_sync_cursor(std::string_view directory, const std::string& cursor) = 0;
   // Assigns and returns the run's id (run.id is ignored).

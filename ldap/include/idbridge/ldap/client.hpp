@@ -234,10 +234,12 @@ struct SyncOutcome {
   bool complete() const { return completeness == Completeness::complete; }
 };
 
-using SyncCallback = std::function<void(const SyncBatch& batch)>;
+// The batch is the callback's: it may move entries out of it (it is discarded afterwards).
+using SyncCallback = std::function<void(SyncBatch& batch)>;
 
-// One page of entries; the vector is reused for the next page, so copy what must outlive it.
-using PageCallback = std::function<void(const std::vector<Entry>& page)>;
+// One page of entries; the vector is reused for the next page, so keep what must outlive it (the
+// callback may move entries out: the page is cleared afterwards).
+using PageCallback = std::function<void(std::vector<Entry>& page)>;
 
 // Writes. Values are raw bytes (binary-safe: AD's unicodePwd, objectGUID references).
 enum class ModifyOp { add, remove, replace };

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace idbridge::core::sync {
@@ -37,6 +38,26 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
                                                MappingResult& mapped, const MappingRules& rules,
                                                const TenantId& tenant,
                                                const std::vector<std::string>& other_directories);
+
+// The linked users a full read may leave out as it maps them (UserMapper::leave_out_settled),
+// loaded before the read: those whose link is not disabled by sync, records a digest and the
+// version the user still has, with their rule-managed groups now. settled() is true for an entry
+// whose mapping has that digest and those groups: the plan would not touch its user. A user
+// changed after load() is compared by the next run (its version no longer matches).
+class SettledUsers {
+ public:
+  static SettledUsers load(StoreReader& reader, const std::string& directory,
+                           const MappingRules& rules, const TenantId& tenant);
+  bool settled(const DesiredUser& desired) const;
+  std::size_t size() const { return by_anchor_.size(); }
+
+ private:
+  struct Settled {
+    std::string digest;
+    std::vector<std::string> tenant_groups;
+  };
+  std::unordered_map<std::string, Settled> by_anchor_;
+};
 
 // The principal a sync run acts as: scoped to the plan's tenant, allowed to assign every role
 // (the directory's rules are the admin's own configuration), recorded as the run and as

@@ -6,6 +6,7 @@
 #include "idbridge/core/model.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,6 +107,9 @@ struct DesiredUser {
   std::optional<Role> role;
   std::vector<std::string> profiles;       // from profile rules, sorted
   std::vector<std::string> tenant_groups;  // from group rules, sorted
+  // mapped_digest() of all the above with the rules' fingerprint, set by the mapper: stored with
+  // the link, it lets an unchanged user be left alone without reading it (DirectoryLink).
+  std::string digest = {};
 };
 
 struct Diagnostic {
@@ -118,6 +122,9 @@ struct MappingResult {
   // Sorted by anchor. A deque: plan(MappingResult&&) frees each user as it plans it.
   std::deque<DesiredUser> users;
   std::vector<Diagnostic> problems;  // entries skipped or decisions not taken, never guessed
+  // Sorted: entries mapped and found settled as they were read (UserMapper::leave_out_settled),
+  // not kept in `users`. Their linked users need no operation and are not read from the store.
+  std::vector<std::string> settled_anchors = {};
 };
 
 // Applies the rules to every user entry. An entry without a userName value is skipped and
@@ -138,10 +145,26 @@ class UserMapper {
   void add(const DirectoryEntry& entry);
   MappingResult finish() &&;
 
+  // From now on, a mapped user `settled` accepts (asked with its digest set) is not kept: only its
+  // anchor (MappingResult::settled_anchors) and what finish() needs to find userNames mapped
+  // twice. An unchanged re-sync of 100,000 users so never holds 100,000 mapped users. Ignored
+  // with an Account Owner rule, which settles roles only once every entry is mapped.
+  void leave_out_settled(std::function<bool(const DesiredUser&)> settled);
+
  private:
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// A fingerprint of everything in the rules that decides a plan (templates, role, profile, group
+// and disabled rules, set-on-create-only targets), with the version of the planner's logic: a
+// change of either makes every stored digest differ, so every user is compared again.
+std::string rules_fingerprint(const MappingRules& rules);
+
+// A digest of what the mapping made of one entry (every mapped attribute, active, role, profiles,
+// tenant groups) and `fingerprint` (rules_fingerprint): 32 hex digits, the same for the same
+// inputs on every run and build.
+std::string mapped_digest(const DesiredUser& desired, std::string_view fingerprint);
 
 // Once the users are mapped, the planner needs only which anchors were read (presence) and how
 // many: this frees every entry's DN, attributes and groups (about 150 MB at 100,000 users) before

@@ -6,6 +6,7 @@
 #include "idbridge/core/change.hpp"
 #include "idbridge/core/model.hpp"
 #include "idbridge/core/sync/mapping.hpp"
+#include "idbridge/core/sync/state.hpp"
 
 #include <chrono>
 #include <functional>
@@ -37,6 +38,11 @@ struct TenantView {
   std::vector<std::string> existing_groups;  // displayNames of the tenant's groups
   // How many users are linked in all, for the thresholds' fraction (linked.size() when unset).
   std::optional<std::size_t> linked_total;
+  // Linked users found already as the directory wants them while their link did not say so
+  // (another digest or version: a SCIM change of an attribute the directory does not own, a
+  // link from before digests, changed rules): recorded when the plan is applied, so that the next
+  // full read leaves them alone unread. Each holds the digest and the version compared.
+  std::vector<DirectoryLink> settled_links = {};
 };
 
 // A limit on destructive operations: the plan is held if it would exceed either.
@@ -88,6 +94,9 @@ struct Op {
   std::string group;                         // membership ops, create_group
   std::string previous_anchor = {};          // reanchor_user: the anchor it leaves
   GroupKind group_kind = GroupKind::access;  // create_group
+  // create/adopt/reanchor/update/restore: the entry's mapped_digest, stored with the link once
+  // the user is written as planned. Not part of the plan's JSON (nor of its id).
+  std::string link_digest = {};
 };
 
 struct PlanCounts {
@@ -113,6 +122,12 @@ struct Plan {
   bool held = false;  // over a threshold: apply only after an admin approves
   std::vector<std::string> hold_reasons;
   PlanCounts counts;
+  // TenantView::settled_links, recorded by apply with its last page. Not operations: not in the
+  // JSON, not counted, an empty plan with some is still unchanged.
+  std::vector<DirectoryLink> settled_links = {};
+  // The rules the plan was made with: apply judges with them whether a user it wrote is settled
+  // (DirectoryLink::settled_version). Not in the JSON.
+  std::shared_ptr<const MappingRules> rules = {};
 };
 
 // Errors are impossible by construction: every decision the rules cannot make is a diagnostic.

@@ -22,6 +22,13 @@ struct DirectoryLink {
   // Set when a sync disabled the user because its object left the directory: the user is
   // deleted once the retention has passed, and restored if the anchor comes back first.
   std::optional<Timestamp> disabled_by_sync_at;
+  // What the user was last settled to, so that a full read can leave an unchanged user alone
+  // without reading it: the digest of the entry's mapping (mapped_digest(), rules included) and
+  // the user's version when a sync wrote it or found it already as mapped. A user changed since
+  // (another version), a changed entry or changed rules (another digest) is compared in full.
+  // Empty and 0 when unknown: links from before schema 5, disables.
+  std::string mapped_digest = {};
+  ResourceVersion settled_version = 0;
   friend bool operator==(const DirectoryLink&, const DirectoryLink&) = default;
 };
 
