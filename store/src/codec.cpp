@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -332,7 +334,7 @@ std::string encode_user(const core::User& user) {
   return doc.dump();
 }
 
-core::User decode_user(std::string_view text) {
+core::User reference::decode_user(std::string_view text) {
   json doc;
   try {
     doc = json::parse(text);
@@ -436,7 +438,7 @@ std::string encode_group(const core::Group& group) {
   return doc.dump();
 }
 
-core::Group decode_group(std::string_view text) {
+core::Group reference::decode_group(std::string_view text) {
   json doc;
   try {
     doc = json::parse(text);
@@ -474,7 +476,7 @@ std::string encode_attributes(const std::vector<core::AttributeChange>& attribut
   return out.dump();
 }
 
-std::vector<core::AttributeChange> decode_attributes(std::string_view text) {
+std::vector<core::AttributeChange> reference::decode_attributes(std::string_view text) {
   try {
     std::vector<core::AttributeChange> out;
     // Keep the parsed document alive: iterating a reference into a temporary would dangle.
@@ -490,6 +492,942 @@ std::vector<core::AttributeChange> decode_attributes(std::string_view text) {
   } catch (const json::exception&) {
     corrupt("change attributes", {});
   }
+}
+
+// ---- Decoding without a DOM ----
+// The readers below are nlohmann SAX handlers that fill the model structs while the parser walks
+// the document: no tree of json values, no map per object, no second copy of every string. They
+// accept only the shapes the encoder writes, plus absent keys (defaulted) and unknown keys
+// (skipped). On anything else -- a syntax error, a value of another type, a duplicate key, an
+// unknown enum spelling -- a reader stops, and the document is decoded again by the DOM decoder in
+// `reference`, which either accepts it (valid but unusual, e.g. "name": null) or throws exactly
+// the error it always threw. So the readers only have to be right about what they accept.
+namespace {
+
+// Keys of one object, sorted as nlohmann's encoder writes them. Each object remembers where its
+// last key was found, so a document from the encoder finds every key at the first comparison.
+template <class Key, std::size_t N>
+using KeyTable = std::array<std::pair<std::string_view, Key>, N>;
+
+template <class Key, std::size_t N>
+constexpr bool in_encoder_order(const KeyTable<Key, N>& table) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (static_cast<std::size_t>(table[i].second) != i ||
+        (i > 0 && !(table[i - 1].first < table[i].first))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+enum class UserKey {
+  active,
+  addresses,
+  created,
+  display_name,
+  emails,
+  enterprise,
+  extensions,
+  external_id,
+  id,
+  last_modified,
+  locale,
+  mfa,
+  must_change_password,
+  name,
+  nick_name,
+  password_set,
+  phone_numbers,
+  preferred_language,
+  profile_url,
+  profiles,
+  role,
+  tenant,
+  timezone,
+  title,
+  user_name,
+  user_type,
+  version
+};
+constexpr KeyTable<UserKey, 27> user_keys{{
+    {"active", UserKey::active},
+    {"addresses", UserKey::addresses},
+    {"created", UserKey::created},
+    {"displayName", UserKey::display_name},
+    {"emails", UserKey::emails},
+    {"enterprise", UserKey::enterprise},
+    {"extensions", UserKey::extensions},
+    {"externalId", UserKey::external_id},
+    {"id", UserKey::id},
+    {"lastModified", UserKey::last_modified},
+    {"locale", UserKey::locale},
+    {"mfa", UserKey::mfa},
+    {"mustChangePassword", UserKey::must_change_password},
+    {"name", UserKey::name},
+    {"nickName", UserKey::nick_name},
+    {"passwordSet", UserKey::password_set},
+    {"phoneNumbers", UserKey::phone_numbers},
+    {"preferredLanguage", UserKey::preferred_language},
+    {"profileUrl", UserKey::profile_url},
+    {"profiles", UserKey::profiles},
+    {"role", UserKey::role},
+    {"tenant", UserKey::tenant},
+    {"timezone", UserKey::timezone},
+    {"title", UserKey::title},
+    {"userName", UserKey::user_name},
+    {"userType", UserKey::user_type},
+    {"version", UserKey::version},
+}};
+static_assert(in_encoder_order(user_keys));
+
+enum class NameKey {
+  family_name,
+  formatted,
+  given_name,
+  honorific_prefix,
+  honorific_suffix,
+  middle_name
+};
+constexpr KeyTable<NameKey, 6> name_keys{{
+    {"familyName", NameKey::family_name},
+    {"formatted", NameKey::formatted},
+    {"givenName", NameKey::given_name},
+    {"honorificPrefix", NameKey::honorific_prefix},
+    {"honorificSuffix", NameKey::honorific_suffix},
+    {"middleName", NameKey::middle_name},
+}};
+static_assert(in_encoder_order(name_keys));
+
+enum class ContactKey { primary, type, value };
+constexpr KeyTable<ContactKey, 3> contact_keys{{
+    {"primary", ContactKey::primary},
+    {"type", ContactKey::type},
+    {"value", ContactKey::value},
+}};
+static_assert(in_encoder_order(contact_keys));
+
+enum class AddressKey {
+  country,
+  formatted,
+  locality,
+  postal_code,
+  primary,
+  region,
+  street_address,
+  type
+};
+constexpr KeyTable<AddressKey, 8> address_keys{{
+    {"country", AddressKey::country},
+    {"formatted", AddressKey::formatted},
+    {"locality", AddressKey::locality},
+    {"postalCode", AddressKey::postal_code},
+    {"primary", AddressKey::primary},
+    {"region", AddressKey::region},
+    {"streetAddress", AddressKey::street_address},
+    {"type", AddressKey::type},
+}};
+static_assert(in_encoder_order(address_keys));
+
+enum class ExtensionKey { e911_location, number, primary };
+constexpr KeyTable<ExtensionKey, 3> extension_keys{{
+    {"e911Location", ExtensionKey::e911_location},
+    {"number", ExtensionKey::number},
+    {"primary", ExtensionKey::primary},
+}};
+static_assert(in_encoder_order(extension_keys));
+
+enum class MfaKey { email_addresses, method, sms_numbers };
+constexpr KeyTable<MfaKey, 3> mfa_keys{{
+    {"emailAddresses", MfaKey::email_addresses},
+    {"method", MfaKey::method},
+    {"smsNumbers", MfaKey::sms_numbers},
+}};
+static_assert(in_encoder_order(mfa_keys));
+
+enum class EnterpriseKey {
+  cost_center,
+  department,
+  division,
+  employee_number,
+  manager,
+  organization
+};
+constexpr KeyTable<EnterpriseKey, 6> enterprise_keys{{
+    {"costCenter", EnterpriseKey::cost_center},
+    {"department", EnterpriseKey::department},
+    {"division", EnterpriseKey::division},
+    {"employeeNumber", EnterpriseKey::employee_number},
+    {"manager", EnterpriseKey::manager},
+    {"organization", EnterpriseKey::organization},
+}};
+static_assert(in_encoder_order(enterprise_keys));
+
+enum class GroupKey {
+  created,
+  display_name,
+  external_id,
+  id,
+  kind,
+  last_modified,
+  system,
+  tenant,
+  version
+};
+constexpr KeyTable<GroupKey, 9> group_keys{{
+    {"created", GroupKey::created},
+    {"displayName", GroupKey::display_name},
+    {"externalId", GroupKey::external_id},
+    {"id", GroupKey::id},
+    {"kind", GroupKey::kind},
+    {"lastModified", GroupKey::last_modified},
+    {"system", GroupKey::system},
+    {"tenant", GroupKey::tenant},
+    {"version", GroupKey::version},
+}};
+static_assert(in_encoder_order(group_keys));
+
+enum class AttributeKey { after, before, path };
+constexpr KeyTable<AttributeKey, 3> attribute_keys{{
+    {"after", AttributeKey::after},
+    {"before", AttributeKey::before},
+    {"path", AttributeKey::path},
+}};
+static_assert(in_encoder_order(attribute_keys));
+
+enum class Found { key, unknown, duplicate };
+
+// One open object: which of its keys were seen (a duplicate key sends the document to the DOM
+// decoder, where the last one wins) and where the next key is expected in its table.
+struct ObjectKeys {
+  std::uint64_t seen = 0;
+  std::size_t hint = 0;
+
+  template <class Key, std::size_t N>
+  Found find(const KeyTable<Key, N>& table, std::string_view key, Key& out) {
+    static_assert(N <= 64);
+    std::size_t index = hint;
+    if (index >= N || table[index].first != key) {
+      index = 0;
+      while (index < N && table[index].first != key) {
+        ++index;
+      }
+      if (index == N) {
+        return Found::unknown;
+      }
+    }
+    const std::uint64_t bit = std::uint64_t{1} << index;
+    if ((seen & bit) != 0) {
+      return Found::duplicate;
+    }
+    seen |= bit;
+    hint = index + 1;
+    out = table[index].second;
+    return Found::key;
+  }
+};
+
+// Where the next value goes, and the SAX events every reader handles the same way. Each reader
+// supplies key(), start_object(), start_array() and the ends for its own nesting.
+class Reader {
+ public:
+  bool null() {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    if (slot_ == Slot::optional_text) {
+      optional_text_->reset();
+    } else if (slot_ != Slot::ignored) {
+      return false;
+    }
+    slot_ = Slot::none;
+    return true;
+  }
+
+  bool boolean(bool value) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    if (slot_ == Slot::flag) {
+      *flag_ = value;
+    } else if (slot_ != Slot::ignored) {
+      return false;
+    }
+    slot_ = Slot::none;
+    return true;
+  }
+
+  bool number_integer(std::int64_t value) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    if (slot_ == Slot::integer) {
+      *integer_ = value;
+    } else if (slot_ != Slot::ignored) {
+      return false;
+    }
+    slot_ = Slot::none;
+    return true;
+  }
+
+  // nlohmann reads every non-negative integer as unsigned; one beyond int64 goes to the DOM path.
+  bool number_unsigned(std::uint64_t value) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    if (slot_ == Slot::integer &&
+        value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      *integer_ = static_cast<std::int64_t>(value);
+    } else if (slot_ != Slot::ignored) {
+      return false;
+    }
+    slot_ = Slot::none;
+    return true;
+  }
+
+  bool number_float(double /*value*/, const std::string& /*text*/) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    if (slot_ != Slot::ignored) {
+      return false;
+    }
+    slot_ = Slot::none;
+    return true;
+  }
+
+  bool string(std::string& value) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    switch (slot_) {
+      case Slot::text: *text_ = value; break;
+      case Slot::optional_text: *optional_text_ = value; break;
+      case Slot::text_element: text_list_->push_back(value); return true;  // the array goes on
+      case Slot::ignored: break;
+      default: return false;
+    }
+    slot_ = Slot::none;
+    return true;
+  }
+
+  bool binary(json::binary_t& /*value*/) { return false; }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const json::exception& /*error*/) {
+    return false;
+  }
+
+ protected:
+  enum class Slot : std::uint8_t {
+    none,           // a key or the end of an object comes next
+    ignored,        // the value of an unknown key: any value, skipped
+    text,           // a string
+    optional_text,  // a string or null
+    flag,           // a boolean
+    integer,        // an integer within int64
+    object,         // a nested object the derived reader opens
+    array,          // a nested array the derived reader opens
+    text_element,   // inside an array of strings
+    object_element  // inside an array of objects
+  };
+
+  void expect_text(std::string& out) {
+    slot_ = Slot::text;
+    text_ = &out;
+  }
+  void expect_optional_text(std::optional<std::string>& out) {
+    slot_ = Slot::optional_text;
+    optional_text_ = &out;
+  }
+  void expect_flag(bool& out) {
+    slot_ = Slot::flag;
+    flag_ = &out;
+  }
+  void expect_integer(std::int64_t& out) {
+    slot_ = Slot::integer;
+    integer_ = &out;
+  }
+  void expect_texts(std::vector<std::string>& out) {
+    slot_ = Slot::array;
+    text_list_ = &out;
+  }
+
+  // An unknown key's object or array: count brackets until it closes.
+  bool skip_container() {
+    if (skip_depth_ > 0 || slot_ == Slot::ignored) {
+      ++skip_depth_;
+      slot_ = Slot::none;
+      return true;
+    }
+    return false;
+  }
+  bool end_skipped_container() {
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+      return true;
+    }
+    return false;
+  }
+
+  Slot slot_ = Slot::none;
+  int skip_depth_ = 0;
+  std::string* text_ = nullptr;
+  std::optional<std::string>* optional_text_ = nullptr;
+  bool* flag_ = nullptr;
+  std::int64_t* integer_ = nullptr;
+  std::vector<std::string>* text_list_ = nullptr;
+};
+
+class UserReader : public Reader {
+ public:
+  explicit UserReader(core::User& user) : user_(user) {}
+
+  bool start_object(std::size_t /*size*/) {
+    if (skip_container()) {
+      return true;
+    }
+    if (depth_ == 0) {
+      return open(Scope::user);
+    }
+    if (slot_ == Slot::object) {
+      return open(opening_);
+    }
+    if (slot_ == Slot::object_element) {
+      switch (scope()) {
+        case Scope::contacts: contact_ = &contacts_->emplace_back(); return open(Scope::contact);
+        case Scope::addresses:
+          address_ = &user_.addresses.emplace_back();
+          return open(Scope::address);
+        case Scope::extensions:
+          extension_ = &user_.extensions.emplace_back();
+          return open(Scope::extension);
+        default: return false;
+      }
+    }
+    return false;
+  }
+
+  bool end_object() { return end_skipped_container() || close(); }
+
+  bool start_array(std::size_t /*size*/) {
+    if (skip_container()) {
+      return true;
+    }
+    if (depth_ == 0 || slot_ != Slot::array) {
+      return false;
+    }
+    return open(opening_);
+  }
+
+  bool end_array() { return end_skipped_container() || close(); }
+
+  bool key(std::string& spelling) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    switch (scope()) {
+      case Scope::user: return user_key(spelling);
+      case Scope::name: return name_key(spelling);
+      case Scope::contact: return contact_key(spelling);
+      case Scope::address: return address_key(spelling);
+      case Scope::extension: return extension_key(spelling);
+      case Scope::mfa: return mfa_key(spelling);
+      case Scope::enterprise: return enterprise_key(spelling);
+      default: return false;
+    }
+  }
+
+  // After the parser accepted the whole document: the required keys and the enum spellings.
+  bool finish() {
+    constexpr auto bit = [](UserKey field) { return std::uint64_t{1} << static_cast<int>(field); };
+    const std::uint64_t required =
+        bit(UserKey::id) | bit(UserKey::tenant) | bit(UserKey::user_name);
+    if ((user_keys_seen_ & required) != required) {
+      return false;
+    }
+    user_.id = core::UserId(std::move(id_));
+    user_.tenant = core::TenantId(std::move(tenant_));
+    if (role_) {
+      const auto role = find_value(role_names, *role_);
+      if (!role) {
+        return false;
+      }
+      user_.role = *role;
+    }
+    if (mfa_method_) {
+      const auto method = find_value(mfa_method_names, *mfa_method_);
+      if (!method) {
+        return false;
+      }
+      user_.mfa.method = *method;
+    }
+    if (manager_) {
+      user_.enterprise.manager = core::UserId(std::move(*manager_));
+    }
+    user_.created = from_millis(created_);
+    user_.last_modified = from_millis(last_modified_);
+    return true;
+  }
+
+ private:
+  enum class Scope : std::uint8_t {
+    user,
+    name,
+    contacts,
+    contact,
+    addresses,
+    address,
+    extensions,
+    extension,
+    mfa,
+    enterprise,
+    texts
+  };
+
+  template <class Enum, std::size_t N>
+  static std::optional<Enum> find_value(const Names<Enum, N>& names, std::string_view text) {
+    for (const auto& [value, name] : names) {
+      if (name == text) {
+        return value;
+      }
+    }
+    return std::nullopt;
+  }
+
+  Scope scope() const { return frames_[depth_ - 1].scope; }
+
+  bool open(Scope scope) {
+    if (depth_ == frames_.size()) {
+      return false;
+    }
+    frames_[depth_++] = Frame{scope, {}};
+    slot_ = element_slot(scope);
+    return true;
+  }
+
+  bool close() {
+    if (depth_ == 0) {
+      return false;
+    }
+    if (depth_ == 1) {
+      user_keys_seen_ = frames_[0].keys.seen;
+    }
+    --depth_;
+    slot_ = depth_ == 0 ? Slot::none : element_slot(scope());
+    return true;
+  }
+
+  static Slot element_slot(Scope scope) {
+    switch (scope) {
+      case Scope::contacts:
+      case Scope::addresses:
+      case Scope::extensions: return Slot::object_element;
+      case Scope::texts: return Slot::text_element;
+      default: return Slot::none;
+    }
+  }
+
+  template <class Key, std::size_t N>
+  std::optional<Key> find(const KeyTable<Key, N>& table, std::string_view key, bool& ok) {
+    Key found{};
+    switch (frames_[depth_ - 1].keys.find(table, key, found)) {
+      case Found::key: return found;
+      case Found::unknown: slot_ = Slot::ignored; return std::nullopt;
+      case Found::duplicate: ok = false; return std::nullopt;
+    }
+    ok = false;
+    return std::nullopt;
+  }
+
+  void expect_object(Scope scope) {
+    slot_ = Slot::object;
+    opening_ = scope;
+  }
+  void expect_array(Scope scope) {
+    slot_ = Slot::array;
+    opening_ = scope;
+  }
+  void expect_contacts(std::vector<core::ContactValue>& out) {
+    contacts_ = &out;
+    expect_array(Scope::contacts);
+  }
+  void expect_text_list(std::vector<std::string>& out) {
+    expect_texts(out);
+    opening_ = Scope::texts;
+  }
+  void expect_enum_text(std::optional<std::string>& out) {
+    // A null role or method is corrupt; it is not a string, so the slot refuses it.
+    slot_ = Slot::text;
+    text_ = &out.emplace();
+  }
+
+  bool user_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(user_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    switch (*found) {
+      case UserKey::active: expect_flag(user_.active); break;
+      case UserKey::addresses: expect_array(Scope::addresses); break;
+      case UserKey::created: expect_integer(created_); break;
+      case UserKey::display_name: expect_text(user_.display_name); break;
+      case UserKey::emails: expect_contacts(user_.emails); break;
+      case UserKey::enterprise: expect_object(Scope::enterprise); break;
+      case UserKey::extensions: expect_array(Scope::extensions); break;
+      case UserKey::external_id: expect_optional_text(user_.external_id); break;
+      case UserKey::id: expect_text(id_); break;
+      case UserKey::last_modified: expect_integer(last_modified_); break;
+      case UserKey::locale: expect_text(user_.locale); break;
+      case UserKey::mfa: expect_object(Scope::mfa); break;
+      case UserKey::must_change_password: expect_flag(user_.must_change_password); break;
+      case UserKey::name: expect_object(Scope::name); break;
+      case UserKey::nick_name: expect_text(user_.nick_name); break;
+      case UserKey::password_set: expect_flag(user_.password_set); break;
+      case UserKey::phone_numbers: expect_contacts(user_.phone_numbers); break;
+      case UserKey::preferred_language: expect_text(user_.preferred_language); break;
+      case UserKey::profile_url: expect_text(user_.profile_url); break;
+      case UserKey::profiles: expect_text_list(user_.profiles); break;
+      case UserKey::role: expect_enum_text(role_); break;
+      case UserKey::tenant: expect_text(tenant_); break;
+      case UserKey::timezone: expect_text(user_.timezone); break;
+      case UserKey::title: expect_text(user_.title); break;
+      case UserKey::user_name: expect_text(user_.user_name); break;
+      case UserKey::user_type: expect_text(user_.user_type); break;
+      case UserKey::version: expect_integer(user_.version); break;
+    }
+    return true;
+  }
+
+  bool name_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(name_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    core::PersonName& name = user_.name;
+    switch (*found) {
+      case NameKey::family_name: expect_text(name.family_name); break;
+      case NameKey::formatted: expect_text(name.formatted); break;
+      case NameKey::given_name: expect_text(name.given_name); break;
+      case NameKey::honorific_prefix: expect_text(name.honorific_prefix); break;
+      case NameKey::honorific_suffix: expect_text(name.honorific_suffix); break;
+      case NameKey::middle_name: expect_text(name.middle_name); break;
+    }
+    return true;
+  }
+
+  bool contact_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(contact_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    switch (*found) {
+      case ContactKey::primary: expect_flag(contact_->primary); break;
+      case ContactKey::type: expect_text(contact_->type); break;
+      case ContactKey::value: expect_text(contact_->value); break;
+    }
+    return true;
+  }
+
+  bool address_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(address_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    switch (*found) {
+      case AddressKey::country: expect_text(address_->country); break;
+      case AddressKey::formatted: expect_text(address_->formatted); break;
+      case AddressKey::locality: expect_text(address_->locality); break;
+      case AddressKey::postal_code: expect_text(address_->postal_code); break;
+      case AddressKey::primary: expect_flag(address_->primary); break;
+      case AddressKey::region: expect_text(address_->region); break;
+      case AddressKey::street_address: expect_text(address_->street_address); break;
+      case AddressKey::type: expect_text(address_->type); break;
+    }
+    return true;
+  }
+
+  bool extension_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(extension_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    switch (*found) {
+      case ExtensionKey::e911_location: expect_text(extension_->e911_location); break;
+      case ExtensionKey::number: expect_text(extension_->number); break;
+      case ExtensionKey::primary: expect_flag(extension_->primary); break;
+    }
+    return true;
+  }
+
+  bool mfa_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(mfa_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    switch (*found) {
+      case MfaKey::email_addresses: expect_text_list(user_.mfa.email_addresses); break;
+      case MfaKey::method: expect_enum_text(mfa_method_); break;
+      case MfaKey::sms_numbers: expect_text_list(user_.mfa.sms_numbers); break;
+    }
+    return true;
+  }
+
+  bool enterprise_key(std::string_view spelling) {
+    bool ok = true;
+    const auto found = find(enterprise_keys, spelling, ok);
+    if (!found) {
+      return ok;
+    }
+    core::EnterpriseInfo& enterprise = user_.enterprise;
+    switch (*found) {
+      case EnterpriseKey::cost_center: expect_text(enterprise.cost_center); break;
+      case EnterpriseKey::department: expect_text(enterprise.department); break;
+      case EnterpriseKey::division: expect_text(enterprise.division); break;
+      case EnterpriseKey::employee_number: expect_text(enterprise.employee_number); break;
+      case EnterpriseKey::manager: expect_optional_text(manager_); break;
+      case EnterpriseKey::organization: expect_text(enterprise.organization); break;
+    }
+    return true;
+  }
+
+  struct Frame {
+    Scope scope = Scope::user;
+    ObjectKeys keys;
+  };
+
+  core::User& user_;
+  std::array<Frame, 3> frames_{};  // user, then a list, then one of its entries
+  std::size_t depth_ = 0;
+  Scope opening_ = Scope::user;
+  std::uint64_t user_keys_seen_ = 0;
+  std::vector<core::ContactValue>* contacts_ = nullptr;
+  core::ContactValue* contact_ = nullptr;
+  core::Address* address_ = nullptr;
+  core::Extension* extension_ = nullptr;
+  std::string id_;
+  std::string tenant_;
+  std::optional<std::string> role_;
+  std::optional<std::string> mfa_method_;
+  std::optional<std::string> manager_;
+  std::int64_t created_ = 0;
+  std::int64_t last_modified_ = 0;
+};
+
+// A group document is flat: nested values only ever belong to unknown keys.
+class GroupReader : public Reader {
+ public:
+  explicit GroupReader(core::Group& group) : group_(group) {}
+
+  bool start_object(std::size_t /*size*/) {
+    if (skip_container()) {
+      return true;
+    }
+    if (open_) {
+      return false;
+    }
+    open_ = true;
+    return true;
+  }
+  bool end_object() { return end_skipped_container() || std::exchange(open_, false); }
+  bool start_array(std::size_t /*size*/) { return skip_container(); }
+  bool end_array() { return end_skipped_container(); }
+
+  bool key(std::string& spelling) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    GroupKey found{};
+    switch (keys_.find(group_keys, spelling, found)) {
+      case Found::unknown: slot_ = Slot::ignored; return true;
+      case Found::duplicate: return false;
+      case Found::key: break;
+    }
+    switch (found) {
+      case GroupKey::created: expect_integer(created_); break;
+      case GroupKey::display_name: expect_text(group_.display_name); break;
+      case GroupKey::external_id: expect_optional_text(group_.external_id); break;
+      case GroupKey::id: expect_text(id_); break;
+      case GroupKey::kind:
+        kind_.emplace();
+        expect_text(*kind_);
+        break;
+      case GroupKey::last_modified: expect_integer(last_modified_); break;
+      case GroupKey::system: expect_flag(group_.system); break;
+      case GroupKey::tenant: expect_text(tenant_); break;
+      case GroupKey::version: expect_integer(group_.version); break;
+    }
+    return true;
+  }
+
+  bool finish() {
+    constexpr auto bit = [](GroupKey field) { return std::uint64_t{1} << static_cast<int>(field); };
+    const std::uint64_t required =
+        bit(GroupKey::id) | bit(GroupKey::tenant) | bit(GroupKey::display_name);
+    if ((keys_.seen & required) != required) {
+      return false;
+    }
+    if (kind_) {
+      bool known = false;
+      for (const auto& [value, name] : group_kind_names) {
+        if (name == *kind_) {
+          group_.kind = value;
+          known = true;
+        }
+      }
+      if (!known) {
+        return false;
+      }
+    }
+    group_.id = core::GroupId(std::move(id_));
+    group_.tenant = core::TenantId(std::move(tenant_));
+    group_.created = from_millis(created_);
+    group_.last_modified = from_millis(last_modified_);
+    return true;
+  }
+
+ private:
+  core::Group& group_;
+  ObjectKeys keys_;
+  bool open_ = false;
+  std::string id_;
+  std::string tenant_;
+  std::optional<std::string> kind_;
+  std::int64_t created_ = 0;
+  std::int64_t last_modified_ = 0;
+};
+
+// An array of {"path", "before", "after"} objects; "path" is required in each.
+class AttributesReader : public Reader {
+ public:
+  explicit AttributesReader(std::vector<core::AttributeChange>& out) : out_(out) {}
+
+  bool start_object(std::size_t /*size*/) {
+    if (skip_container()) {
+      return true;
+    }
+    if (depth_ != 1) {
+      return false;
+    }
+    depth_ = 2;
+    change_ = &out_.emplace_back();
+    keys_ = {};
+    slot_ = Slot::none;
+    return true;
+  }
+  bool end_object() {
+    if (end_skipped_container()) {
+      return true;
+    }
+    if (depth_ != 2 ||
+        (keys_.seen & (std::uint64_t{1} << static_cast<int>(AttributeKey::path))) == 0) {
+      return false;
+    }
+    depth_ = 1;
+    slot_ = Slot::object_element;
+    return true;
+  }
+  bool start_array(std::size_t /*size*/) {
+    if (skip_container()) {
+      return true;
+    }
+    if (depth_ != 0) {
+      return false;
+    }
+    depth_ = 1;
+    slot_ = Slot::object_element;
+    return true;
+  }
+  bool end_array() {
+    if (end_skipped_container()) {
+      return true;
+    }
+    if (depth_ != 1) {
+      return false;
+    }
+    depth_ = 0;
+    slot_ = Slot::none;
+    return true;
+  }
+
+  bool key(std::string& spelling) {
+    if (skip_depth_ > 0) {
+      return true;
+    }
+    AttributeKey found{};
+    switch (keys_.find(attribute_keys, spelling, found)) {
+      case Found::unknown: slot_ = Slot::ignored; return true;
+      case Found::duplicate: return false;
+      case Found::key: break;
+    }
+    switch (found) {
+      case AttributeKey::after: expect_optional_text(change_->after); break;
+      case AttributeKey::before: expect_optional_text(change_->before); break;
+      case AttributeKey::path: expect_text(change_->path); break;
+    }
+    return true;
+  }
+
+ private:
+  std::vector<core::AttributeChange>& out_;
+  core::AttributeChange* change_ = nullptr;
+  ObjectKeys keys_;
+  int depth_ = 0;
+};
+
+}  // namespace
+
+std::optional<core::User> direct::decode_user(std::string_view doc) {
+  std::optional<core::User> user(std::in_place);
+  UserReader reader(*user);
+  if (!json::sax_parse(doc, &reader) || !reader.finish()) {
+    user.reset();
+  }
+  return user;
+}
+
+std::optional<core::Group> direct::decode_group(std::string_view doc) {
+  std::optional<core::Group> group(std::in_place);
+  GroupReader reader(*group);
+  if (!json::sax_parse(doc, &reader) || !reader.finish()) {
+    group.reset();
+  }
+  return group;
+}
+
+std::optional<std::vector<core::AttributeChange>> direct::decode_attributes(std::string_view doc) {
+  std::optional<std::vector<core::AttributeChange>> out(std::in_place);
+  AttributesReader reader(*out);
+  if (!json::sax_parse(doc, &reader)) {
+    out.reset();
+  }
+  return out;
+}
+
+core::User decode_user(std::string_view doc) {
+  if (auto user = direct::decode_user(doc)) {
+    return std::move(*user);
+  }
+  return reference::decode_user(doc);
+}
+
+core::Group decode_group(std::string_view doc) {
+  if (auto group = direct::decode_group(doc)) {
+    return std::move(*group);
+  }
+  return reference::decode_group(doc);
+}
+
+std::vector<core::AttributeChange> decode_attributes(std::string_view doc) {
+  if (auto attributes = direct::decode_attributes(doc)) {
+    return std::move(*attributes);
+  }
+  return reference::decode_attributes(doc);
 }
 
 }  // namespace idbridge::store::codec

@@ -10,6 +10,7 @@
 #include "idbridge/core/writeback/outbox.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,5 +60,22 @@ core::Group decode_group(std::string_view doc);
 
 std::string encode_attributes(const std::vector<core::AttributeChange>& attributes);
 std::vector<core::AttributeChange> decode_attributes(std::string_view doc);
+
+// The DOM decoders: the definition of what a stored document means. The decoders above read
+// well-formed documents without building a DOM and hand anything unusual (a wrong type, a
+// duplicate key, a syntax error) to these, so errors and odd-but-valid documents behave exactly
+// as they always did. Tests compare both.
+namespace reference {
+core::User decode_user(std::string_view doc);
+core::Group decode_group(std::string_view doc);
+std::vector<core::AttributeChange> decode_attributes(std::string_view doc);
+}  // namespace reference
+
+// The direct readers alone: nullopt where they hand the document to the reference decoder.
+namespace direct {
+std::optional<core::User> decode_user(std::string_view doc);
+std::optional<core::Group> decode_group(std::string_view doc);
+std::optional<std::vector<core::AttributeChange>> decode_attributes(std::string_view doc);
+}  // namespace direct
 
 }  // namespace idbridge::store::codec
