@@ -92,6 +92,37 @@ class WriteBackCoreTest : public ::testing::Test {
 
   std::vector<OutboxItem> outbox() { return store_->read()->outbox_items("corp", 0, 100); }
 
+  // corp's mapping of uid, givenName, sn and title.
+  static sync::MappingRules corp_rules() {
+    sync::MappingRules rules;
+    rules.attributes = {{"userName", "{uid}"},
+                        {"name.givenName", "{givenName}"},
+                        {"name.familyName", "{sn}"},
+                        {"title", "{title}"}};
+    return rules;
+  }
+
+  // The plan of a complete read of corp that finds ann's entry (anchor uuid-ann) with `title`
+  // ("" for none), against the tenant as stored now.
+  sync::Plan plan_reading_ann(const std::string& title, const sync::MappingRules& rules,
+                              const std::string& cursor = "") {
+    sync::Snapshot snapshot;
+    snapshot.directory = "corp";
+    snapshot.cursor = cursor;
+    snapshot.completeness = {true, ""};
+    sync::DirectoryEntry entry;
+    entry.anchor = "uuid-ann";
+    entry.dn = "uid=ann,ou=people,dc=example,dc=com";
+    entry.attributes = {{"uid", {"ann"}}, {"givenName", {"Given"}}, {"sn", {"Family"}}};
+    if (!title.empty()) {
+      entry.attributes["title"] = {title};
+    }
+    snapshot.users = {entry};
+    const auto mapped = sync::map_users(snapshot, rules);
+    const auto view = sync::load_tenant_view(*store_->read(), snapshot, mapped, rules, acme_, {});
+    return sync::plan(mapped, snapshot, view, rules, {}, clock_.now());
+  }
+
   testing::TempDir dir_;
   FixedClock clock_;
   RandomUuidGenerator ids_;
@@ -211,21 +242,7 @@ TEST_F(WriteBackCoreTest, DeletingALinkedUserNeedsRemoveWriteBack) {
 
   // A sync reading the entry before the delete is delivered finds it unlinked: it must not
   // create the user again (the account would come back after its deprovisioning).
-  sync::Snapshot snapshot;
-  snapshot.directory = "corp";
-  snapshot.cursor = "cookie-9";
-  snapshot.completeness = {true, ""};
-  sync::DirectoryEntry entry;
-  entry.anchor = "uuid-ann";
-  entry.dn = "uid=ann,ou=people,dc=example,dc=com";
-  entry.attributes = {{"uid", {"ann"}}, {"givenName", {"Given"}}, {"sn", {"Family"}}};
-  snapshot.users = {entry};
-  sync::MappingRules rules;
-  rules.attributes = {
-      {"userName", "{uid}"}, {"name.givenName", "{givenName}"}, {"name.familyName", "{sn}"}};
-  const auto mapped = sync::map_users(snapshot, rules);
-  const auto view = sync::load_tenant_view(*store_->read(), snapshot, mapped, rules, acme_, {});
-  const auto plan = sync::plan(mapped, snapshot, view, rules, {}, clock_.now());
+  const auto plan = plan_reading_ann("", corp_rules(), "cookie-9");
   ASSERT_EQ(plan.ops.size(), 1U) << sync::to_table(plan);
   ASSERT_EQ(plan.ops[0].kind, sync::OpKind::create_user);
   const auto result =
@@ -256,24 +273,7 @@ TEST_F(WriteBackCoreTest, SyncDefersAUserWhoseScimChangesAreStillQueued) {
   const User ann = linked_user("ann", "uuid-ann");
   ASSERT_TRUE(change(ann.id, [](User& u) { u.name.family_name = "Smith"; }));
   // The directory still says "Family" (the write-back has not landed).
-  sync::Snapshot snapshot;
-  snapshot.directory = "corp";
-  snapshot.cursor = "cookie-2";
-  snapshot.completeness = {true, ""};
-  sync::DirectoryEntry entry;
-  entry.anchor = "uuid-ann";
-  entry.dn = "uid=ann,ou=people,dc=example,dc=com";
-  entry.attributes = {
-      {"uid", {"ann"}}, {"givenName", {"Given"}}, {"sn", {"Family"}}, {"title", {"Engineer"}}};
-  snapshot.users = {entry};
-  sync::MappingRules rules;
-  rules.attributes = {{"userName", "{uid}"},
-                      {"name.givenName", "{givenName}"},
-                      {"name.familyName", "{sn}"},
-                      {"title", "{title}"}};
-  const auto mapped = sync::map_users(snapshot, rules);
-  const auto view = sync::load_tenant_view(*store_->read(), snapshot, mapped, rules, acme_, {});
-  const auto plan = sync::plan(mapped, snapshot, view, rules, {}, clock_.now());
+  const auto plan = plan_reading_ann("Engineer", corp_rules(), "cookie-2");
   ASSERT_EQ(plan.ops.size(), 1U) << sync::to_table(plan);
   const auto result =
       sync::apply(plan, service_, sync::sync_principal("corp", 3, acme_), clock_.now(), {});
@@ -306,25 +306,10 @@ TEST_F(WriteBackCoreTest, ADirectoryEditOfWhatSCIMOwnsIsWrittenBackAndRecordedAs
     tx->commit();
   }
   // ...until a directory admin set it to "Director".
-  sync::Snapshot snapshot;
-  snapshot.directory = "corp";
-  snapshot.completeness = {true, ""};
-  sync::DirectoryEntry entry;
-  entry.anchor = "uuid-ann";
-  entry.dn = "uid=ann,ou=people,dc=example,dc=com";
-  entry.attributes = {
-      {"uid", {"ann"}}, {"givenName", {"Given"}}, {"sn", {"Family"}}, {"title", {"Director"}}};
-  snapshot.users = {entry};
-  sync::MappingRules rules;
-  rules.attributes = {{"userName", "{uid}"},
-                      {"name.givenName", "{givenName}"},
-                      {"name.familyName", "{sn}"},
-                      {"title", "{title}"}};
+  auto rules = corp_rules();
   rules.set_on_create_only = {"title"};
   rules.corrected_in_directory = {"title"};
-  const auto mapped = sync::map_users(snapshot, rules);
-  const auto view = sync::load_tenant_view(*store_->read(), snapshot, mapped, rules, acme_, {});
-  const auto plan = sync::plan(mapped, snapshot, view, rules, {}, clock_.now());
+  const auto plan = plan_reading_ann("Director", rules);
   ASSERT_EQ(plan.ops.size(), 1U) << sync::to_table(plan);
   ASSERT_EQ(plan.ops[0].kind, sync::OpKind::correct_directory);
 
