@@ -51,6 +51,30 @@ std::set<std::string> managed_group_names(const MappingRules& rules) {
   return names;
 }
 
+using GroupsOfUser =
+    std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>;
+
+// The managed groups each user is in, by user id: each managed group's members listed once.
+// `managed` is sorted, so each user's list comes out sorted (as the view's lists are).
+GroupsOfUser managed_groups_of_users(StoreReader& reader, const TenantId& tenant,
+                                     const std::set<std::string>& managed) {
+  GroupsOfUser groups_of_user;
+  for (const auto& name : managed) {
+    const auto group = reader.find_group_by_display_name(tenant, name);
+    if (!group || group->system) {
+      continue;
+    }
+    for_each_page<MemberRef>(
+        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
+        [&](MemberRef& member) {
+          if (member.type == MemberType::user) {
+            groups_of_user[member.id].push_back(name);
+          }
+        });
+  }
+  return groups_of_user;
+}
+
 LinkedUser linked_user(User user, const DirectoryLink& link) {
   LinkedUser linked;
   linked.user = std::move(user);
@@ -221,21 +245,7 @@ TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapsh
   // The managed groups each user is in, known before the users are read so that each one can
   // be judged as it arrives: each managed group's members listed once (sorted by name, as the
   // view's lists are).
-  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>
-      groups_of_user;
-  for (const auto& name : managed) {
-    const auto group = reader.find_group_by_display_name(tenant, name);
-    if (!group || group->system) {
-      continue;
-    }
-    for_each_page<MemberRef>(
-        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
-        [&](MemberRef& member) {
-          if (member.type == MemberType::user) {
-            groups_of_user[member.id].push_back(name);
-          }
-        });
-  }
+  auto groups_of_user = managed_groups_of_users(reader, tenant, managed);
 
   const detail::Ownership owns(rules, false);
   std::vector<bool> unchanged(mapped.users.size(), false);
@@ -351,21 +361,7 @@ SettledUsers SettledUsers::load(StoreReader& reader, const std::string& director
         return false;
       },
       [](User&) {});
-  std::unordered_map<std::string, std::vector<std::string>, TransparentHash, std::equal_to<>>
-      groups_of_user;
-  for (const auto& name : managed_group_names(rules)) {  // sorted: each list comes out sorted
-    const auto group = reader.find_group_by_display_name(tenant, name);
-    if (!group || group->system) {
-      continue;
-    }
-    for_each_page<MemberRef>(
-        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
-        [&](MemberRef& member) {
-          if (member.type == MemberType::user) {
-            groups_of_user[member.id].push_back(name);
-          }
-        });
-  }
+  auto groups_of_user = managed_groups_of_users(reader, tenant, managed_group_names(rules));
   for (auto& link : reader.list_links(directory)) {
     if (link.tenant != tenant || link.disabled_by_sync_at || link.mapped_digest.empty()) {
       continue;
