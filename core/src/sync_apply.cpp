@@ -528,6 +528,19 @@ bool settled_as_planned(const User& stored, const User& planned, const detail::O
   return detail::target_user(stored, mapped, owns) == stored;
 }
 
+// The link an operation leaves for `stored`: with the entry's digest and the user's version
+// ("settled") when the user is stored as planned and not disabled by sync.
+DirectoryLink link_of(const Plan& plan, const Op& op, const User& stored,
+                      std::optional<Timestamp> disabled_at, const detail::Ownership* owns) {
+  DirectoryLink written{plan.directory, op.anchor, plan.tenant, stored.id, disabled_at};
+  if (!disabled_at && !op.link_digest.empty() && op.desired && owns != nullptr &&
+      settled_as_planned(stored, *op.desired, *owns)) {
+    written.mapped_digest = op.link_digest;
+    written.settled_version = stored.version;
+  }
+  return written;
+}
+
 std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
                                const IdentityService& service, const Principal& who, Timestamp now,
                                PageState& page, const detail::Ownership* owns) {
@@ -535,13 +548,7 @@ std::optional<Error> apply_one(const Plan& plan, const Op& op, StoreWriter& tx,
   IdentityService svc = service.with_store(scoped);
   const TenantId& tenant = plan.tenant;
   const auto link = [&](const User& stored, std::optional<Timestamp> disabled_at) {
-    DirectoryLink written{plan.directory, op.anchor, tenant, stored.id, disabled_at};
-    if (!disabled_at && !op.link_digest.empty() && op.desired && owns != nullptr &&
-        settled_as_planned(stored, *op.desired, *owns)) {
-      written.mapped_digest = op.link_digest;
-      written.settled_version = stored.version;
-    }
-    tx.put_link(written);
+    tx.put_link(link_of(plan, op, stored, disabled_at, owns));
   };
   // The plan's user carries the version it was planned from: a user changed since (by SCIM or
   // an admin) is refused with version_mismatch instead of overwritten.
@@ -669,15 +676,7 @@ bool apply_creates(const Plan& plan, std::size_t first, std::size_t end, StoreWr
     results = svc.create_users(
         who, plan.tenant, std::move(writes),
         [&](std::size_t k, const User& created, StoreWriter& tx) {
-          const Op& op = plan.ops[indexes[k]];
-          DirectoryLink written{plan.directory, op.anchor, plan.tenant, created.id, std::nullopt};
-          // As apply_one's link(): settled when stored as planned.
-          if (!op.link_digest.empty() && op.desired && owns != nullptr &&
-              settled_as_planned(created, *op.desired, *owns)) {
-            written.mapped_digest = op.link_digest;
-            written.settled_version = created.version;
-          }
-          tx.put_link(written);
+          tx.put_link(link_of(plan, plan.ops[indexes[k]], created, std::nullopt, owns));
         });
   } catch (const StoreConstraintViolation&) {
     return false;  // the batch's transaction is rolled back whole
