@@ -736,7 +736,7 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
                               .after = &demoted})) {
         return *e;
       }
-      if (!tx->update_user(demoted, previous_owner->version)) {
+      if (!tx->update_user(demoted, *previous_owner)) {
         return make_error(ErrorCode::version_mismatch, "the Account Owner changed concurrently");
       }
       tx->append_change(make_record(who, tenant, ResourceType::user, demoted.id.str(),
@@ -760,7 +760,7 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
     if (password) {
       tx->set_password_hash(tenant, user.id, password->new_hash);
     }
-    if (!tx->update_user(user, existing->version)) {
+    if (!tx->update_user(user, *existing)) {
       return make_error(ErrorCode::version_mismatch, "the user changed concurrently");
     }
     tx->append_change(make_record(who, tenant, ResourceType::user, user.id.str(),

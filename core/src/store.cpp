@@ -3,6 +3,10 @@
 
 namespace idbridge::core {
 
+bool StoreWriter::update_user(const User& user, const User& stored) {
+  return update_user(user, stored.version);
+}
+
 std::vector<GroupName> StoreReader::group_names_of_user(const TenantId& tenant,
                                                         const UserId& user) {
   std::vector<GroupName> names;

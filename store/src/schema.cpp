@@ -233,8 +233,20 @@ ALTER TABLE directory_links ADD COLUMN mapped_digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE directory_links ADD COLUMN settled_version INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                      migration_5};
+// Reading a user's groups (every SCIM user response) touches only indexes: the memberships
+// index carries the group id and the second groups index the display name, so each membership
+// costs one index descent instead of three (membership row, groups_by_id, group row). The new
+// memberships index answers every lookup the old one did (same leading columns), so that one
+// goes. groups_by_id stays: the memberships' foreign key needs its exact unique key.
+constexpr const char* migration_6 = R"sql(
+CREATE INDEX group_members_by_member_with_group
+  ON group_members (tenant, member_type, member_id, group_id);
+DROP INDEX group_members_by_member;
+CREATE INDEX groups_by_id_with_name ON groups (tenant, id, display_name);
+)sql";
+
+constexpr const char* migrations[] = {migration_1, migration_2, migration_3,
+                                      migration_4, migration_5, migration_6};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);

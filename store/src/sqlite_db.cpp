@@ -1,6 +1,8 @@
 // The sqlite3 RAII layer and the mapping of SQLite errors to store exceptions.
 #include "sqlite_db.hpp"
 
+#include "sqlite_vfs.hpp"
+
 #include "idbridge/core/error.hpp"
 
 #include <array>
@@ -171,7 +173,9 @@ namespace {
 // start and frees one by one: a fifth of a first sync's CPU went to those walks and to malloc.
 // Only the pages a transaction touches are ever resident. 16 MiB (4,000 pages) stays below
 // glibc's largest mmap threshold, so the chunk is reused from the heap rather than mapped and
-// unmapped for every write transaction.
+// unmapped for every write transaction. Spilling writes the chunk to the file in one call,
+// which SQLite's unix VFS cannot do past 128 KiB: connections use journal_safe_vfs()
+// (sqlite_vfs.cpp), which splits that write.
 constexpr int journal_in_memory_bytes = 16 << 20;
 
 void configure_library() {
@@ -192,7 +196,7 @@ Connection::Connection(const std::string& path, OpenMode mode, int busy_timeout_
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   flags |= mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
                                        : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, journal_safe_vfs());
   if (rc != SQLITE_OK) {
     std::string message = "sqlite: cannot open database: ";
     message += db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

@@ -487,14 +487,27 @@ class Queries : public Base {
         out.push_back({core::GroupId(row.text(0)), row.text(1)});
       }
     }
+    // Index only (migration 6): the memberships index holds the group id (and, as in every
+    // index, the row's rowid), groups_by_id_with_name the display name. The order they were
+    // joined in (rowid) is restored here: an ORDER BY would make SQLite sort, since the index
+    // orders a member's rows by group id.
     auto rows = db().query(
-        "SELECT groups.id, groups.display_name FROM group_members JOIN groups ON "
+        "SELECT group_members.rowid, groups.id, groups.display_name "
+        "FROM group_members INDEXED BY group_members_by_member_with_group "
+        "JOIN groups INDEXED BY groups_by_id_with_name ON "
         "groups.tenant = group_members.tenant AND groups.id = group_members.group_id "
         "WHERE group_members.tenant = ? AND group_members.member_type = ? AND "
-        "group_members.member_id = ? ORDER BY group_members.rowid",
+        "group_members.member_id = ?",
         tenant.str(), codec::to_text(core::MemberType::user), user.str());
+    std::vector<std::pair<std::int64_t, core::GroupName>> joined;
     while (rows.step()) {
-      out.push_back({core::GroupId(rows.text(0)), rows.text(1)});
+      joined.push_back({rows.integer(0), {core::GroupId(rows.text(1)), rows.text(2)}});
+    }
+    std::sort(joined.begin(), joined.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    out.reserve(out.size() + joined.size());
+    for (auto& [rowid, name] : joined) {
+      out.push_back(std::move(name));
     }
     return out;
   }
@@ -907,6 +920,27 @@ class WriterBase : public Queries<core::StoreWriter> {
     });
   }
 
+  // Most updates (a PATCH of a title, a sync of a changed attribute) leave every indexed value
+  // alone: then one statement rewrites the document, and no index, email or extension row is
+  // touched (the full update deletes and re-inserts them: over half of a PATCH's store work).
+  bool update_user(const core::User& user, const core::User& stored) override {
+    require_open();
+    const bool same_keys = user.tenant == stored.tenant && user.id == stored.id &&
+                           user.user_name == stored.user_name &&
+                           user.external_id == stored.external_id && user.role == stored.role &&
+                           primary_email_key(user) == primary_email_key(stored);
+    if (!same_keys || !same_extension_rows(user, stored) || !same_email_rows(user, stored)) {
+      return update_user(user, stored.version);
+    }
+    db().query(
+            "UPDATE users SET version = ?, created = ?, last_modified = ?, doc = ? "
+            "WHERE tenant = ? AND id = ? AND version = ?",
+            user.version, codec::to_millis(user.created), codec::to_millis(user.last_modified),
+            codec::encode_user(user), user.tenant.str(), user.id.str(), stored.version)
+        .run();
+    return db().changes() > 0;
+  }
+
   bool delete_user(const core::TenantId& tenant, const core::UserId& id) override {
     require_open();
     return atomically([&] {
@@ -1206,6 +1240,20 @@ class WriterBase : public Queries<core::StoreWriter> {
     insert_emails(user);
   }
 
+  // Whether the rows insert_extensions and insert_emails write for `a` equal those of `b`. In
+  // the same order only: a reordering rewrites the rows, which is correct, merely slower.
+  static bool same_extension_rows(const core::User& a, const core::User& b) {
+    return std::equal(a.extensions.begin(), a.extensions.end(), b.extensions.begin(),
+                      b.extensions.end(),
+                      [](const auto& x, const auto& y) { return x.number == y.number; });
+  }
+  static bool same_email_rows(const core::User& a, const core::User& b) {
+    return std::equal(a.emails.begin(), a.emails.end(), b.emails.begin(), b.emails.end(),
+                      [](const auto& x, const auto& y) {
+                        return core::fold_case(x.value) == core::fold_case(y.value);
+                      });
+  }
+
   void insert_extensions(const core::User& user) {
     for (const auto& extension : user.extensions) {
       db().query("INSERT INTO user_extensions (tenant, number, user_id) VALUES (?, ?, ?)",
@@ -1420,10 +1468,8 @@ class SqliteStore final : public core::Store {
 
 void configure_writer(Connection& connection) {
   // FULL: every commit fsyncs the WAL, so an acknowledged commit survives power loss, not only
-  // a crash of this process (NORMAL would only guarantee the latter in WAL mode).
-  // temp_store=MEMORY keeps the savepoint journals (logical, nested, operation) in memory: a
-  // sync page touches thousands of pages inside one savepoint, and the default spills every one
-  // of them to a temporary file past 64 KiB (35-40% of a first full sync's time, measured).
+  // a crash of this process (NORMAL would only guarantee the latter in WAL mode). Savepoint
+  // journals stay in memory up to 16 MiB (sqlite_db.cpp, journal_in_memory_bytes).
   connection.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
 }
 

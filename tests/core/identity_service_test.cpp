@@ -115,6 +115,7 @@ class FailingStore final : public Store {
     bool ensure_tenant(const TenantId& t, Timestamp now) override { count(); return inner_->ensure_tenant(t, now); }
     void insert_user(const User& u) override { count(); inner_->insert_user(u); }
     bool update_user(const User& u, ResourceVersion v) override { count(); return inner_->update_user(u, v); }
+    bool update_user(const User& u, const User& stored) override { count(); return inner_->update_user(u, stored); }
     bool delete_user(const TenantId& t, const UserId& id) override { count(); return inner_->delete_user(t, id); }
     void set_password_hash(const TenantId& t, const UserId& id, const std::string& h) override { count(); inner_->set_password_hash(t, id, h); }
     void insert_group(const Group& g) override { count(); inner_->insert_group(g); }

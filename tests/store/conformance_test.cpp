@@ -2,7 +2,9 @@
 // instantiated in a *_backend_test.cpp file.
 #include "conformance.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -212,6 +214,105 @@ TEST_P(StoreConformance, UpdateUserWithStaleVersionChangesNothing) {
   auto writer = store().write();
   EXPECT_FALSE(writer->update_user(ghost, 1));
   EXPECT_FALSE(writer->find_user(acme, UserId("u404")).has_value());
+}
+
+// update_user(user, stored) may skip what did not change; every kind of change must still reach
+// the document and each lookup, one at a time and all together.
+TEST_P(StoreConformance, UpdateUserAgainstTheStoredUserKeepsEveryLookupRight) {
+  auto current = full_user("acme", "u1", "zoe");
+  insert(current);
+  const auto step = [&](const std::function<void(User&)>& change) {
+    auto next = current;
+    change(next);
+    next.version = current.version + 1;
+    {
+      auto writer = store().write();
+      EXPECT_TRUE(writer->update_user(next, current));
+      writer->commit();
+    }
+    const auto before = current;
+    current = next;
+    auto reader = store().read();
+    EXPECT_EQ(reader->find_user(acme, UserId("u1")), current);
+    EXPECT_EQ(reader->find_user_by_user_name(current.user_name), current);
+    if (before.user_name != current.user_name) {
+      EXPECT_FALSE(reader->find_user_by_user_name(before.user_name).has_value());
+    }
+    for (const auto& email : current.emails) {
+      EXPECT_EQ(reader->find_users_by_email(acme, email.value).size(), 1U) << email.value;
+    }
+    for (const auto& email : before.emails) {
+      const bool kept = std::any_of(current.emails.begin(), current.emails.end(),
+                                    [&](const auto& e) { return e.value == email.value; });
+      EXPECT_EQ(reader->find_users_by_email(acme, email.value).size(), kept ? 1U : 0U)
+          << email.value;
+    }
+    for (const auto& extension : current.extensions) {
+      EXPECT_EQ(reader->find_extension_owner(acme, extension.number), UserId("u1"));
+    }
+    for (const auto& extension : before.extensions) {
+      const bool kept = std::any_of(current.extensions.begin(), current.extensions.end(),
+                                    [&](const auto& e) { return e.number == extension.number; });
+      EXPECT_EQ(reader->find_extension_owner(acme, extension.number).has_value(), kept);
+    }
+    if (current.external_id) {
+      EXPECT_EQ(reader->find_users_by_external_id(acme, *current.external_id).size(), 1U);
+    }
+    if (before.external_id && before.external_id != current.external_id) {
+      EXPECT_TRUE(reader->find_users_by_external_id(acme, *before.external_id).empty());
+    }
+    if (const auto* primary = core::primary_email(current)) {
+      EXPECT_EQ(reader->find_user_by_primary_email(acme, primary->value), current);
+    }
+    EXPECT_EQ(reader->find_account_owner(acme).has_value(),
+              current.role == core::Role::account_owner);
+  };
+  step([](User& u) { u.title = "only the document changes"; });
+  step([](User& u) { u.user_name = "Zoe.Renamed"; });
+  step([](User& u) { u.emails[1].value = "other-backup@example.net"; });
+  step([](User& u) { u.emails[0].value = "zoe.new@example.com"; });
+  step([](User& u) { std::swap(u.emails[0].primary, u.emails[1].primary); });
+  step([](User& u) { u.extensions[1].number = "7777"; });
+  step([](User& u) { u.extensions[0].e911_location = "moved"; });
+  step([](User& u) { u.external_id = "ext-new"; });
+  step([](User& u) { u.external_id.reset(); });
+  step([](User& u) { u.role = core::Role::account_owner; });
+  step([](User& u) {
+    u.user_name = "zoe";
+    u.emails = {{"z@example.com", "work", true}};
+    u.extensions.clear();
+    u.role = core::Role::standard_user;
+    u.external_id = "ext-last";
+    u.display_name = "Zoë";
+  });
+}
+
+TEST_P(StoreConformance, UpdateUserAgainstAStaleOrClashingStoredUserChangesNothing) {
+  auto alice = make_user("acme", "u1", "alice");
+  alice.emails = {{"alice@example.com", "work", true}};
+  alice.extensions = {{"100", "HQ", true}};
+  auto bob = make_user("acme", "u2", "bob");
+  bob.emails = {{"bob@example.com", "work", true}};
+  bob.extensions = {{"200", "HQ", true}};
+  insert(alice);
+  insert(bob);
+  auto writer = store().write();
+  auto stale = bob;
+  stale.version = 0;
+  auto retitled = bob;
+  retitled.title = "lost";
+  retitled.version = 2;
+  EXPECT_FALSE(writer->update_user(retitled, stale));
+  auto renamed = retitled;
+  renamed.user_name = "ALICE";
+  expect_violation(ErrorCode::user_name_taken, [&] { writer->update_user(renamed, bob); });
+  auto extended = retitled;
+  extended.extensions = {{"100", "HQ", true}};
+  expect_violation(ErrorCode::extension_taken, [&] { writer->update_user(extended, bob); });
+  EXPECT_EQ(writer->find_user(acme, UserId("u2")), bob);
+  writer->commit();
+  EXPECT_EQ(stored_user(acme, "u2"), bob);
+  EXPECT_EQ(store().read()->find_extension_owner(acme, "200"), UserId("u2"));
 }
 
 TEST_P(StoreConformance, DuplicateUserNameIsRefusedAcrossTenantsAndCase) {

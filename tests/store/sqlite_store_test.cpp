@@ -63,9 +63,56 @@ class RawDb {
     return out;
   }
 
+  // The `detail` column of every EXPLAIN QUERY PLAN row, joined by " | ".
+  std::string query_plan(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string details;
+    if (sqlite3_prepare_v2(db_, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) !=
+        SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return details;
+    }
+    // EXPLAIN QUERY PLAN rows: id, parent, notused, detail.
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      details += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      details += " | ";
+    }
+    sqlite3_finalize(stmt);
+    return details;
+  }
+
  private:
   sqlite3* db_ = nullptr;
 };
+
+// Turns today's schema back into the one a binary of schema `version` left, undoing each later
+// migration in reverse order, so a test can check that migrating forward again keeps the data
+// and ends with the schema of a new file.
+void downgrade_to(RawDb& raw, int version) {
+  // undo[i] reverts migration i + 1; migrations 1 and 2 are never undone here.
+  static const char* const undo[] = {
+      nullptr,
+      nullptr,
+      "DROP TABLE directory_links; DROP TABLE sync_cursors; DROP TABLE sync_runs;",
+      "DROP TABLE writeback_outbox; DROP TABLE writeback_conflicts; "
+      "DROP TABLE written_revisions;",
+      "ALTER TABLE directory_links DROP COLUMN settled_version; "
+      "ALTER TABLE directory_links DROP COLUMN mapped_digest;",
+      "DROP INDEX groups_by_id_with_name; DROP INDEX group_members_by_member_with_group; "
+      "CREATE INDEX group_members_by_member ON group_members (tenant, member_type, member_id);",
+  };
+  const int latest = static_cast<int>(std::size(undo));
+  ASSERT_EQ(latest, store::sqlite_schema_version()) << "a new migration needs its undo here";
+  std::string sql = "BEGIN;";
+  for (int step = latest; step > version; --step) {
+    ASSERT_NE(undo[step - 1], nullptr) << "migration " << step << " has no undo";
+    sql += undo[step - 1];
+  }
+  sql += "DELETE FROM schema_migrations WHERE version > " + std::to_string(version) +
+         "; PRAGMA user_version = " + std::to_string(version) + "; COMMIT;";
+  raw.exec(sql);
+  ASSERT_EQ(raw.text("PRAGMA user_version"), std::to_string(version));
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -119,8 +166,8 @@ TEST_F(SqliteStore, OpeningAMigratedFileIsANoOp) {
 }
 
 TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
-  // A version-2 file: today's schema with migrations 3 and 4 undone, as a version-2 binary left
-  // it.
+  // A version-2 file: today's schema with the later migrations undone, as a version-2 binary
+  // left it.
   std::string fresh_schema;
   {
     auto store = open_sqlite(dir_.path().string());
@@ -136,16 +183,11 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
     RawDb raw(db_path());
     fresh_schema = raw.text(
         "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
-    raw.exec(
-        "BEGIN; DROP TABLE directory_links; DROP TABLE sync_cursors; DROP TABLE sync_runs; "
-        "DROP TABLE writeback_outbox; DROP TABLE writeback_conflicts; "
-        "DROP TABLE written_revisions; "
-        "DELETE FROM schema_migrations WHERE version >= 3; PRAGMA user_version = 2; COMMIT;");
-    ASSERT_EQ(raw.text("PRAGMA user_version"), "2");
+    downgrade_to(raw, 2);
   }
 
   auto store = open_sqlite(dir_.path().string());
-  EXPECT_EQ(store->schema_version(), 5);
+  EXPECT_EQ(store->schema_version(), 6);
   {
     auto reader = store->read();
     EXPECT_EQ(reader->find_user(core::TenantId("acme"), core::UserId("u1")),
@@ -172,14 +214,14 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
       raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
       fresh_schema)
       << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
-  // A version-4 file with links: today's schema with migration 5 undone (its two columns
-  // dropped), as a version-4 binary left it.
+  // A version-4 file with links: today's schema with migrations 5 and later undone, as a
+  // version-4 binary left it.
   std::string fresh_schema;
   {
     auto store = open_sqlite(dir_.path().string());
@@ -197,18 +239,14 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
     RawDb raw(db_path());
     fresh_schema = raw.text(
         "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
-    raw.exec(
-        "BEGIN; ALTER TABLE directory_links DROP COLUMN settled_version; "
-        "ALTER TABLE directory_links DROP COLUMN mapped_digest; "
-        "DELETE FROM schema_migrations WHERE version >= 5; PRAGMA user_version = 4; COMMIT;");
-    ASSERT_EQ(raw.text("PRAGMA user_version"), "4");
+    downgrade_to(raw, 4);
     ASSERT_EQ(raw.text("SELECT count(*) FROM pragma_table_info('directory_links') "
                        "WHERE name = 'mapped_digest'"),
               "0");
   }
 
   auto store = open_sqlite(dir_.path().string());
-  EXPECT_EQ(store->schema_version(), 5);
+  EXPECT_EQ(store->schema_version(), 6);
   auto disabled = make_link("ldap", "b", "acme", "u2");
   disabled.disabled_by_sync_at = at_millis(42);
   // No digest and version 0, which no user has: each is compared in full by the next sync.
@@ -229,8 +267,108 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
       raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
       fresh_schema)
       << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(SqliteStore, MigratingAVersion5DatabaseKeepsEachUsersGroupsInJoinOrder) {
+  std::string fresh_schema;
+  {
+    auto store = open_sqlite(dir_.path().string());
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    writer->insert_user(full_user("acme", "u1", "zoe"));
+    // Joined in an order that is neither the groups' ids nor their names.
+    for (const auto* id : {"g2", "g3", "g1"}) {
+      writer->insert_group(make_group("acme", id, std::string("Team ") + id));
+    }
+    for (const auto* id : {"g3", "g1", "g2"}) {
+      writer->add_member(core::TenantId("acme"), core::GroupId(id), {core::MemberType::user, "u1"});
+    }
+    writer->commit();
+  }
+  {
+    RawDb raw(db_path());
+    fresh_schema = raw.text(
+        "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    downgrade_to(raw, 5);
+  }
+  auto store = open_sqlite(dir_.path().string());
+  std::vector<std::string> names;
+  for (const auto& group :
+       store->read()->group_names_of_user(core::TenantId("acme"), core::UserId("u1"))) {
+    names.push_back(group.display_name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"Team g3", "Team g1", "Team g2"}));
+  {
+    auto writer = store->write();
+    EXPECT_TRUE(writer->remove_member(core::TenantId("acme"), core::GroupId("g1"),
+                                      {core::MemberType::user, "u1"}));
+    writer->commit();
+  }
+  EXPECT_EQ(store->read()->group_names_of_user(core::TenantId("acme"), core::UserId("u1")).size(),
+            2U);
+  store.reset();
+  RawDb raw(db_path());
+  EXPECT_EQ(
+      raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
+      fresh_schema)
+      << "a migrated file has the schema of a new one";
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(SqliteStore, AUsersGroupsAreReadFromIndexesAlone) {
+  auto store = open_sqlite(dir_.path().string());
+  store.reset();
+  RawDb raw(db_path());
+  // The statement of StoreReader::group_names_of_user (sqlite_store.cpp): both tables through
+  // covering indexes, so no membership row and no group row (with its document) is read.
+  const std::string plan = raw.query_plan(
+      "SELECT group_members.rowid, groups.id, groups.display_name "
+      "FROM group_members INDEXED BY group_members_by_member_with_group "
+      "JOIN groups INDEXED BY groups_by_id_with_name ON "
+      "groups.tenant = group_members.tenant AND groups.id = group_members.group_id "
+      "WHERE group_members.tenant = 'a' AND group_members.member_type = 'user' AND "
+      "group_members.member_id = 'u'");
+  EXPECT_NE(plan.find("USING COVERING INDEX group_members_by_member_with_group"), std::string::npos)
+      << plan;
+  EXPECT_NE(plan.find("USING COVERING INDEX groups_by_id_with_name"), std::string::npos) << plan;
+}
+
+// A write transaction whose savepoint journal outgrows the 16 MiB kept in memory spills it to a
+// temporary file in one large write, which SQLite's unix VFS alone turns into SQLITE_FULL
+// ("database or disk is full"); sqlite_vfs.cpp splits that write.
+TEST_F(SqliteStore, AWriteWhoseJournalOutgrowsMemorySpillsToAFile) {
+  auto store = open_sqlite(dir_.path().string());
+  constexpr int users = 6000;  // one 4 KiB page each: 24 MiB of pages, all journaled below
+  const std::string long_title(3000, 't');
+  {
+    auto writer = store->write();
+    writer->ensure_tenant(core::TenantId("acme"), at_millis(1));
+    for (int i = 0; i < users; ++i) {
+      auto user = make_user("acme", "u" + std::to_string(i), "user" + std::to_string(i));
+      user.title = long_title;
+      writer->insert_user(user);
+    }
+    writer->commit();
+  }
+  {
+    // Every page already existed when the transaction began, so every change is journaled.
+    auto writer = store->write();
+    for (int i = 0; i < users; ++i) {
+      auto user = make_user("acme", "u" + std::to_string(i), "user" + std::to_string(i));
+      user.title = long_title;
+      user.title.back() = 'u';
+      user.version = 2;
+      ASSERT_TRUE(writer->update_user(user, 1)) << i;
+    }
+    writer->commit();
+  }
+  auto reader = store->read();
+  const auto last = reader->find_user(core::TenantId("acme"), core::UserId("u5999"));
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->title.back(), 'u');
+  EXPECT_EQ(last->version, 2);
 }
 
 TEST_F(SqliteStore, SyncStateStatementsUseIndexes) {
@@ -247,23 +385,7 @@ TEST_F(SqliteStore, SyncStateStatementsUseIndexes) {
            "DELETE FROM directory_links WHERE tenant = 't' AND user_id = 'u'",
            "SELECT id FROM sync_runs WHERE directory = 'd' ORDER BY id DESC LIMIT 5",
        }) {
-    std::string details;
-    {
-      // EXPLAIN QUERY PLAN rows: id, parent, notused, detail.
-      sqlite3* db = nullptr;
-      ASSERT_EQ(sqlite3_open_v2(db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-      sqlite3_stmt* stmt = nullptr;
-      ASSERT_EQ(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + sql).c_str(), -1,
-                                   &stmt, nullptr),
-                SQLITE_OK)
-          << sqlite3_errmsg(db);
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        details += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-        details += " | ";
-      }
-      sqlite3_finalize(stmt);
-      sqlite3_close_v2(db);
-    }
+    const std::string details = RawDb(db_path()).query_plan(sql);
     EXPECT_NE(details.find("SEARCH"), std::string::npos) << sql << ": " << details;
     EXPECT_EQ(details.find("SCAN"), std::string::npos) << sql << ": " << details;
     EXPECT_EQ(details.find("TEMP B-TREE"), std::string::npos) << sql << ": " << details;

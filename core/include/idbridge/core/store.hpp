@@ -180,6 +180,11 @@ class StoreWriter : public StoreReader {
   // Compare-and-swap: writes `user` (whose version is already the new one) only if the stored
   // version equals `expected_version`. Returns false, changing nothing, when it does not.
   virtual bool update_user(const User& user, ResourceVersion expected_version) = 0;
+  // The same compare-and-swap against `stored.version`, where `stored` is the user exactly as
+  // this transaction read it from the store: a backend may then write only what differs (a
+  // PATCH of one attribute need not rewrite the userName, email and extension indexes). The
+  // default ignores it.
+  virtual bool update_user(const User& user, const User& stored);
   // Deletes the user and every stored membership of it. Returns false if it did not exist.
   virtual bool delete_user(const TenantId& tenant, const UserId& id) = 0;
   virtual void set_password_hash(const TenantId& tenant, const UserId& id,
