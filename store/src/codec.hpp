@@ -66,6 +66,10 @@ std::vector<core::AttributeChange> decode_attributes(std::string_view doc);
 // duplicate key, a syntax error) to these, so errors and odd-but-valid documents behave exactly
 // as they always did. Tests compare both.
 namespace reference {
+// The encoders through an nlohmann DOM: what the direct encoders above must write byte for byte.
+std::string encode_user(const core::User& user);
+std::string encode_group(const core::Group& group);
+std::string encode_attributes(const std::vector<core::AttributeChange>& attributes);
 core::User decode_user(std::string_view doc);
 core::Group decode_group(std::string_view doc);
 std::vector<core::AttributeChange> decode_attributes(std::string_view doc);

@@ -307,6 +307,55 @@ TEST(StoreCodec, DirectUserDecodeEqualsTheModelAndTheDomDecoder) {
   }
 }
 
+TEST(StoreCodec, DirectEncodersWriteWhatTheDomEncodersWrite) {
+  std::mt19937_64 random(20261125);
+  TextSource source(random);
+  for (int i = 0; i < kDocuments; ++i) {
+    const core::User user = generate_user(source);
+    ASSERT_EQ(codec::encode_user(user), codec::reference::encode_user(user));
+    const core::Group group = generate_group(source);
+    ASSERT_EQ(codec::encode_group(group), codec::reference::encode_group(group));
+    const auto attributes = generate_attributes(source);
+    ASSERT_EQ(codec::encode_attributes(attributes),
+              codec::reference::encode_attributes(attributes));
+  }
+}
+
+// Text at the edges of UTF-8: what nlohmann's serializer accepts is written as is; what it
+// refuses makes the direct encoder fall back, so that both fail the same way.
+TEST(StoreCodec, DirectEncodersTreatUtf8AsTheDomEncodersDo) {
+  const auto outcome = [](const auto& encode, const auto& value) -> std::string {
+    try {
+      return "ok:" + encode(value);
+    } catch (const std::exception& error) {
+      return std::string("threw:") + error.what();
+    }
+  };
+  for (const std::string& text :
+       {std::string("\x7f"), std::string("\xc2\x80"), std::string("\xdf\xbf"),
+        std::string("\xe0\xa0\x80"), std::string("\xed\x9f\xbf"), std::string("\xee\x80\x80"),
+        std::string("\xef\xbf\xbf"), std::string("\xf0\x90\x80\x80"),
+        std::string("\xf4\x8f\xbf\xbf"), std::string("a\0b", 3),
+        // refused: lone continuation, overlong, surrogate, past U+10FFFF, truncated
+        std::string("\x80"), std::string("\xc0\x80"), std::string("\xc1\xbf"),
+        std::string("\xe0\x9f\xbf"), std::string("\xed\xa0\x80"), std::string("\xf0\x8f\xbf\xbf"),
+        std::string("\xf4\x90\x80\x80"), std::string("\xf5\x80\x80\x80"), std::string("\xff"),
+        std::string("\xe2\x82"), std::string("ok\xe2"), std::string("\xf0\x9f\x98")}) {
+    core::User user;
+    user.id = core::UserId("u1");
+    user.title = "before " + text + " after";
+    const std::string direct = outcome(codec::encode_user, user);
+    EXPECT_EQ(direct, outcome(codec::reference::encode_user, user))
+        << "a title with " << text.size() << " bytes of edge UTF-8";
+    core::Group group;
+    group.display_name = text;
+    EXPECT_EQ(outcome(codec::encode_group, group), outcome(codec::reference::encode_group, group));
+    const std::vector<core::AttributeChange> attributes = {{"title", std::nullopt, text}};
+    EXPECT_EQ(outcome(codec::encode_attributes, attributes),
+              outcome(codec::reference::encode_attributes, attributes));
+  }
+}
+
 TEST(StoreCodec, DirectGroupAndAttributeDecodeEqualTheModel) {
   std::mt19937_64 random(7);
   TextSource source(random);
