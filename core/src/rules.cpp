@@ -113,6 +113,11 @@ std::string fold_case(std::string_view text) {
   return out;
 }
 
+std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
+  std::size_t end = at;
+  return at < text.size() && decode_utf8(text, end) ? end - at : 0;
+}
+
 bool is_valid_utf8(std::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {

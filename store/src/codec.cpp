@@ -4,6 +4,7 @@
 #include "codec.hpp"
 
 #include "idbridge/core/error.hpp"
+#include "idbridge/core/rules.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -521,7 +522,7 @@ class DocumentWriter {
     for (std::size_t i = 0; i < text.size();) {
       const auto byte = static_cast<unsigned char>(text[i]);
       if (byte >= 0x80) {
-        const std::size_t length = utf8_sequence_length(text, i);
+        const std::size_t length = core::utf8_sequence_length(text, i);
         if (length == 0) {
           valid_ = false;
           return *this;
@@ -587,31 +588,6 @@ class DocumentWriter {
         out_.append(escaped, sizeof escaped);
       }
     }
-  }
-
-  // The length of the well-formed UTF-8 sequence starting at text[at] (a byte >= 0x80), or 0
-  // when it is not one (Unicode's table 3-7: no overlong forms, surrogates or values past
-  // U+10FFFF; the same bytes nlohmann's serializer accepts).
-  static std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
-    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[at + i]); };
-    const auto continuation = [&](std::size_t i, unsigned low = 0x80, unsigned high = 0xbf) {
-      return at + i < text.size() && byte(i) >= low && byte(i) <= high;
-    };
-    const unsigned lead = byte(0);
-    if (lead >= 0xc2 && lead <= 0xdf) {
-      return continuation(1) ? 2 : 0;
-    }
-    if (lead >= 0xe0 && lead <= 0xef) {
-      const unsigned low = lead == 0xe0 ? 0xa0 : 0x80;
-      const unsigned high = lead == 0xed ? 0x9f : 0xbf;
-      return continuation(1, low, high) && continuation(2) ? 3 : 0;
-    }
-    if (lead >= 0xf0 && lead <= 0xf4) {
-      const unsigned low = lead == 0xf0 ? 0x90 : 0x80;
-      const unsigned high = lead == 0xf4 ? 0x8f : 0xbf;
-      return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
-    }
-    return 0;
   }
 
   std::string out_;
@@ -1610,9 +1586,238 @@ class AttributesReader : public Reader {
   int depth_ = 0;
 };
 
+// nlohmann's lexer reads a document one character at a time through its input adapter: most of
+// a decode's cost. CompactParser reads the compact JSON the encoders write (no whitespace,
+// integers of up to 19 digits, \u escapes only below U+0080) and sends the same SAX events to the
+// same readers. Anything else -- whitespace, a fraction or exponent, a longer integer, a \u
+// escape of anything else, invalid UTF-8 or JSON -- makes it give up, and the document goes
+// through nlohmann's parser as before (and from there, if need be, to the DOM decoder). For what
+// it accepts, its events are exactly nlohmann's: store_codec_test compares the paths.
+template <class Handler>
+class CompactParser {
+ public:
+  CompactParser(std::string_view text, Handler& handler)
+      : at_(text.data()), end_(text.data() + text.size()), handler_(handler) {}
+
+  // Whether the whole text was read and the handler accepted every event.
+  bool parse() { return value(0) && at_ == end_; }
+
+ private:
+  static constexpr int max_depth = 32;
+
+  bool value(int depth) {
+    if (at_ == end_) {
+      return false;
+    }
+    switch (*at_) {
+      case '{': return object(depth + 1);
+      case '[': return array(depth + 1);
+      case '"': return string_token() && handler_.string(buffer_);
+      case 't': return literal("true") && handler_.boolean(true);
+      case 'f': return literal("false") && handler_.boolean(false);
+      case 'n': return literal("null") && handler_.null();
+      default: return number();
+    }
+  }
+
+  bool object(int depth) {
+    ++at_;
+    if (depth > max_depth || !handler_.start_object(static_cast<std::size_t>(-1))) {
+      return false;
+    }
+    if (at_ != end_ && *at_ == '}') {
+      ++at_;
+      return handler_.end_object();
+    }
+    for (;;) {
+      if (at_ == end_ || *at_ != '"' || !string_token() || !handler_.key(buffer_)) {
+        return false;
+      }
+      if (at_ == end_ || *at_ != ':') {
+        return false;
+      }
+      ++at_;
+      if (!value(depth) || at_ == end_) {
+        return false;
+      }
+      if (*at_ == ',') {
+        ++at_;
+      } else if (*at_ == '}') {
+        ++at_;
+        return handler_.end_object();
+      } else {
+        return false;
+      }
+    }
+  }
+
+  bool array(int depth) {
+    ++at_;
+    if (depth > max_depth || !handler_.start_array(static_cast<std::size_t>(-1))) {
+      return false;
+    }
+    if (at_ != end_ && *at_ == ']') {
+      ++at_;
+      return handler_.end_array();
+    }
+    for (;;) {
+      if (!value(depth) || at_ == end_) {
+        return false;
+      }
+      if (*at_ == ',') {
+        ++at_;
+      } else if (*at_ == ']') {
+        ++at_;
+        return handler_.end_array();
+      } else {
+        return false;
+      }
+    }
+  }
+
+  // Reads the string at at_ (its opening quote) into buffer_.
+  bool string_token() {
+    ++at_;
+    buffer_.clear();
+    const char* plain_from = at_;
+    while (at_ != end_) {
+      const auto byte = static_cast<unsigned char>(*at_);
+      if (byte == '"') {
+        buffer_.append(plain_from, at_);
+        ++at_;
+        return true;
+      }
+      if (byte == '\\') {
+        buffer_.append(plain_from, at_);
+        if (!escape()) {
+          return false;
+        }
+        plain_from = at_;
+      } else if (byte < 0x20) {
+        return false;  // a raw control character: not JSON
+      } else if (byte < 0x80) {
+        ++at_;
+      } else {
+        const std::size_t length = core::utf8_sequence_length(
+            std::string_view(at_, static_cast<std::size_t>(end_ - at_)), 0);
+        if (length == 0) {
+          return false;
+        }
+        at_ += length;
+      }
+    }
+    return false;
+  }
+
+  bool escape() {
+    ++at_;  // the backslash
+    if (at_ == end_) {
+      return false;
+    }
+    const char kind = *at_++;
+    switch (kind) {
+      case '"': buffer_ += '"'; return true;
+      case '\\': buffer_ += '\\'; return true;
+      case '/': buffer_ += '/'; return true;
+      case 'b': buffer_ += '\b'; return true;
+      case 'f': buffer_ += '\f'; return true;
+      case 'n': buffer_ += '\n'; return true;
+      case 'r': buffer_ += '\r'; return true;
+      case 't': buffer_ += '\t'; return true;
+      case 'u': break;
+      default: return false;
+    }
+    if (end_ - at_ < 4) {
+      return false;
+    }
+    unsigned code = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = *at_++;
+      code <<= 4;
+      if (c >= '0' && c <= '9') {
+        code |= static_cast<unsigned>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        code |= static_cast<unsigned>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        code |= static_cast<unsigned>(c - 'A' + 10);
+      } else {
+        return false;
+      }
+    }
+    if (code >= 0x80) {
+      return false;  // not what the encoders write: nlohmann decodes it
+    }
+    buffer_ += static_cast<char>(code);
+    return true;
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - at_) < word.size() ||
+        std::string_view(at_, word.size()) != word) {
+      return false;
+    }
+    at_ += word.size();
+    return true;
+  }
+
+  // nlohmann reports a negative integer as number_integer and any other as number_unsigned; one
+  // that fits neither (past int64 below zero, past uint64 above) becomes a float.
+  bool number() {
+    const bool negative = *at_ == '-';
+    if (negative) {
+      ++at_;
+    }
+    if (at_ == end_ || *at_ < '0' || *at_ > '9') {
+      return false;
+    }
+    if (*at_ == '0' && at_ + 1 != end_ && at_[1] >= '0' && at_[1] <= '9') {
+      return false;  // a leading zero: not JSON
+    }
+    std::uint64_t magnitude = 0;
+    int digits = 0;
+    while (at_ != end_ && *at_ >= '0' && *at_ <= '9') {
+      if (++digits > 19) {
+        return false;  // may pass uint64: nlohmann decides
+      }
+      magnitude = magnitude * 10 + static_cast<std::uint64_t>(*at_ - '0');
+      ++at_;
+    }
+    if (at_ != end_ && (*at_ == '.' || *at_ == 'e' || *at_ == 'E')) {
+      return false;
+    }
+    if (!negative) {
+      return handler_.number_unsigned(magnitude);
+    }
+    constexpr auto int64_min_magnitude =
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1;
+    if (magnitude > int64_min_magnitude) {
+      return false;
+    }
+    // Two's complement negation of the magnitude, well defined for int64's minimum too.
+    return handler_.number_integer(static_cast<std::int64_t>(~magnitude + 1));
+  }
+
+  const char* at_;
+  const char* end_;
+  Handler& handler_;
+  std::string buffer_;
+};
+
 }  // namespace
 
+std::optional<core::User> compact::decode_user(std::string_view doc) {
+  std::optional<core::User> user(std::in_place);
+  UserReader reader(*user);
+  if (!CompactParser(doc, reader).parse() || !reader.finish()) {
+    user.reset();
+  }
+  return user;
+}
+
 std::optional<core::User> direct::decode_user(std::string_view doc) {
+  if (auto user = compact::decode_user(doc)) {
+    return user;
+  }
   std::optional<core::User> user(std::in_place);
   UserReader reader(*user);
   if (!json::sax_parse(doc, &reader) || !reader.finish()) {

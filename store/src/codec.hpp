@@ -82,4 +82,10 @@ std::optional<core::Group> decode_group(std::string_view doc);
 std::optional<std::vector<core::AttributeChange>> decode_attributes(std::string_view doc);
 }  // namespace direct
 
+// The direct user reader fed by a parser of the compact JSON the encoders write: nullopt where
+// it hands the document on to nlohmann's parser (the direct reader above tries this first).
+namespace compact {
+std::optional<core::User> decode_user(std::string_view doc);
+}  // namespace compact
+
 }  // namespace idbridge::store::codec

@@ -387,6 +387,73 @@ TEST(StoreCodec, OlderNewerAndDamagedUserDocumentsDecodeAsTheDomDecoderDoes) {
   EXPECT_LT(read_directly, kDocuments);
 }
 
+// The compact parser reads what the encoder writes; on other spellings of the same JSON
+// (whitespace, \u escapes of any character, surrogate pairs) and on damaged documents it either
+// agrees with the DOM decoder or hands the document on.
+TEST(StoreCodec, CompactParserReadsEncoderOutputAndAgreesWithTheDomDecoderElsewhere) {
+  std::mt19937_64 random(44);
+  TextSource source(random);
+  int read_compactly = 0;
+  for (int i = 0; i < kDocuments; ++i) {
+    const core::User user = generate_user(source);
+    const std::string doc = codec::encode_user(user);
+    const auto compact = codec::compact::decode_user(doc);
+    ASSERT_TRUE(compact.has_value()) << doc;
+    ASSERT_TRUE(*compact == user) << doc;
+
+    const std::string damaged = mutate(doc, source);
+    const json parsed = json::parse(damaged, nullptr, false);
+    for (const std::string& variant :
+         {damaged, parsed.is_discarded() ? damaged : parsed.dump(1),
+          parsed.is_discarded() ? damaged : parsed.dump(-1, ' ', /*ensure_ascii=*/true)}) {
+      expect_same_outcome<core::User>(variant, &codec::decode_user, &codec::reference::decode_user,
+                                      &codec::compact::decode_user);
+      read_compactly += codec::compact::decode_user(variant).has_value() ? 1 : 0;
+    }
+  }
+  // Damage that keeps the shape (dropped or unknown keys) is still read compactly.
+  EXPECT_GT(read_compactly, kDocuments / 5);
+}
+
+TEST(StoreCodec, CompactParserHandsOnWhatItDoesNotRead) {
+  core::User user;
+  user.id = core::UserId("u1");
+  user.title = "t";
+  const std::string doc = codec::encode_user(user);
+  ASSERT_TRUE(codec::compact::decode_user(doc).has_value());
+  const auto with = [&](std::string_view from, std::string_view to) {
+    std::string out = doc;
+    out.replace(out.find(from), from.size(), to);
+    return out;
+  };
+  for (const std::string& other : {
+           with("\"title\":\"t\"", "\"title\":\"\\u00e9\""),           // a \u escape past ASCII
+           with("\"title\":\"t\"", "\"title\":\"\\ud83d\\ude00\""),    // a surrogate pair
+           with("\"version\":0", "\"version\":1.0"),                   // a fraction
+           with("\"version\":0", "\"version\":1e2"),                   // an exponent
+           with("\"version\":0", "\"version\":12345678901234567890"),  // 20 digits
+           with("\"version\":0", "\"version\":-9223372036854775809"),  // below int64
+           with("\"version\":0", "\"version\":9223372036854775808"),   // past int64
+           with("\"version\":0", "\"version\": 0"),                    // whitespace
+           doc + " ",                                                  // trailing whitespace
+           with("\"title\":\"t\"", "\"title\":\"\xc3\""),              // truncated UTF-8
+           with("\"version\":0", "\"version\":01"),                    // not JSON
+       }) {
+    EXPECT_FALSE(codec::compact::decode_user(other).has_value()) << other;
+    expect_same_user(other);
+  }
+  // What it does read, it reads as nlohmann does.
+  for (const std::string& same : {
+           with("\"title\":\"t\"", "\"title\":\"\\u0074\\/\\u001f\""),
+           with("\"version\":0", "\"version\":-0"),
+           with("\"version\":0", "\"version\":9223372036854775807"),
+           with("\"version\":0", "\"version\":-9223372036854775808"),
+       }) {
+    ASSERT_TRUE(codec::compact::decode_user(same).has_value()) << same;
+    EXPECT_TRUE(*codec::compact::decode_user(same) == codec::reference::decode_user(same)) << same;
+  }
+}
+
 TEST(StoreCodec, OlderNewerAndDamagedGroupAndAttributeDocumentsDecodeAsTheDomDecoderDoes) {
   std::mt19937_64 random(43);
   TextSource source(random);

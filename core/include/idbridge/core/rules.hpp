@@ -23,6 +23,10 @@ std::optional<Error> check_person_name(std::string_view value, std::string_view 
 // Checked first, so no malformed byte reaches a store or a JSON encoder (invalid_value).
 std::optional<Error> check_utf8(const User& user);
 bool is_valid_utf8(std::string_view text);
+// The length of the well-formed UTF-8 sequence (Unicode table 3-7: no overlong form, surrogate
+// or value past U+10FFFF) that starts at text[at], or 0 when none does. JSON writers use it to
+// refuse exactly what nlohmann's serializer refuses.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t at);
 
 // RFC 5321-shaped address: one '@', non-empty local part and a dotted domain, no spaces.
 bool is_plausible_email(std::string_view email);
