@@ -766,6 +766,30 @@ std::vector<OpFailure> apply_memberships(
   return failures;
 }
 
+// Makes the directory's stored rule groups `groups`: each group whose digest differs from the
+// stored one is written, each stored group not in `groups` deleted. An unchanged group, however
+// large, costs nothing.
+void store_rule_groups(StoreWriter& tx, const std::string& directory,
+                       const std::vector<RuleGroupMembers>& groups) {
+  std::unordered_map<std::string_view, std::uint64_t> stored;
+  const auto digests = tx.rule_group_digests(directory);
+  for (const auto& group : digests) {
+    stored.emplace(group.group, group.digest);
+  }
+  for (const auto& group : groups) {
+    const auto found = stored.find(group.group);
+    if (found == stored.end() || found->second != group.digest) {
+      tx.put_rule_group(directory, group);
+    }
+    if (found != stored.end()) {
+      stored.erase(found);
+    }
+  }
+  for (const auto& [group, digest] : stored) {
+    tx.delete_rule_group(directory, group);
+  }
+}
+
 }  // namespace
 
 ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& who, Timestamp now,
@@ -844,6 +868,9 @@ ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& w
     }
     if (last && plan.completeness.complete && result.failures.empty() && !plan.cursor.empty()) {
       page->set_sync_cursor(plan.directory, plan.cursor);
+      if (plan.rule_groups) {
+        store_rule_groups(*page, plan.directory, *plan.rule_groups);
+      }
       result.cursor_stored = true;
     }
     if (options.run_id) {

@@ -224,6 +224,7 @@ Plan make_plan(const std::vector<Diagnostic>& problems, EachDesired&& each_desir
   result.counts.read = snapshot.users.size();
   result.settled_links = current.settled_links;
   result.rules = std::make_shared<const MappingRules>(rules);
+  result.rule_groups = snapshot.rule_groups;
 
   const Ownership owns(rules, false);
   const Ownership owns_on_create(rules, true);

@@ -245,8 +245,23 @@ DROP INDEX group_members_by_member;
 CREATE INDEX groups_by_id_with_name ON groups (tenant, id, display_name);
 )sql";
 
-constexpr const char* migrations[] = {migration_1, migration_2, migration_3,
-                                      migration_4, migration_5, migration_6};
+// The members of the groups a directory's rules name, stored with its cursor
+// (core/sync/state.hpp, RuleGroupMembers): one row per group, its members one BLOB (each member
+// as its decimal length, ':', its bytes), rewritten whole when the group's digest changes. The
+// digest is the reader's unsigned 64-bit value, stored with the same bits as a signed INTEGER.
+// A rowid table: a member list can fill many pages, which a WITHOUT ROWID row should not.
+constexpr const char* migration_7 = R"sql(
+CREATE TABLE sync_rule_groups (
+  directory TEXT NOT NULL,
+  group_dn TEXT NOT NULL,
+  digest INTEGER NOT NULL,
+  members BLOB NOT NULL,
+  PRIMARY KEY (directory, group_dn)
+) STRICT;
+)sql";
+
+constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                      migration_5, migration_6, migration_7};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);

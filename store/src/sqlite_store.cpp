@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -244,6 +245,39 @@ std::optional<std::string> primary_email_key(const core::User& user) {
     return core::fold_case(email->value);
   }
   return std::nullopt;
+}
+
+// A rule group's members as one BLOB: each member as its decimal length, ':', its bytes (any
+// bytes, NUL included), so that no separator has to be excluded from DNs.
+std::string encode_members(const std::vector<std::string>& members) {
+  std::size_t size = 0;
+  for (const auto& member : members) {
+    size += member.size() + 8;
+  }
+  std::string out;
+  out.reserve(size);
+  for (const auto& member : members) {
+    out += std::to_string(member.size());
+    out += ':';
+    out += member;
+  }
+  return out;
+}
+
+std::vector<std::string> decode_members(std::string_view bytes) {
+  std::vector<std::string> members;
+  while (!bytes.empty()) {
+    const auto colon = bytes.find(':');
+    std::size_t length = 0;
+    const auto [end, error] = std::from_chars(bytes.data(), bytes.data() + colon, length);
+    if (colon == std::string_view::npos || colon == 0 || error != std::errc() ||
+        end != bytes.data() + colon || bytes.size() - colon - 1 < length) {
+      throw core::StoreFailure("sqlite: a stored rule group's member list is damaged");
+    }
+    members.emplace_back(bytes.substr(colon + 1, length));
+    bytes.remove_prefix(colon + 1 + length);
+  }
+  return members;
 }
 
 // The read half of the port over one connection; shared by readers and the writer (which reads
@@ -596,6 +630,32 @@ class Queries : public Base {
   std::string sync_cursor(std::string_view directory) override {
     auto row = db().query("SELECT cursor FROM sync_cursors WHERE directory = ?", directory);
     return row.step() ? row.bytes(0) : std::string();
+  }
+
+  std::vector<core::sync::RuleGroupDigest> rule_group_digests(std::string_view directory) override {
+    // SQLite decodes a row only up to the last column asked for: the members (after the digest)
+    // and their overflow pages are not read.
+    auto row = db().query(
+        "SELECT group_dn, digest FROM sync_rule_groups WHERE directory = ? ORDER BY group_dn",
+        directory);
+    std::vector<core::sync::RuleGroupDigest> groups;
+    while (row.step()) {
+      groups.push_back({row.text(0), static_cast<std::uint64_t>(row.integer(1))});
+    }
+    return groups;
+  }
+
+  std::optional<core::sync::RuleGroupMembers> find_rule_group(std::string_view directory,
+                                                              std::string_view group) override {
+    auto row = db().query(
+        "SELECT digest, members FROM sync_rule_groups WHERE directory = ? AND group_dn = ?",
+        directory, group);
+    if (!row.step()) {
+      return std::nullopt;
+    }
+    return core::sync::RuleGroupMembers{std::string(group),
+                                        static_cast<std::uint64_t>(row.integer(0)),
+                                        decode_members(row.bytes(1))};
   }
 
   std::optional<core::sync::SyncRun> find_sync_run(std::int64_t id) override {
@@ -1102,6 +1162,26 @@ class WriterBase : public Queries<core::StoreWriter> {
             "ON CONFLICT (directory) DO UPDATE SET cursor = excluded.cursor",
             directory, sqlite::Blob{cursor})
         .run();
+  }
+
+  void put_rule_group(std::string_view directory,
+                      const core::sync::RuleGroupMembers& group) override {
+    require_open();
+    const std::string members = encode_members(group.members);
+    db().query(
+            "INSERT INTO sync_rule_groups (directory, group_dn, digest, members) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (directory, group_dn) DO UPDATE SET "
+            "digest = excluded.digest, members = excluded.members",
+            directory, group.group, static_cast<std::int64_t>(group.digest), sqlite::Blob{members})
+        .run();
+  }
+
+  bool delete_rule_group(std::string_view directory, std::string_view group) override {
+    require_open();
+    db().query("DELETE FROM sync_rule_groups WHERE directory = ? AND group_dn = ?", directory,
+               group)
+        .run();
+    return db().changes() > 0;
   }
 
   std::int64_t insert_sync_run(const core::sync::SyncRun& run) override {

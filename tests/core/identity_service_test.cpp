@@ -102,6 +102,8 @@ class FailingStore final : public Store {
     std::optional<sync::DirectoryLink> find_link(std::string_view d, std::string_view a) override { return inner_->find_link(d, a); }
     std::optional<sync::DirectoryLink> find_link_of_user(std::string_view d, const TenantId& t, const UserId& u) override { return inner_->find_link_of_user(d, t, u); }
     std::string sync_cursor(std::string_view d) override { return inner_->sync_cursor(d); }
+    std::vector<sync::RuleGroupDigest> rule_group_digests(std::string_view d) override { return inner_->rule_group_digests(d); }
+    std::optional<sync::RuleGroupMembers> find_rule_group(std::string_view d, std::string_view g) override { return inner_->find_rule_group(d, g); }
     std::optional<sync::SyncRun> find_sync_run(std::int64_t id) override { return inner_->find_sync_run(id); }
     std::vector<sync::SyncRun> list_sync_runs(std::string_view d, std::size_t l) override { return inner_->list_sync_runs(d, l); }
     std::vector<writeback::OutboxItem> outbox_items(std::string_view d, std::int64_t a, std::size_t l) override { return inner_->outbox_items(d, a, l); }
@@ -128,6 +130,8 @@ class FailingStore final : public Store {
     bool delete_link(std::string_view d, std::string_view a) override { count(); return inner_->delete_link(d, a); }
     bool set_link_settled(const sync::DirectoryLink& l) override { count(); return inner_->set_link_settled(l); }
     void set_sync_cursor(std::string_view d, const std::string& c) override { count(); inner_->set_sync_cursor(d, c); }
+    void put_rule_group(std::string_view d, const sync::RuleGroupMembers& g) override { count(); inner_->put_rule_group(d, g); }
+    bool delete_rule_group(std::string_view d, std::string_view g) override { count(); return inner_->delete_rule_group(d, g); }
     std::int64_t insert_sync_run(const sync::SyncRun& r) override { count(); return inner_->insert_sync_run(r); }
     bool update_sync_run(const sync::SyncRun& r) override { count(); return inner_->update_sync_run(r); }
     std::int64_t enqueue_write(const writeback::OutboxItem& i) override { count(); return inner_->enqueue_write(i); }

@@ -207,6 +207,58 @@ TEST_F(SyncApplyTest, ARefusedOperationIsUndoneAloneAndTheCursorIsNotAdvanced) {
   EXPECT_EQ(store_->read()->sync_cursor("corp"), "");
 }
 
+std::shared_ptr<const std::vector<RuleGroupMembers>> groups_of_rules(
+    std::vector<RuleGroupMembers> groups) {
+  return std::make_shared<const std::vector<RuleGroupMembers>>(std::move(groups));
+}
+
+TEST_F(SyncApplyTest, RuleGroupsAreStoredWithTheCursorOnlyAndOnlyWhenTheirDigestChanged) {
+  const RuleGroupMembers admins{"cn=admins", 1, {"uid=ann"}};
+  const RuleGroupMembers sales{"cn=sales", 2, {"uid=ann", "uid=bob"}};
+  auto first = full({person("ann")}, "c1");
+  first.rule_groups = groups_of_rules({admins, sales});
+  ASSERT_TRUE(run(plan_for(first)).cursor_stored);
+  EXPECT_EQ(store_->read()->rule_group_digests("corp"),
+            (std::vector<RuleGroupDigest>{{"cn=admins", 1}, {"cn=sales", 2}}));
+  EXPECT_EQ(store_->read()->find_rule_group("corp", "cn=sales"), sales);
+
+  // The same digest is not written again (these members would show if it were); a changed one
+  // is; a group no longer there is deleted.
+  const RuleGroupMembers helpdesk{"cn=helpdesk", 3, {"uid=cat"}};
+  auto second = full({person("ann")}, "c2");
+  second.rule_groups = groups_of_rules({{"cn=admins", 1, {"uid=not-written"}}, helpdesk});
+  ASSERT_TRUE(run(plan_for(second)).cursor_stored);
+  EXPECT_EQ(store_->read()->rule_group_digests("corp"),
+            (std::vector<RuleGroupDigest>{{"cn=admins", 1}, {"cn=helpdesk", 3}}));
+  EXPECT_EQ(store_->read()->find_rule_group("corp", "cn=admins"), admins);
+  EXPECT_EQ(store_->read()->find_rule_group("corp", "cn=helpdesk"), helpdesk);
+
+  // A snapshot that did not read them (a persist batch) leaves them; so does an incomplete read.
+  auto batch = full({person("ann")}, "c3");
+  ASSERT_TRUE(run(plan_for(batch)).cursor_stored);
+  auto incomplete = full({person("ann")}, "c4");
+  incomplete.completeness = {false, "size_limit_exceeded"};
+  incomplete.rule_groups = groups_of_rules({{"cn=admins", 9, {}}});
+  EXPECT_FALSE(run(plan_for(incomplete)).cursor_stored);
+  EXPECT_EQ(store_->read()->sync_cursor("corp"), "c3");
+  EXPECT_EQ(store_->read()->rule_group_digests("corp"),
+            (std::vector<RuleGroupDigest>{{"cn=admins", 1}, {"cn=helpdesk", 3}}));
+
+  // A refused operation keeps the cursor, and with it the lists, where they were.
+  UserWrite taken;
+  taken.user.user_name = "someone";
+  taken.user.emails = {{"bob@example.com", "work", true}};
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, taken));
+  auto refused = full({person("ann"), person("bob")}, "c5");
+  refused.rule_groups = groups_of_rules({{"cn=admins", 9, {}}});
+  const auto result = run(plan_for(refused));
+  ASSERT_EQ(result.failures.size(), 1u);
+  EXPECT_FALSE(result.cursor_stored);
+  EXPECT_EQ(store_->read()->sync_cursor("corp"), "c3");
+  EXPECT_EQ(store_->read()->rule_group_digests("corp"),
+            (std::vector<RuleGroupDigest>{{"cn=admins", 1}, {"cn=helpdesk", 3}}));
+}
+
 TEST_F(SyncApplyTest, PagesCommitSeparatelyAndTheRunRecordCountsWhatIsCommitted) {
   std::vector<DirectoryEntry> people;
   for (int i = 0; i < 5; ++i) {

@@ -238,6 +238,69 @@ TEST_P(StoreConformance, SyncCursorIsSetReplacedAndClearedPerDirectory) {
   EXPECT_EQ(reader->sync_cursor("never-set"), "");
 }
 
+TEST_P(StoreConformance, RuleGroupsArePutReplacedDeletedAndListedPerDirectory) {
+  using core::sync::RuleGroupDigest;
+  using core::sync::RuleGroupMembers;
+  std::vector<std::string> everyone;
+  for (int i = 0; i < 3000; ++i) {
+    everyone.push_back("uid=user" + std::to_string(i) + ",ou=people,dc=example,dc=com");
+  }
+  // Members are bytes: a colon, a digit run, a comma and UTF-8 must come back as they went in.
+  const RuleGroupMembers admins{"cn=admins,ou=groups,dc=example,dc=com",
+                                0xfedcba9876543210ull,  // above INT64_MAX
+                                {"uid=12:3,ou=people", "CN=Zoë Ünal,OU=People", "1:", ""}};
+  const RuleGroupMembers staff{"cn=staff,ou=groups,dc=example,dc=com", 7, everyone};
+  const RuleGroupMembers empty{"cn=empty,ou=groups,dc=example,dc=com", 0, {}};
+  EXPECT_TRUE(store().read()->rule_group_digests("ldap").empty());
+  EXPECT_FALSE(store().read()->find_rule_group("ldap", admins.group).has_value());
+  {
+    auto writer = store().write();
+    writer->put_rule_group("ldap", staff);
+    writer->put_rule_group("ldap", admins);
+    writer->put_rule_group("ldap", empty);
+    writer->put_rule_group("ad", admins);
+    EXPECT_EQ(writer->find_rule_group("ldap", staff.group), staff) << "the writer reads its own";
+    writer->commit();
+  }
+  {
+    // A rolled-back replacement and deletion leave the stored groups as they were.
+    auto writer = store().write();
+    writer->put_rule_group("ldap", {staff.group, 8, {"uid=nobody"}});
+    EXPECT_TRUE(writer->delete_rule_group("ldap", admins.group));
+  }
+  reopen();
+  {
+    auto reader = store().read();
+    EXPECT_EQ(reader->rule_group_digests("ldap"),
+              (std::vector<RuleGroupDigest>{
+                  {admins.group, admins.digest}, {empty.group, 0}, {staff.group, 7}}))
+        << "ordered by group";
+    EXPECT_EQ(reader->find_rule_group("ldap", admins.group), admins);
+    EXPECT_EQ(reader->find_rule_group("ldap", staff.group), staff);
+    EXPECT_EQ(reader->find_rule_group("ldap", empty.group), empty);
+    EXPECT_EQ(reader->find_rule_group("ad", admins.group), admins);
+    EXPECT_FALSE(reader->find_rule_group("ldap", "CN=admins,ou=groups,dc=example,dc=com"))
+        << "keys are exact: the reader normalises them";
+    EXPECT_TRUE(reader->rule_group_digests("nowhere").empty());
+  }
+  {
+    auto writer = store().write();
+    writer->put_rule_group("ldap", {staff.group, 8, {everyone[5], everyone[1]}});
+    EXPECT_TRUE(writer->delete_rule_group("ldap", admins.group));
+    EXPECT_FALSE(writer->delete_rule_group("ldap", admins.group));
+    EXPECT_FALSE(writer->delete_rule_group("ldap", "cn=never"));
+    writer->commit();
+  }
+  reopen();
+  auto reader = store().read();
+  EXPECT_EQ(reader->rule_group_digests("ldap"),
+            (std::vector<RuleGroupDigest>{{empty.group, 0}, {staff.group, 8}}));
+  EXPECT_EQ(reader->find_rule_group("ldap", staff.group),
+            (RuleGroupMembers{staff.group, 8, {everyone[5], everyone[1]}}))
+      << "replaced whole, members in the order put";
+  EXPECT_EQ(reader->find_rule_group("ad", admins.group), admins) << "another directory's stays";
+}
+
 TEST_P(StoreConformance, SyncRunsRoundTripUpdateAndListNewestFirst) {
   SyncRun running;
   running.directory = "ldap";

@@ -100,6 +100,7 @@ void downgrade_to(RawDb& raw, int version) {
       "ALTER TABLE directory_links DROP COLUMN mapped_digest;",
       "DROP INDEX groups_by_id_with_name; DROP INDEX group_members_by_member_with_group; "
       "CREATE INDEX group_members_by_member ON group_members (tenant, member_type, member_id);",
+      "DROP TABLE sync_rule_groups;",
   };
   const int latest = static_cast<int>(std::size(undo));
   ASSERT_EQ(latest, store::sqlite_schema_version()) << "a new migration needs its undo here";
@@ -187,7 +188,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
   }
 
   auto store = open_sqlite(dir_.path().string());
-  EXPECT_EQ(store->schema_version(), 6);
+  EXPECT_EQ(store->schema_version(), store::sqlite_schema_version());
   {
     auto reader = store->read();
     EXPECT_EQ(reader->find_user(core::TenantId("acme"), core::UserId("u1")),
@@ -214,7 +215,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
       raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
       fresh_schema)
       << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
@@ -246,7 +247,7 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
   }
 
   auto store = open_sqlite(dir_.path().string());
-  EXPECT_EQ(store->schema_version(), 6);
+  EXPECT_EQ(store->schema_version(), store::sqlite_schema_version());
   auto disabled = make_link("ldap", "b", "acme", "u2");
   disabled.disabled_by_sync_at = at_millis(42);
   // No digest and version 0, which no user has: each is compared in full by the next sync.
@@ -267,7 +268,7 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
       raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
       fresh_schema)
       << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
@@ -384,6 +385,8 @@ TEST_F(SqliteStore, SyncStateStatementsUseIndexes) {
            "directory = 'd'",
            "DELETE FROM directory_links WHERE tenant = 't' AND user_id = 'u'",
            "SELECT id FROM sync_runs WHERE directory = 'd' ORDER BY id DESC LIMIT 5",
+           "SELECT group_dn, digest FROM sync_rule_groups WHERE directory = 'd' ORDER BY group_dn",
+           "SELECT digest, members FROM sync_rule_groups WHERE directory = 'd' AND group_dn = 'g'",
        }) {
     const std::string details = RawDb(db_path()).query_plan(sql);
     EXPECT_NE(details.find("SEARCH"), std::string::npos) << sql << ": " << details;

@@ -140,6 +140,12 @@ class StoreReader {
                                                                const UserId& user) = 0;
   // The directory's incremental position (an opaque cookie), "" when none is stored.
   virtual std::string sync_cursor(std::string_view directory) = 0;
+  // The groups stored for the directory by put_rule_group, without their members, ordered by
+  // group (byte-wise).
+  virtual std::vector<sync::RuleGroupDigest> rule_group_digests(std::string_view directory) = 0;
+  // One stored group with its members, in the order they were put.
+  virtual std::optional<sync::RuleGroupMembers> find_rule_group(std::string_view directory,
+                                                                std::string_view group) = 0;
   virtual std::optional<sync::SyncRun> find_sync_run(std::int64_t id) = 0;
   // Newest first; every directory when `directory` is empty.
   virtual std::vector<sync::SyncRun> list_sync_runs(std::string_view directory,
@@ -215,6 +221,11 @@ class StoreWriter : public StoreReader {
   virtual bool set_link_settled(const sync::DirectoryLink& link) = 0;
   // "" clears it.
   virtual void set_sync_cursor(std::string_view directory, const std::string& cursor) = 0;
+  // Inserts or replaces the directory's group with the same `group` (key compared exactly). A
+  // group of 100,000 members is one value: write it only when its digest changed.
+  virtual void put_rule_group(std::string_view directory, const sync::RuleGroupMembers& group) = 0;
+  // Returns whether it was stored.
+  virtual bool delete_rule_group(std::string_view directory, std::string_view group) = 0;
   // Assigns and returns the run's id (run.id is ignored).
   virtual std::int64_t insert_sync_run(const sync::SyncRun& run) = 0;
   // Overwrites the run with run.id; returns false if there is none.

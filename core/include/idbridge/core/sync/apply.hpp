@@ -110,8 +110,10 @@ struct ApplyResult {
 // by someone else since the plan was made: version_mismatch) is reported and skipped; the next
 // run plans it again from fresh state. The directory's cursor is stored with the last page, and
 // only when the read was complete and nothing was refused, so an incremental run never skips a
-// change it could not apply. Throws StoreFailure when a commit fails: pages committed before
-// stay committed and are counted in the run record. `now` dates the disables.
+// change it could not apply; plan.rule_groups are stored with it (the groups whose digest
+// changed written, those no longer named deleted), never without it. Throws StoreFailure when a
+// commit fails: pages committed before stay committed and are counted in the run record. `now`
+// dates the disables.
 ApplyResult apply(const Plan& plan, IdentityService& service, const Principal& who, Timestamp now,
                   const ApplyOptions& options);
 

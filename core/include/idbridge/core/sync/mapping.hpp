@@ -4,6 +4,7 @@
 #pragma once
 
 #include "idbridge/core/model.hpp"
+#include "idbridge/core/sync/state.hpp"
 
 #include <deque>
 #include <functional>
@@ -47,6 +48,12 @@ struct Snapshot {
   // be stored once the plan made from it is applied. "" when the directory offers none.
   std::string cursor;
   Completeness completeness;
+  // The groups the rules name with their members, as this read saw them: stored with `cursor`
+  // (never without it), so that the next incremental read can work out who joined and who left
+  // them. Null when the read did not read them (no change detection, a persist batch, whose
+  // cursor keeps the digest of what is stored): the stored ones stay. Shared: a snapshot is
+  // copied (persist batches), and an "all staff" group has every user as a member.
+  std::shared_ptr<const std::vector<RuleGroupMembers>> rule_groups = {};
 };
 
 // `target` is a tenant-model attribute path (see mapping_targets()); `value` a template such as

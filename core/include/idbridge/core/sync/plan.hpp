@@ -128,6 +128,9 @@ struct Plan {
   // The rules the plan was made with: apply judges with them whether a user it wrote is settled
   // (DirectoryLink::settled_version). Not in the JSON.
   std::shared_ptr<const MappingRules> rules = {};
+  // Snapshot::rule_groups: stored by apply with the cursor, in the same transaction and under the
+  // same conditions. Not in the JSON.
+  std::shared_ptr<const std::vector<RuleGroupMembers>> rule_groups = {};
 };
 
 // Errors are impossible by construction: every decision the rules cannot make is a diagnostic.

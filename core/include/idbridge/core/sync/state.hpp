@@ -1,6 +1,7 @@
 // What directory sync keeps between runs: the link from each synced tenant user to its directory
-// object, each directory's incremental position, and a record of every run. Plain values; the
-// Store port (store.hpp) persists them in the same transactions as the users they describe.
+// object, each directory's incremental position (with the members of the groups its rules name),
+// and a record of every run. Plain values; the Store port (store.hpp) persists them in the same
+// transactions as the users they describe.
 #pragma once
 
 #include "idbridge/core/ids.hpp"
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace idbridge::core::sync {
 
@@ -30,6 +32,25 @@ struct DirectoryLink {
   std::string mapped_digest = {};
   ResourceVersion settled_version = 0;
   friend bool operator==(const DirectoryLink&, const DirectoryLink&) = default;
+};
+
+// A group the directory's rules name, with its members as the read that wrote the directory's
+// cursor saw them. Stored with the cursor, in the same transaction, so that the next incremental
+// read can tell who joined and who left it: a membership change shows on no user entry (the
+// server maintains memberOf without a change stamp on the user), and a user who left a group keeps
+// no trace of it. The reader defines the key and the digest; the store keeps them as given.
+struct RuleGroupMembers {
+  std::string group;                 // the group's DN as the reader normalises it: the key
+  std::uint64_t digest = 0;          // of `group` and `members`, computed by the reader
+  std::vector<std::string> members;  // member DNs as read, each once, in the reader's order
+  friend bool operator==(const RuleGroupMembers&, const RuleGroupMembers&) = default;
+};
+
+// A stored RuleGroupMembers without its members: what tells which groups changed.
+struct RuleGroupDigest {
+  std::string group;
+  std::uint64_t digest = 0;
+  friend bool operator==(const RuleGroupDigest&, const RuleGroupDigest&) = default;
 };
 
 enum class RunKind { full, incremental, apply_plan };
