@@ -153,12 +153,21 @@ core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
                                              directory_.tenant);
     mapper.leave_out_settled(
         [&](const core::sync::DesiredUser& desired) { return settled->settled(desired); });
-    snapshot = reader_(cursor.empty() ? RunKind::full : kind, cursor,
-                       [&](core::sync::DirectoryEntry& entry) {
-                         mapper.add(entry);
-                         ++streamed;
-                         entry = core::sync::DirectoryEntry{std::move(entry.anchor), {}, {}, {}};
-                       });
+    // Each asked with a reader of its own: no store transaction stays open while the directory
+    // is read. Runs of a directory never overlap (the run lock), so nothing moves in between.
+    const ldap::StoredRuleGroups stored{
+        [&] { return store.read()->rule_group_digests(directory_.name); },
+        [&](const std::string& group) {
+          return store.read()->find_rule_group(directory_.name, group);
+        }};
+    snapshot = reader_(
+        cursor.empty() ? RunKind::full : kind, cursor,
+        [&](core::sync::DirectoryEntry& entry) {
+          mapper.add(entry);
+          ++streamed;
+          entry = core::sync::DirectoryEntry{std::move(entry.anchor), {}, {}, {}};
+        },
+        stored);
     snapshot.directory = directory_.name;
   } else {
     snapshot = *ready;
@@ -477,9 +486,11 @@ DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
                                       std::string password, Logger& logger) {
   auto settings =
       std::make_shared<ldap::ReadSettings>(read_settings(directory, std::move(password)));
-  return [settings, &logger](RunKind kind, const std::string& cursor, const EntrySink& on_user) {
+  return [settings, &logger](RunKind kind, const std::string& cursor, const EntrySink& on_user,
+                             const ldap::StoredRuleGroups& stored) {
     ldap::ReadSettings streaming = *settings;
     streaming.on_user = on_user;
+    streaming.stored_rule_groups = stored;
     if (kind != RunKind::incremental || cursor.empty()) {
       return ldap::read_directory(streaming);
     }
@@ -487,6 +498,10 @@ DirectoryReader ldap_directory_reader(const config::DirectoryConfig& directory,
     if (!read.full_read_reason.empty()) {
       logger.info("incremental read became a full read",
                   {{"directory", settings->directory}, {"reason", read.full_read_reason}});
+    } else if (read.moved_members > 0) {
+      logger.info("members joined or left groups the rules name: read by DN",
+                  {{"directory", settings->directory},
+                   {"members", static_cast<std::int64_t>(read.moved_members)}});
     }
     return std::move(read.snapshot);
   };

@@ -29,10 +29,12 @@ using EntrySink = std::function<void(core::sync::DirectoryEntry& entry)>;
 
 // Reads the directory: a full read, or an incremental one from `cursor` (a reader without
 // incremental support, or an empty cursor, answers with a full read), handing each user entry to
-// `on_user` as it arrives. Blocking; never throws for directory problems (they make the snapshot
-// incomplete).
+// `on_user` as it arrives. `stored` gives the member lists of the groups the rules name that
+// were stored with `cursor`. Blocking; never throws for directory problems (they make the
+// snapshot incomplete).
 using DirectoryReader = std::function<core::sync::Snapshot(
-    core::sync::RunKind kind, const std::string& cursor, const EntrySink& on_user)>;
+    core::sync::RunKind kind, const std::string& cursor, const EntrySink& on_user,
+    const ldap::StoredRuleGroups& stored)>;
 
 struct SyncEnvironment {
   core::IdentityService& service;

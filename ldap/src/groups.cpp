@@ -41,6 +41,27 @@ std::string normalise_dn(std::string_view dn) {
   return out;
 }
 
+std::uint64_t membership_digest(std::string_view normalised_dn,
+                                const std::vector<std::string>& sorted_normalised_members) {
+  std::uint64_t digest = fnv1a(fnv_offset, normalised_dn);
+  for (const auto& member : sorted_normalised_members) {
+    digest = fnv1a(digest, member);
+  }
+  return digest;
+}
+
+std::uint64_t combined_digest(std::vector<std::uint64_t> digests) {
+  std::sort(digests.begin(), digests.end());
+  std::uint64_t hash = fnv_offset;
+  for (const auto value : digests) {
+    for (int i = 0; i < 8; ++i) {
+      hash ^= (value >> (8 * i)) & 0xff;
+      hash *= fnv_prime;
+    }
+  }
+  return hash;
+}
+
 void GroupGraph::add_group(std::string_view dn, const std::vector<std::string>& members) {
   std::string key = normalise_dn(dn);
   if (group_by_dn_.count(key) != 0) {
@@ -54,9 +75,8 @@ void GroupGraph::add_group(std::string_view dn, const std::vector<std::string>& 
   }
   std::sort(normalised.begin(), normalised.end());
   normalised.erase(std::unique(normalised.begin(), normalised.end()), normalised.end());
-  std::uint64_t digest = fnv1a(fnv_offset, key);
+  const std::uint64_t digest = membership_digest(key, normalised);
   for (auto& member : normalised) {
-    digest = fnv1a(digest, member);
     groups_by_member_[std::move(member)].push_back(index);
   }
   memberships_ += normalised.size();
@@ -155,15 +175,7 @@ std::uint64_t GroupGraph::digest() const {
   for (const auto& group : groups_) {
     digests.push_back(group.digest);
   }
-  std::sort(digests.begin(), digests.end());
-  std::uint64_t hash = fnv_offset;
-  for (const auto value : digests) {
-    for (int i = 0; i < 8; ++i) {
-      hash ^= (value >> (8 * i)) & 0xff;
-      hash *= fnv_prime;
-    }
-  }
-  return hash;
+  return combined_digest(std::move(digests));
 }
 
 }  // namespace idbridge::ldap

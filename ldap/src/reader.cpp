@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <thread>
 #include <type_traits>
 #include <unordered_set>
@@ -282,16 +283,66 @@ class Reader {
 
   std::uint64_t group_digest() const { return graph_.digest(); }
 
-  // The digest of the groups the rules name (ReadSettings::rule_groups); nullopt when they could
-  // not be read (the read is then incomplete).
-  std::optional<std::uint64_t> rule_group_digest() {
+  // The groups the rules name (ReadSettings::rule_groups) with their digest; nullopt when they
+  // could not be read (the read is then incomplete).
+  std::optional<RuleGroupRead> rule_groups() {
     auto read = read_rule_groups(connection_, settings_);
     if (read.problem) {
       fail(std::move(*read.problem));
       dead_ = dead_ || read.connection_dead;
       return std::nullopt;
     }
-    return read.digest;
+    return read;
+  }
+
+  // Reads each of `dns` that lies under a users base and matches the users filter, with one
+  // base-scope search each: the members who joined or left a group the rules name. A DN that no
+  // longer exists is skipped (a deletion is reported by content sync, or found by a full read); a
+  // DN outside the users bases (a nested group, a service account) is not a user of this read.
+  void read_users_by_dn(const std::vector<std::string>& dns) {
+    std::vector<std::string> bases;
+    for (const auto& base : settings_.user_base_dns) {
+      bases.push_back(normalise_dn(base));
+    }
+    for (const auto& dn : dns) {
+      const auto key = normalise_dn(dn);
+      const auto base = std::find_if(bases.begin(), bases.end(),
+                                     [&](const std::string& b) { return is_under(key, b); });
+      if (base == bases.end()) {
+        continue;
+      }
+      const std::string& users_base =
+          settings_.user_base_dns[static_cast<std::size_t>(base - bases.begin())];
+      SearchRequest request;
+      request.base_dn = dn;
+      request.scope = Scope::base;
+      request.filter = settings_.user_filter;
+      request.attributes = user_attributes(settings_);
+      request.page_size = settings_.page_size;
+      SearchOutcome outcome;
+      try {
+        outcome = connection_.search(request, [&](std::vector<Entry>& page) {
+          for (Entry& entry : page) {
+            add_user(entry, users_base);
+          }
+        });
+      } catch (const std::exception& e) {
+        fail("reading " + dn + " failed: " + e.what());
+        dead_ = true;
+        return;
+      }
+      if (outcome.completeness == Completeness::no_such_base) {
+        continue;
+      }
+      if (!outcome.complete()) {
+        fail(outcome_reason("a member who joined or left a group the rules name, ",
+                            to_string(outcome.completeness), dn, outcome.pages, outcome.entries,
+                            outcome.detail));
+        dead_ = dead_ || outcome.completeness == Completeness::connection_lost ||
+                outcome.completeness == Completeness::timeout;
+        return;
+      }
+    }
   }
   const std::string& newest_timestamp() const { return newest_timestamp_; }
 
@@ -450,9 +501,12 @@ FullRead full_read(const ReadSettings& settings, Connection& connection) {
     }
   }
   // Before the users: a membership change during the read then shows in the next digest.
+  std::shared_ptr<const std::vector<core::sync::RuleGroupMembers>> rule_groups;
   if (!reader.failed() && have_position) {
-    if (const auto digest = reader.rule_group_digest()) {
-      next.rule_group_digest = *digest;
+    if (auto read = reader.rule_groups()) {
+      next.rule_group_digest = read->digest;
+      rule_groups = std::make_shared<const std::vector<core::sync::RuleGroupMembers>>(
+          std::move(read->groups));
     }
   }
   if (!reader.failed() && !settings.group_base_dns.empty()) {
@@ -493,6 +547,9 @@ FullRead full_read(const ReadSettings& settings, Connection& connection) {
   if (!reader.failed()) {
     snapshot.completeness = {true, ""};
     snapshot.cursor = have_position ? format_cursor(next) : "";
+    if (have_position) {
+      snapshot.rule_groups = std::move(rule_groups);
+    }
   }
   result.snapshot = std::move(snapshot);
   return result;
@@ -599,12 +656,23 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
       next.usn = position->highest;
     }
   }
+  // A membership change does not show on the users' entries: the members who joined or left a
+  // named group since the cursor are read by DN after the changed users.
+  std::shared_ptr<const std::vector<core::sync::RuleGroupMembers>> rule_groups;
+  std::vector<std::string> moved;
   if (!reader.failed()) {
-    const auto digest = reader.rule_group_digest();
-    if (digest && *digest != stored->rule_group_digest) {
-      return full(
-          "groups the rules name changed since the cursor (a membership change does not show on "
-          "the users' entries)");
+    if (auto read = reader.rule_groups()) {
+      if (read->digest != stored->rule_group_digest) {
+        auto since = members_moved_since(settings, stored->rule_group_digest, read->groups);
+        if (since.full_read_reason) {
+          return full(std::move(*since.full_read_reason));
+        }
+        moved = std::move(since.dns);
+        result.moved_members = moved.size();
+        next.rule_group_digest = read->digest;
+      }
+      rule_groups = std::make_shared<const std::vector<core::sync::RuleGroupMembers>>(
+          std::move(read->groups));
     }
   }
   if (!reader.failed() && !settings.group_base_dns.empty()) {
@@ -661,6 +729,9 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
       case ChangeDetection::full: break;
     }
   }
+  if (!moved.empty() && !reader.dead() && !reader.failed()) {
+    reader.read_users_by_dn(moved);
+  }
   reader.resolve_nested_groups();
   snapshot = std::move(reader.snapshot());
   snapshot.kind = Snapshot::Kind::incremental;
@@ -676,6 +747,7 @@ DirectoryRead read_directory_incremental(const ReadSettings& settings, const std
     snapshot.present_anchors = std::move(present);
   }
   snapshot.cursor = format_cursor(next);
+  snapshot.rule_groups = std::move(rule_groups);
   return result;
 }
 

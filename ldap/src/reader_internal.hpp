@@ -50,8 +50,25 @@ struct RuleGroupRead {
   std::optional<std::string> problem;  // the read is incomplete
   bool connection_dead = false;
   std::uint64_t digest = 0;  // of the named groups and their members; 0 when none is named
+  // Each named group found, by normalised DN, with its members as read (sorted by normalised DN,
+  // each once) and its membership_digest.
+  std::vector<core::sync::RuleGroupMembers> groups;
 };
 RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& settings);
+
+// Who joined or left the groups the rules name: the member DNs (as read, each once) in which
+// the groups `now` differ from those stored with the cursor (ReadSettings::stored_rule_groups),
+// or why that cannot be told (nothing stored, stored lists whose digest is not the cursor's
+// `cursor_digest` or not their own, more than max_moved_members): the read must then be full.
+struct MovedMembers {
+  std::vector<std::string> dns;
+  std::optional<std::string> full_read_reason;
+};
+MovedMembers members_moved_since(const ReadSettings& settings, std::uint64_t cursor_digest,
+                                 const std::vector<core::sync::RuleGroupMembers>& now);
+
+// Whether `dn` is `base` or under it (both normalised with normalise_dn).
+bool is_under(std::string_view normalised_dn, std::string_view normalised_base);
 std::string cannot_connect(const ReadSettings& settings, const Error& error);
 
 }  // namespace idbridge::ldap::reading

@@ -8,6 +8,8 @@
 #include "reader_internal.hpp"
 
 #include <algorithm>
+#include <map>
+#include <unordered_map>
 
 namespace idbridge::ldap::reading {
 namespace {
@@ -46,6 +48,37 @@ std::string first_rdn_value(std::string_view dn) {
     end += dn[end] == '\\' ? 2 : 1;
   }
   return fold(dn.substr(equals + 1, std::min(end, dn.size()) - equals - 1));
+}
+
+// A named group as read: members sorted by normalised DN, each once, and their digest.
+core::sync::RuleGroupMembers members_of(std::string normalised_dn,
+                                        const std::vector<std::string>& values) {
+  std::vector<std::pair<std::string, const std::string*>> keyed;
+  keyed.reserve(values.size());
+  for (const auto& value : values) {
+    keyed.emplace_back(normalise_dn(value), &value);
+  }
+  std::sort(keyed.begin(), keyed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  keyed.erase(std::unique(keyed.begin(), keyed.end(),
+                          [](const auto& a, const auto& b) { return a.first == b.first; }),
+              keyed.end());
+  core::sync::RuleGroupMembers group;
+  group.members.reserve(keyed.size());
+  std::vector<std::string> normalised;
+  normalised.reserve(keyed.size());
+  for (auto& [key, value] : keyed) {
+    group.members.push_back(*value);
+    normalised.push_back(std::move(key));
+  }
+  group.digest = membership_digest(normalised_dn, normalised);
+  group.group = std::move(normalised_dn);
+  return group;
+}
+
+// `group` with its digest computed again from its members (what was stored may be damaged).
+core::sync::RuleGroupMembers checked(const core::sync::RuleGroupMembers& group) {
+  return members_of(group.group, group.members);
 }
 
 }  // namespace
@@ -107,7 +140,8 @@ RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& setti
         ": " + bases.error().message;
     return result;
   }
-  GroupGraph graph;
+  // Normalised group DN -> its index in result.groups (naming contexts may hold a group twice).
+  std::unordered_map<std::string, std::size_t> found;
   for (const auto& base : *bases) {
     SearchRequest request;
     request.base_dn = base;
@@ -120,11 +154,17 @@ RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& setti
     try {
       outcome = connection.search(request, [&](const std::vector<Entry>& page) {
         for (const Entry& entry : page) {
-          if (groups.named(entry.dn)) {
-            static const std::vector<std::string> none;
-            const Attribute* members = entry.find("member");
-            graph.add_group(entry.dn, members != nullptr ? members->values : none);
+          if (!groups.named(entry.dn)) {
+            continue;
           }
+          auto key = normalise_dn(entry.dn);
+          if (found.count(key) != 0) {
+            continue;
+          }
+          found.emplace(key, result.groups.size());
+          static const std::vector<std::string> none;
+          const Attribute* members = entry.find("member");
+          result.groups.push_back(members_of(std::move(key), members ? members->values : none));
         }
       });
     } catch (const std::exception& e) {
@@ -141,8 +181,118 @@ RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& setti
       return result;
     }
   }
-  result.digest = graph.digest();
+  std::sort(result.groups.begin(), result.groups.end(),
+            [](const auto& a, const auto& b) { return a.group < b.group; });
+  std::vector<std::uint64_t> digests;
+  digests.reserve(result.groups.size());
+  for (const auto& group : result.groups) {
+    digests.push_back(group.digest);
+  }
+  // The same value as a GroupGraph of these groups, so cursors of earlier versions still match.
+  result.digest = combined_digest(std::move(digests));
   return result;
+}
+
+MovedMembers members_moved_since(const ReadSettings& settings, std::uint64_t cursor_digest,
+                                 const std::vector<core::sync::RuleGroupMembers>& now) {
+  constexpr const char* changed = "groups the rules name changed since the cursor";
+  MovedMembers result;
+  const auto& stored = settings.stored_rule_groups;
+  if (!stored.digests || !stored.find) {
+    result.full_read_reason = std::string(changed) + ", and their earlier members are not known";
+    return result;
+  }
+  auto before = stored.digests();
+  std::sort(before.begin(), before.end(),
+            [](const auto& a, const auto& b) { return a.group < b.group; });
+  std::vector<std::uint64_t> digests;
+  for (const auto& group : before) {
+    digests.push_back(group.digest);
+  }
+  if (combined_digest(std::move(digests)) != cursor_digest) {
+    result.full_read_reason =
+        std::string(changed) +
+        ", and the member lists stored with it do not match it (none stored yet: the first run "
+        "since an upgrade, or a run that stored its cursor without them)";
+    return result;
+  }
+  // Normalised DN -> as read; ordered, so the DNs read come out in a stable order.
+  std::map<std::string, std::string> moved;
+  const auto difference = [&](const std::vector<std::string>& old_members,
+                              const std::vector<std::string>& new_members) {
+    std::vector<std::pair<std::string, const std::string*>> old_keys;
+    std::vector<std::pair<std::string, const std::string*>> new_keys;
+    for (const auto& member : old_members) {
+      old_keys.emplace_back(normalise_dn(member), &member);
+    }
+    for (const auto& member : new_members) {
+      new_keys.emplace_back(normalise_dn(member), &member);
+    }
+    std::sort(old_keys.begin(), old_keys.end());
+    std::sort(new_keys.begin(), new_keys.end());
+    std::size_t i = 0;
+    std::size_t j = 0;
+    while (i < old_keys.size() || j < new_keys.size()) {
+      if (j == new_keys.size() || (i < old_keys.size() && old_keys[i].first < new_keys[j].first)) {
+        moved.emplace(old_keys[i].first, *old_keys[i].second);  // left
+        ++i;
+      } else if (i == old_keys.size() || new_keys[j].first < old_keys[i].first) {
+        moved.emplace(new_keys[j].first, *new_keys[j].second);  // joined
+        ++j;
+      } else {
+        ++i;
+        ++j;
+      }
+    }
+  };
+  static const std::vector<std::string> none;
+  std::size_t b = 0;
+  std::size_t n = 0;
+  while (b < before.size() || n < now.size()) {
+    const bool take_before =
+        n == now.size() || (b < before.size() && before[b].group <= now[n].group);
+    const bool take_now = b == before.size() || (n < now.size() && now[n].group <= before[b].group);
+    const auto* was = take_before ? &before[b] : nullptr;
+    const auto* is = take_now ? &now[n] : nullptr;
+    b += take_before ? 1 : 0;
+    n += take_now ? 1 : 0;
+    if (was != nullptr && is != nullptr && was->digest == is->digest) {
+      continue;
+    }
+    std::optional<core::sync::RuleGroupMembers> old_group;
+    if (was != nullptr) {
+      old_group = stored.find(was->group);
+      if (!old_group || checked(*old_group).digest != was->digest) {
+        result.full_read_reason = std::string(changed) + ", and the member list stored for " +
+                                  was->group + " does not match its digest";
+        return result;
+      }
+    }
+    difference(old_group ? old_group->members : none, is != nullptr ? is->members : none);
+    if (moved.size() > settings.max_moved_members) {
+      result.full_read_reason = std::string(changed) + ": more than " +
+                                std::to_string(settings.max_moved_members) +
+                                " members joined or left them, reading everything costs less";
+      return result;
+    }
+  }
+  result.dns.reserve(moved.size());
+  for (auto& [key, dn] : moved) {
+    result.dns.push_back(std::move(dn));
+  }
+  return result;
+}
+
+bool is_under(std::string_view normalised_dn, std::string_view normalised_base) {
+  if (normalised_base.empty()) {
+    return true;  // the root: every DN
+  }
+  if (normalised_dn.size() < normalised_base.size() ||
+      normalised_dn.substr(normalised_dn.size() - normalised_base.size()) != normalised_base) {
+    return false;
+  }
+  return normalised_dn.size() == normalised_base.size() ||
+         normalised_dn[normalised_dn.size() - normalised_base.size() - 1] == ',';
 }
 
 }  // namespace idbridge::ldap::reading

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -439,36 +440,106 @@ TEST_F(SyncDryRunTest, AnIncrementalRunReadsOnlyWhatChangedSinceTheStoredCursor)
   EXPECT_EQ(quiet["run"]["outcome"], "unchanged");
 }
 
+// The line of `export-users` for `user_name`, "" when there is none.
+std::string exported_line(const std::string& config, const std::string& user_name) {
+  std::istringstream exported(exported_users(config));
+  for (std::string line; std::getline(exported, line);) {
+    if (line.rfind(user_name + ",", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
 // Adding a user to a group changes only its memberOf, which slapd's syncprov does not report on
-// the user: the reader watches the groups the rules name, and the next incremental run reads
-// everything when one changed, so the role and the tenant group follow.
+// the user: the reader watches the groups the rules name and keeps their members with the
+// cursor, so the next incremental run reads the users who joined or left one (and only them),
+// and the role, the profile and the tenant group follow.
 TEST_F(SyncDryRunTest, AMembershipChangeOfARuleNamedGroupReachesTheNextIncrementalRun) {
   TempDir slapd_dir;
   Slapd slapd(slapd_dir);
-  slapd.add_ldif(directory_ldif());
-  const auto config = write_config(slapd, {});
+  slapd.add_ldif(directory_ldif() +
+                 "\ndn: cn=helpdesk,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\n"
+                 "cn: helpdesk\nmember: " +
+                 person_dn(7) + "\nmember: " + person_dn(8) + "\n\n");
+  DirectoryOptions options;
+  options.tables =
+      "[[directories.corp.profiles]]\ngroup = \"helpdesk\"\nprofile = \"helpdesk\"\n\n"
+      "[[tenants.acme.profiles]]\nname = \"helpdesk\"\nrights = [\"manageUsers\"]\n";
+  const auto config = write_config(slapd, options);
   const auto first = run_sync(config, {"--directory", "corp"}, 0);
   ASSERT_EQ(first["run"]["outcome"], "applied") << first.dump(2);
+  ASSERT_THAT(exported_line(config, "user07"), HasSubstr("helpdesk"));
+  const auto settled = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  ASSERT_EQ(settled["run"]["kind"], "incremental") << settled.dump(2);
 
   slapd.modify_ldif(
       "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: " +
       person_dn(20) +
       "\n\n"
       "dn: cn=sales,ou=groups,dc=example,dc=com\nchangetype: modify\ndelete: member\nmember: " +
-      person_dn(5) + "\n\n");
+      person_dn(5) +
+      "\n\n"
+      "dn: cn=helpdesk,ou=groups,dc=example,dc=com\nchangetype: modify\ndelete: member\n"
+      "member: " +
+      person_dn(7) + "\n\n");
   const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
-  EXPECT_EQ(delta["run"]["kind"], "full") << "a named group changed: everything is read";
+  EXPECT_EQ(delta["run"]["kind"], "incremental") << "who moved is known: no full read";
   EXPECT_EQ(delta["run"]["outcome"], "applied") << delta.dump(2);
+  EXPECT_EQ(delta["run"]["read"], 3) << "the three users who joined or left, of " << kUsers;
   const auto& plan = delta["plan"];
+  EXPECT_EQ(plan["kind"], "incremental");
   const auto* promoted = find_op(plan, "updateUser", "user20");
   ASSERT_NE(promoted, nullptr) << plan.dump(2);
   EXPECT_THAT(promoted->dump(), HasSubstr("administrator"));
   EXPECT_NE(find_op(plan, "removeMembership", "user05", "Sales"), nullptr) << plan.dump(2);
+  EXPECT_NE(find_op(plan, "updateUser", "user07"), nullptr) << plan.dump(2);
   EXPECT_EQ(count(plan, "disables"), 0);
+  EXPECT_EQ(plan["operations"].size(), 3u) << plan.dump(2);
+  EXPECT_THAT(exported_line(config, "user20"), HasSubstr("administrator"));
+  EXPECT_THAT(exported_line(config, "user07"), Not(HasSubstr("helpdesk")));
+  EXPECT_THAT(exported_line(config, "user08"), HasSubstr("helpdesk"));
 
   const auto quiet = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
   EXPECT_EQ(quiet["run"]["kind"], "incremental") << quiet.dump(2);
   EXPECT_EQ(quiet["run"]["outcome"], "unchanged") << quiet.dump(2);
+  EXPECT_EQ(quiet["run"]["read"], 0);
+}
+
+// Without the member lists of the last cursor (a store of an earlier version, here emptied behind
+// the daemon's back) the change cannot be attributed: the run reads everything, as before.
+TEST_F(SyncDryRunTest, WithoutStoredMemberListsANamedGroupChangeGivesAFullRun) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+  const auto first = run_sync(config, {"--directory", "corp"}, 0);
+  ASSERT_EQ(first["run"]["outcome"], "applied") << first.dump(2);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir_.file("state") + "/idbridge.db").c_str(), &db,
+                              SQLITE_OPEN_READWRITE, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "DELETE FROM sync_rule_groups", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_changes(db), 2) << "admins and sales were stored";
+    sqlite3_close_v2(db);
+  }
+  slapd.modify_ldif(
+      "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: " +
+      person_dn(20) + "\n\n");
+  const auto delta = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(delta["run"]["kind"], "full") << delta.dump(2);
+  EXPECT_EQ(delta["run"]["read"], kUsers);
+  const auto* promoted = find_op(delta["plan"], "updateUser", "user20");
+  ASSERT_NE(promoted, nullptr) << delta.dump(2);
+  // That full run stored the lists: the next change is incremental again.
+  slapd.modify_ldif(
+      "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\ndelete: member\nmember: " +
+      person_dn(20) + "\n\n");
+  const auto next = run_sync(config, {"--directory", "corp", "--incremental"}, 0);
+  EXPECT_EQ(next["run"]["kind"], "incremental") << next.dump(2);
+  EXPECT_EQ(next["run"]["read"], 1);
 }
 
 // Polls `probe` every 200 ms until it returns true or `timeout` passes.
@@ -734,7 +805,7 @@ TEST_F(PersistRecoveryTest, AServerRestartIsRetriedAndPersistingResumesFromTheSt
   EXPECT_EQ(cli_runs[0]["id"], runs[0]["id"]) << cli_runs.dump(2);
 }
 
-TEST_F(PersistRecoveryTest, ARuleNamedGroupChangeRunsAFullReadAtOnceAndPersistingResumes) {
+TEST_F(PersistRecoveryTest, ARuleNamedGroupChangeRunsAnIncrementalRunAtOnceAndPersistingResumes) {
   TempDir slapd_dir;
   Slapd slapd(slapd_dir);
   slapd.add_ldif(directory_ldif());
@@ -742,10 +813,17 @@ TEST_F(PersistRecoveryTest, ARuleNamedGroupChangeRunsAFullReadAtOnceAndPersistin
   slapd.modify_ldif(
       "dn: cn=admins,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: " +
       person_dn(20) + "\n\n");
-  ASSERT_TRUE(
-      eventually([&] { return count_runs(daemon->corp()["recentRuns"], "full", "applied") == 2; },
-                 std::chrono::seconds(20)))
+  // Persisting ends (full_read_needed), and the run it asks for reads the one user who joined.
+  nlohmann::json runs;
+  ASSERT_TRUE(eventually(
+      [&] {
+        runs = daemon->corp()["recentRuns"];
+        return count_runs(runs, "incremental", "applied") == 1;
+      },
+      std::chrono::seconds(20)))
       << daemon->corp().dump(2) << daemon->log();
+  EXPECT_EQ(count_runs(runs, "full", "applied"), 1) << runs.dump(2);
+  EXPECT_EQ(runs[0]["read"], 1) << runs.dump(2);
   std::string user20;
   std::istringstream exported(exported_users(daemon->process().config_path()));
   for (std::string line; std::getline(exported, line);) {

@@ -17,6 +17,14 @@ namespace idbridge::ldap {
 // A DN compared the way the mapper compares rule groups: ASCII lower case, no spaces after commas.
 std::string normalise_dn(std::string_view dn);
 
+// The digest of one group's membership, as GroupGraph keeps it: FNV-1a 64 over the group's
+// normalised DN and its members' normalised DNs, which must be sorted and each once.
+std::uint64_t membership_digest(std::string_view normalised_dn,
+                                const std::vector<std::string>& sorted_normalised_members);
+
+// The digest of a set of groups from their membership digests, in any order (GroupGraph::digest).
+std::uint64_t combined_digest(std::vector<std::uint64_t> digests);
+
 class GroupGraph {
  public:
   // Adds a group as read: its DN and the DNs of its members (users and groups alike). A group

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ enum class ChangeDetection {
 };
 
 std::string_view to_string(ChangeDetection detection);
+
+// What the store kept of the groups the rules name with the cursor (Snapshot::rule_groups of the
+// read that wrote it; core::StoreReader::rule_group_digests and find_rule_group).
+struct StoredRuleGroups {
+  std::function<std::vector<core::sync::RuleGroupDigest>()> digests;
+  std::function<std::optional<core::sync::RuleGroupMembers>(const std::string& group)> find;
+};
 // What to read and how to connect; built by the daemon from config::DirectoryConfig (ldap/ and
 // config/ are peers and do not include each other).
 struct ReadSettings {
@@ -65,9 +73,17 @@ struct ReadSettings {
   // (the first RDN value of a group DN). Adding a user to a group or removing it changes only the
   // user's memberOf, which neither syncprov, modifyTimestamp nor uSNChanged report on the user.
   // With change detection, every read therefore reads these groups' members (under the naming
-  // context, with group_filter) and keeps a digest in the cursor; when it changed, the
-  // incremental read becomes a full read (and a persistent sync ends with full_read_needed).
+  // context, with group_filter), keeps a digest in the cursor and returns the member lists
+  // (Snapshot::rule_groups, to be stored with the cursor). When the digest changed, an
+  // incremental read compares the lists with `stored_rule_groups` and also reads, by DN, the
+  // users who joined or left a named group; when it cannot (nothing stored, or stored lists that
+  // do not match the cursor, or more than max_moved_members moved) it becomes a full read. A
+  // persistent sync ends with full_read_needed.
   std::vector<std::string> rule_groups;
+  StoredRuleGroups stored_rule_groups;
+  // Each user who joined or left a named group is read with its own base-scope search (a round
+  // trip): beyond this many, the incremental read becomes a full read.
+  std::size_t max_moved_members = 1000;
 
   // Called with each user entry as it is read, once (its nested groups already resolved when
   // group bases are read), before the snapshot keeps it: what the callback leaves of the entry
@@ -87,6 +103,9 @@ struct DirectoryRead {
   // written for other settings or another profile, the server refused the cookie
   // (e-syncRefreshRequired), the DC's invocationId changed, the groups changed...
   std::string full_read_reason;
+  // An incremental read: how many members joined or left the groups the rules name since the
+  // cursor (each read by DN, when it is a user of the users bases).
+  std::size_t moved_members = 0;
 };
 
 // Reads what changed since `cursor` (a Snapshot::cursor of an earlier read with the same
@@ -95,12 +114,15 @@ struct DirectoryRead {
 // anchors of every user still there in `present_anchors`. `cursor` of the result is the position
 // to store once the plan made from it is applied.
 //
+// The users who joined or left a group the rules name since `cursor` are read too, by DN (a
+// membership change does not touch the users it affects: see rule_groups).
+//
 // A full read (kind `full`, with a cursor for the next run) is made instead when `cursor` is ""
 // or was written for other settings, when change_detection is `full`, when the server refuses the
 // cookie (e-syncRefreshRequired) or does not offer content sync at all (then the cursor is ""),
-// when the DC's invocationId changed, or when any group under group_base_dns or any group the
-// rules name changed (a membership change does not touch the users it affects: see rule_groups).
-// `full_read_reason` says which.
+// when the DC's invocationId changed, when any group under group_base_dns changed (nested
+// memberships), or when a group the rules name changed and who moved cannot be told (see
+// rule_groups). `full_read_reason` says which.
 //
 // Failures are never "fewer users": an incomplete read (see read_directory) reports no deletion
 // and no present set, and its cursor is the one given (an incomplete read never advances it).
