@@ -309,7 +309,9 @@ if [ "$changed_kind" = incremental ]; then
   tally "$r"
   row changed "incremental after $changes changes" "$changed_planned" '< 1 s' "$r"
 else
-  # The membership changes touch a group the rules name: a full read by design (docs/ldap.md).
+  # A full read although a cursor was stored: a build that does not keep the members of the
+  # groups the rules name, or a reason the daemon logged (docs/ldap.md, "Groups and incremental
+  # reads").
   printf '%-36s %8s %7s %9s %8s  %-22s %s\n' "incremental after $changes changes" - - - - '< 1 s' \
     'became a full read'
   row changed "full sync after $changes changes" "$changed_planned" '(no target)' -
