@@ -9,7 +9,7 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
+#include <unordered_set>
 
 namespace idbridge::ldap::reading {
 namespace {
@@ -140,8 +140,8 @@ RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& setti
         ": " + bases.error().message;
     return result;
   }
-  // Normalised group DN -> its index in result.groups (naming contexts may hold a group twice).
-  std::unordered_map<std::string, std::size_t> found;
+  // Normalised DNs of the groups kept (two naming contexts may both hold a group).
+  std::unordered_set<std::string> found;
   for (const auto& base : *bases) {
     SearchRequest request;
     request.base_dn = base;
@@ -161,7 +161,7 @@ RuleGroupRead read_rule_groups(Connection& connection, const ReadSettings& setti
           if (found.count(key) != 0) {
             continue;
           }
-          found.emplace(key, result.groups.size());
+          found.insert(key);
           static const std::vector<std::string> none;
           const Attribute* members = entry.find("member");
           result.groups.push_back(members_of(std::move(key), members ? members->values : none));
