@@ -4,7 +4,7 @@
 // non-ASCII text.
 #include "resource_json.hpp"
 
-#include "idbridge/core/rules.hpp"
+#include "idbridge/core/json_text.hpp"
 
 #include <array>
 #include <string_view>
@@ -88,44 +88,9 @@ class TextWriter {
   }
 
   void quote(std::string_view text) {
-    out_ += '"';
-    std::size_t run = 0;  // start of the bytes not yet copied
-    std::size_t i = 0;
-    while (i < text.size()) {
-      const auto c = static_cast<unsigned char>(text[i]);
-      if (c >= 0x80) {
-        const std::size_t length = core::utf8_sequence_length(text, i);
-        if (length == 0) {
-          valid_ = false;
-          return;
-        }
-        i += length;
-        continue;
-      }
-      if (c >= 0x20 && c != '"' && c != '\\') {
-        ++i;
-        continue;
-      }
-      out_.append(text.substr(run, i - run));
-      switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\b': out_ += "\\b"; break;
-        case '\f': out_ += "\\f"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
-        default: {
-          static constexpr std::string_view hex = "0123456789abcdef";
-          out_ += "\\u00";
-          out_ += hex[c >> 4U];
-          out_ += hex[c & 15U];
-        }
-      }
-      run = ++i;
+    if (!core::append_json_string_literal(out_, text)) {
+      valid_ = false;
     }
-    out_.append(text.substr(run));
-    out_ += '"';
   }
 
   std::string& out_;

@@ -4,6 +4,7 @@
 #include "codec.hpp"
 
 #include "idbridge/core/error.hpp"
+#include "idbridge/core/json_text.hpp"
 #include "idbridge/core/rules.hpp"
 
 #include <nlohmann/json.hpp>
@@ -517,29 +518,9 @@ class DocumentWriter {
   }
 
   DocumentWriter& string(std::string_view text) {
-    out_ += '"';
-    std::size_t plain_from = 0;
-    for (std::size_t i = 0; i < text.size();) {
-      const auto byte = static_cast<unsigned char>(text[i]);
-      if (byte >= 0x80) {
-        const std::size_t length = core::utf8_sequence_length(text, i);
-        if (length == 0) {
-          valid_ = false;
-          return *this;
-        }
-        i += length;
-        continue;
-      }
-      if (byte >= 0x20 && byte != '"' && byte != '\\') {
-        ++i;
-        continue;
-      }
-      out_.append(text.data() + plain_from, i - plain_from);
-      escape(byte);
-      plain_from = ++i;
+    if (!core::append_json_string_literal(out_, text)) {
+      valid_ = false;
     }
-    out_.append(text.data() + plain_from, text.size() - plain_from);
-    out_ += '"';
     return *this;
   }
 
@@ -573,23 +554,6 @@ class DocumentWriter {
   std::string take() { return std::move(out_); }
 
  private:
-  void escape(unsigned char byte) {
-    switch (byte) {
-      case '"': out_ += "\\\""; return;
-      case '\\': out_ += "\\\\"; return;
-      case '\b': out_ += "\\b"; return;
-      case '\t': out_ += "\\t"; return;
-      case '\n': out_ += "\\n"; return;
-      case '\f': out_ += "\\f"; return;
-      case '\r': out_ += "\\r"; return;
-      default: {
-        static constexpr char hex[] = "0123456789abcdef";
-        const char escaped[] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0xf]};
-        out_.append(escaped, sizeof escaped);
-      }
-    }
-  }
-
   std::string out_;
   bool valid_ = true;
 };

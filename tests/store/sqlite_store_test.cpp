@@ -63,6 +63,11 @@ class RawDb {
     return out;
   }
 
+  // Every table, index and trigger definition, in name order: equal for equal schemas.
+  std::string schema() {
+    return text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+  }
+
   // The `detail` column of every EXPLAIN QUERY PLAN row, joined by " | ".
   std::string query_plan(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
@@ -182,8 +187,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
   }
   {
     RawDb raw(db_path());
-    fresh_schema = raw.text(
-        "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    fresh_schema = raw.schema();
     downgrade_to(raw, 2);
   }
 
@@ -211,10 +215,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
             make_link("ldap", "a", "acme", "u1"));
   store.reset();
   RawDb raw(db_path());
-  EXPECT_EQ(
-      raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
-      fresh_schema)
-      << "a migrated file has the schema of a new one";
+  EXPECT_EQ(raw.schema(), fresh_schema) << "a migrated file has the schema of a new one";
   EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
@@ -238,8 +239,7 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
   }
   {
     RawDb raw(db_path());
-    fresh_schema = raw.text(
-        "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    fresh_schema = raw.schema();
     downgrade_to(raw, 4);
     ASSERT_EQ(raw.text("SELECT count(*) FROM pragma_table_info('directory_links') "
                        "WHERE name = 'mapped_digest'"),
@@ -264,10 +264,7 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
   }
   store.reset();
   RawDb raw(db_path());
-  EXPECT_EQ(
-      raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
-      fresh_schema)
-      << "a migrated file has the schema of a new one";
+  EXPECT_EQ(raw.schema(), fresh_schema) << "a migrated file has the schema of a new one";
   EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
@@ -290,8 +287,7 @@ TEST_F(SqliteStore, MigratingAVersion5DatabaseKeepsEachUsersGroupsInJoinOrder) {
   }
   {
     RawDb raw(db_path());
-    fresh_schema = raw.text(
-        "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    fresh_schema = raw.schema();
     downgrade_to(raw, 5);
   }
   auto store = open_sqlite(dir_.path().string());
@@ -311,10 +307,7 @@ TEST_F(SqliteStore, MigratingAVersion5DatabaseKeepsEachUsersGroupsInJoinOrder) {
             2U);
   store.reset();
   RawDb raw(db_path());
-  EXPECT_EQ(
-      raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"),
-      fresh_schema)
-      << "a migrated file has the schema of a new one";
+  EXPECT_EQ(raw.schema(), fresh_schema) << "a migrated file has the schema of a new one";
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
