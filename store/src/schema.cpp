@@ -260,8 +260,28 @@ CREATE TABLE sync_rule_groups (
 ) STRICT;
 )sql";
 
+// Readers keep the display names of groups in memory (sqlite_store.cpp, GroupNameCache). A
+// counter that every rename and delete of a group moves, in the same transaction, tells a reader
+// whether the names it kept still hold for its snapshot, whichever process made the change.
+constexpr const char* migration_8 = R"sql(
+CREATE TABLE store_generations (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO store_generations (name, value) VALUES ('group_names', 0);
+CREATE TRIGGER group_renamed AFTER UPDATE OF display_name ON groups
+WHEN OLD.display_name IS NOT NEW.display_name
+BEGIN
+  UPDATE store_generations SET value = value + 1 WHERE name = 'group_names';
+END;
+CREATE TRIGGER group_deleted AFTER DELETE ON groups
+BEGIN
+  UPDATE store_generations SET value = value + 1 WHERE name = 'group_names';
+END;
+)sql";
+
 constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                      migration_5, migration_6, migration_7};
+                                      migration_5, migration_6, migration_7, migration_8};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);

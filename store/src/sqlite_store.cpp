@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace idbridge::store {
@@ -55,6 +56,66 @@ struct Batch {
   std::optional<std::string> failure;  // why it failed; then no member was committed
 };
 
+// The display names of groups, kept across reader transactions so that listing a user's groups
+// (every SCIM user response) costs one index scan of the user's memberships instead of a
+// descent into the groups index per group. Names are valid for one value of the
+// `group_names` generation (migration 8), which every rename and delete of a group moves in its
+// own transaction; a reader reads the generation of its snapshot first:
+// - the same as the cache's: names are looked up, and the ones missing are read and added;
+// - newer: the cache is emptied and takes the reader's generation;
+// - older (a reader opened before a rename that another reader already saw): the cache is not
+//   used at all, so the reader sees its snapshot's names.
+// New groups need no invalidation: a name is only ever looked up by an id a snapshot holds.
+class GroupNameCache {
+ public:
+  using Key = std::pair<std::string, std::string>;  // tenant, group id
+
+  // The cached name of each key (nullopt where missing), or nothing when `generation` is older
+  // than the cache's.
+  std::optional<std::vector<std::optional<std::string>>> find(std::int64_t generation,
+                                                              const std::vector<Key>& keys) {
+    std::lock_guard lock(mutex_);
+    if (generation < generation_) {
+      return std::nullopt;
+    }
+    if (generation > generation_) {
+      names_.clear();
+      generation_ = generation;
+    }
+    std::vector<std::optional<std::string>> out;
+    out.reserve(keys.size());
+    for (const auto& key : keys) {
+      const auto it = names_.find(key);
+      out.push_back(it == names_.end() ? std::nullopt : std::optional<std::string>(it->second));
+    }
+    return out;
+  }
+
+  void add(std::int64_t generation, Key key, std::string name) {
+    std::lock_guard lock(mutex_);
+    if (generation != generation_) {
+      return;  // read under another generation: may already be stale
+    }
+    if (names_.size() >= max_names) {
+      names_.clear();  // a bound on memory; the names come back as they are read
+    }
+    names_.insert_or_assign(std::move(key), std::move(name));
+  }
+
+ private:
+  static constexpr std::size_t max_names = 100'000;
+
+  struct KeyHash {
+    std::size_t operator()(const Key& key) const {
+      return std::hash<std::string>()(key.first) * 31 + std::hash<std::string>()(key.second);
+    }
+  };
+
+  std::mutex mutex_;
+  std::int64_t generation_ = -1;
+  std::unordered_map<Key, std::string, KeyHash> names_;
+};
+
 // State shared by the store and every reader and writer it handed out, so a reader that
 // outlives the Store object still returns its connection safely.
 class Shared {
@@ -67,6 +128,7 @@ class Shared {
   }
 
   int version() const { return version_; }
+  GroupNameCache& group_names() { return group_names_; }
 
   std::unique_ptr<Connection> acquire_reader() {
     {
@@ -223,6 +285,7 @@ class Shared {
   SqliteOptions options_;
   std::unique_ptr<Connection> writer_;
   int version_;
+  GroupNameCache group_names_;
 
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;
@@ -521,10 +584,21 @@ class Queries : public Base {
         out.push_back({core::GroupId(row.text(0)), row.text(1)});
       }
     }
-    // Index only (migration 6): the memberships index holds the group id (and, as in every
-    // index, the row's rowid), groups_by_id_with_name the display name. The order they were
-    // joined in (rowid) is restored here: an ORDER BY would make SQLite sort, since the index
-    // orders a member's rows by group id.
+    if (GroupNameCache* cache = group_name_cache()) {
+      if (append_groups_named_from_cache(*cache, tenant, user, out)) {
+        return out;
+      }
+    }
+    append_groups_joined(tenant, user, out);
+    return out;
+  }
+
+  // Index only (migration 6): the memberships index holds the group id (and, as in every index,
+  // the row's rowid), groups_by_id_with_name the display name. The order they were joined in
+  // (rowid) is restored here: an ORDER BY would make SQLite sort, since the index orders a
+  // member's rows by group id.
+  void append_groups_joined(const core::TenantId& tenant, const core::UserId& user,
+                            std::vector<core::GroupName>& out) {
     auto rows = db().query(
         "SELECT group_members.rowid, groups.id, groups.display_name "
         "FROM group_members INDEXED BY group_members_by_member_with_group "
@@ -543,7 +617,59 @@ class Queries : public Base {
     for (auto& [rowid, name] : joined) {
       out.push_back(std::move(name));
     }
-    return out;
+  }
+
+  // The same from the memberships index and the cache, reading only the names it misses. False
+  // when the cache cannot serve this snapshot (GroupNameCache).
+  bool append_groups_named_from_cache(GroupNameCache& cache, const core::TenantId& tenant,
+                                      const core::UserId& user, std::vector<core::GroupName>& out) {
+    std::int64_t generation = 0;
+    {
+      auto row = db().query("SELECT value FROM store_generations WHERE name = 'group_names'");
+      if (!row.step()) {
+        return false;
+      }
+      generation = row.integer(0);
+    }
+    std::vector<std::pair<std::int64_t, std::string>> memberships;
+    {
+      auto rows = db().query(
+          "SELECT rowid, group_id FROM group_members "
+          "INDEXED BY group_members_by_member_with_group "
+          "WHERE tenant = ? AND member_type = ? AND member_id = ?",
+          tenant.str(), codec::to_text(core::MemberType::user), user.str());
+      while (rows.step()) {
+        memberships.emplace_back(rows.integer(0), rows.text(1));
+      }
+    }
+    std::sort(memberships.begin(), memberships.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<GroupNameCache::Key> keys;
+    keys.reserve(memberships.size());
+    for (const auto& membership : memberships) {
+      keys.emplace_back(tenant.str(), membership.second);
+    }
+    auto names = cache.find(generation, keys);
+    if (!names) {
+      return false;
+    }
+    out.reserve(out.size() + keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto& name = (*names)[i];
+      if (!name) {
+        auto row = db().query(
+            "SELECT display_name FROM groups INDEXED BY groups_by_id_with_name "
+            "WHERE tenant = ? AND id = ?",
+            tenant.str(), keys[i].second);
+        if (!row.step()) {
+          continue;  // the foreign key forbids it; as the join, list only existing groups
+        }
+        name = row.text(0);
+        cache.add(generation, keys[i], *name);
+      }
+      out.push_back({core::GroupId(std::move(keys[i].second)), std::move(*name)});
+    }
+    return true;
   }
 
   std::vector<core::ChangeRecord> changes_after(core::ChangeSequence after,
@@ -806,6 +932,10 @@ class Queries : public Base {
 
   void detach() { connection_ = nullptr; }
 
+  // Committed readers share a cache of group names; a writer, which sees its own uncommitted
+  // work, must not read or fill it.
+  virtual GroupNameCache* group_name_cache() { return nullptr; }
+
  private:
   static std::optional<core::User> one_user(sqlite::Statement&& row) {
     if (!row.step()) {
@@ -922,6 +1052,8 @@ class SqliteReader final : public Queries<core::StoreReader> {
   }
 
  private:
+  GroupNameCache* group_name_cache() override { return &shared_->group_names(); }
+
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<Connection> connection_;
 };

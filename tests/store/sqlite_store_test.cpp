@@ -106,6 +106,7 @@ void downgrade_to(RawDb& raw, int version) {
       "DROP INDEX groups_by_id_with_name; DROP INDEX group_members_by_member_with_group; "
       "CREATE INDEX group_members_by_member ON group_members (tenant, member_type, member_id);",
       "DROP TABLE sync_rule_groups;",
+      "DROP TRIGGER group_renamed; DROP TRIGGER group_deleted; DROP TABLE store_generations;",
   };
   const int latest = static_cast<int>(std::size(undo));
   ASSERT_EQ(latest, store::sqlite_schema_version()) << "a new migration needs its undo here";
@@ -216,7 +217,7 @@ TEST_F(SqliteStore, MigratingAVersion2DatabaseKeepsItsDataAndAddsTheSyncState) {
   store.reset();
   RawDb raw(db_path());
   EXPECT_EQ(raw.schema(), fresh_schema) << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
@@ -265,7 +266,7 @@ TEST_F(SqliteStore, MigratingAVersion4DatabaseKeepsItsLinksWithoutADigest) {
   store.reset();
   RawDb raw(db_path());
   EXPECT_EQ(raw.schema(), fresh_schema) << "a migrated file has the schema of a new one";
-  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
+  EXPECT_EQ(raw.text("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8");
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
@@ -309,6 +310,67 @@ TEST_F(SqliteStore, MigratingAVersion5DatabaseKeepsEachUsersGroupsInJoinOrder) {
   RawDb raw(db_path());
   EXPECT_EQ(raw.schema(), fresh_schema) << "a migrated file has the schema of a new one";
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+// Readers keep group names in memory (GroupNameCache); a rename or delete, in this process or
+// another, must show in the next reader, and a reader opened before it keeps its snapshot's.
+TEST_F(SqliteStore, AUsersGroupNamesFollowRenamesAndDeletesAndKeepEachSnapshot) {
+  auto store = open_sqlite(dir_.path().string());
+  const core::TenantId acme("acme");
+  {
+    auto writer = store->write();
+    writer->ensure_tenant(acme, at_millis(1));
+    writer->insert_user(full_user("acme", "u1", "zoe"));
+    for (const auto* id : {"g1", "g2"}) {
+      writer->insert_group(make_group("acme", id, std::string("Team ") + id));
+      writer->add_member(acme, core::GroupId(id), {core::MemberType::user, "u1"});
+    }
+    writer->commit();
+  }
+  const auto names = [&](core::StoreReader& reader) {
+    std::vector<std::string> out;
+    for (const auto& group : reader.group_names_of_user(acme, core::UserId("u1"))) {
+      out.push_back(group.id.str() + "=" + group.display_name);
+    }
+    return out;
+  };
+  const std::vector<std::string> before{"g1=Team g1", "g2=Team g2"};
+  EXPECT_EQ(names(*store->read()), before);
+  EXPECT_EQ(names(*store->read()), before);  // now from the cache
+
+  auto old_snapshot = store->read();
+  // Renamed by another store on the same file: another process, as far as the cache knows.
+  auto other = open_sqlite(dir_.path().string());
+  {
+    auto writer = other->write();
+    auto group = *writer->find_group(acme, core::GroupId("g1"));
+    auto renamed = group;
+    renamed.display_name = "Renamed";
+    renamed.version = group.version + 1;
+    ASSERT_TRUE(writer->update_group(renamed, group.version));
+    writer->commit();
+  }
+  const std::vector<std::string> after{"g1=Renamed", "g2=Team g2"};
+  EXPECT_EQ(names(*store->read()), after);
+  EXPECT_EQ(names(*old_snapshot), before) << "a reader keeps the names of its snapshot";
+  EXPECT_EQ(names(*store->read()), after);
+  old_snapshot.reset();
+
+  {
+    auto writer = store->write();
+    ASSERT_TRUE(writer->delete_group(acme, core::GroupId("g2")));
+    writer->commit();
+  }
+  EXPECT_EQ(names(*store->read()), (std::vector<std::string>{"g1=Renamed"}));
+  {
+    // Membership changes need no invalidation: the names come from the snapshot's ids.
+    auto writer = store->write();
+    writer->insert_group(make_group("acme", "g3", "Team g3"));
+    writer->add_member(acme, core::GroupId("g3"), {core::MemberType::user, "u1"});
+    ASSERT_TRUE(writer->remove_member(acme, core::GroupId("g1"), {core::MemberType::user, "u1"}));
+    writer->commit();
+  }
+  EXPECT_EQ(names(*store->read()), (std::vector<std::string>{"g3=Team g3"}));
 }
 
 TEST_F(SqliteStore, AUsersGroupsAreReadFromIndexesAlone) {
