@@ -17,11 +17,14 @@ namespace {
 using core::writeback::OutboxItem;
 using core::writeback::WriteKind;
 
-// Users delivered per pass (one store transaction records the pass), outbox items read per
-// window, and LDAP writes in flight at once.
-constexpr std::size_t batch_size = 200;
-constexpr std::size_t window_size = batch_size * 10;
+// Outbox items read per window; users whose writes go out as one pipelined burst (the due users
+// of a whole window: between bursts the directory idles while the pass reads, looks up DNs and
+// records); LDAP writes in flight at once; and users recorded per store transaction (one fsync
+// each, short enough that a SCIM write never waits long for the store's write slot).
+constexpr std::size_t window_size = 2000;
+constexpr std::size_t burst_size = window_size;
 constexpr std::size_t pipeline_window = 64;
+constexpr std::size_t record_batch = 500;
 
 bool is_ad(const config::DirectoryConfig& directory) {
   return directory.kind == config::DirectoryKind::active_directory;
@@ -630,9 +633,9 @@ std::optional<WriteBackDelivery::Outcome> WriteBackDelivery::prefetch_dns(
   if (conn == nullptr) {
     return error;
   }
-  // One search per 100 anchors instead of one each; an anchor not found here is looked up (and
+  // One search per 250 anchors instead of one each; an anchor not found here is looked up (and
   // its absence reported) by dn_of.
-  constexpr std::size_t per_search = 100;
+  constexpr std::size_t per_search = 250;
   for (std::size_t first = 0; first < missing.size(); first += per_search) {
     std::string filter = "(|";
     for (std::size_t i = first; i < std::min(missing.size(), first + per_search); ++i) {
@@ -812,11 +815,11 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
     for (const auto& item : items) {
       by_user[{item.tenant.str(), item.user.str()}].push_back(&item);
     }
-    // Every due item of the window, batch_size users at a time (the window is read once).
+    // Every due item of the window, burst_size users at a time (the window is read once).
     bool down = false;
-    for (std::size_t start = 0; start < due.size() && !down; start += batch_size) {
+    for (std::size_t start = 0; start < due.size() && !down; start += burst_size) {
       std::vector<Group> groups;
-      for (std::size_t at = start; at < std::min(due.size(), start + batch_size); ++at) {
+      for (std::size_t at = start; at < std::min(due.size(), start + burst_size); ++at) {
         const OutboxItem* first = due[at];
         Group group;
         group.items.push_back(first);
@@ -843,7 +846,7 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
       }
       auto outcomes = deliver_groups(groups, counters.writes);
 
-      // Record the pass in one transaction (one fsync for up to batch_size users).
+      // Record the burst, record_batch users per transaction.
       std::vector<std::function<void(core::StoreWriter&)>> record;
       for (std::size_t i = 0; i < groups.size(); ++i) {
         Outcome& outcome = outcomes[i];
@@ -887,7 +890,8 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
         }
         counters.delivered += done.size();
         counters.conflicts += outcome.conflicts.size();
-        record.push_back([this, item, done = std::move(done),
+        // `item` is in `items`, which outlives the record.
+        record.push_back([this, &item, done = std::move(done),
                           outcome = std::move(outcome)](core::StoreWriter& tx) {
           for (const auto id : done) {
             tx.remove_write(id);
@@ -910,10 +914,10 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
           }
         });
       }
-      if (!record.empty()) {
+      for (std::size_t first = 0; first < record.size(); first += record_batch) {
         auto tx = store_.write();
-        for (const auto& step : record) {
-          step(*tx);
+        for (std::size_t k = first; k < std::min(record.size(), first + record_batch); ++k) {
+          record[k](*tx);
         }
         tx->commit();
       }
