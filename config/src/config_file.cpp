@@ -1074,6 +1074,9 @@ void read_directory_writeback(TableReader& parent, Context& context, DirectoryCo
     if (auto attempts = reader.integer("max_attempts", 1, 1000)) {
       policy.max_attempts = static_cast<int>(*attempts);
     }
+    if (auto seconds = reader.integer("poll_interval_seconds", 1, 3600)) {
+      directory.writeback_poll_interval = std::chrono::seconds(*seconds);
+    }
     if (reader.get("accept_scim_writes") != nullptr) {
       accepted = read_string_array(reader, "accept_scim_writes", context);
     }

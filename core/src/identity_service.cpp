@@ -40,6 +40,29 @@ std::optional<Error> intercept(const IdentityService::Ports& ports, StoreWriter&
   return ports.interceptor->before_write(tx, who, change);
 }
 
+// Commits `tx` durably; then the interceptor may act on what it wrote with the change (write-back
+// wakes its delivery, which must never see an uncommitted outbox item).
+void commit(const IdentityService::Ports& ports, StoreWriter& tx) {
+  tx.commit();
+  if (ports.interceptor != nullptr) {
+    ports.interceptor->after_commit();
+  }
+}
+
+// The interceptor of a service whose transactions are nested in another one (with_store): their
+// commits are not durable, so after_commit is not theirs to call.
+class NestedInterceptor final : public ChangeInterceptor {
+ public:
+  explicit NestedInterceptor(ChangeInterceptor& outer) : outer_(outer) {}
+  std::optional<Error> before_write(StoreWriter& tx, const Principal& who,
+                                    const PendingChange& change) override {
+    return outer_.before_write(tx, who, change);
+  }
+
+ private:
+  ChangeInterceptor& outer_;
+};
+
 Error not_found(std::string_view what, const std::string& id) {
   return make_error(ErrorCode::not_found, std::string(what) + " " + id + " not found");
 }
@@ -213,10 +236,15 @@ IdentityService::IdentityService(Copy, Ports ports, const IdentityService& setti
     : ports_(ports), provider_(settings_from.provider_), tenants_(settings_from.tenants_) {}
 
 IdentityService IdentityService::with_store(Store& store) const {
-  return IdentityService(
-      Copy{},
-      Ports{store, ports_.clock, ports_.ids, ports_.passwords, ports_.zones, ports_.interceptor},
+  std::shared_ptr<ChangeInterceptor> nested;
+  if (ports_.interceptor != nullptr) {
+    nested = std::make_shared<NestedInterceptor>(*ports_.interceptor);
+  }
+  IdentityService copy(
+      Copy{}, Ports{store, ports_.clock, ports_.ids, ports_.passwords, ports_.zones, nested.get()},
       *this);
+  copy.nested_interceptor_ = std::move(nested);
+  return copy;
 }
 
 const TenantSettings* IdentityService::tenant(const TenantId& id) const {
@@ -480,7 +508,7 @@ Result<User> IdentityService::create_user(const Principal& who, const TenantId& 
     if (auto e = touch_all_users(*tx, tenant, now)) {
       return *e;
     }
-    tx->commit();
+    commit(ports_, *tx);
     return std::move(created.user);
   } catch (const StoreConstraintViolation& violation) {
     return from_constraint(violation);
@@ -561,7 +589,7 @@ std::vector<Result<User>> IdentityService::create_users(const Principal& who,
     }
     return results;
   }
-  tx->commit();
+  commit(ports_, *tx);
   for (const std::size_t i : created_indexes) {
     results[i] = std::move(prepared[i]->user);
   }
@@ -765,7 +793,7 @@ std::variant<Result<User>, PasswordNeeded> modify_user_attempt(
     }
     tx->append_change(make_record(who, tenant, ResourceType::user, user.id.str(),
                                   ChangeKind::updated, user.version, now, std::move(attributes)));
-    tx->commit();
+    commit(ports, *tx);
     return user;
   } catch (const StoreConstraintViolation& violation) {
     return from_constraint(violation);
@@ -874,7 +902,7 @@ Result<void> IdentityService::delete_user(const Principal& who, const TenantId& 
   tx->delete_user(tenant, id);
   tx->append_change(make_record(who, tenant, ResourceType::user, id.str(), ChangeKind::deleted,
                                 existing->version + 1, now, std::move(attributes)));
-  tx->commit();
+  commit(ports_, *tx);
   return {};
 }
 
@@ -1022,7 +1050,7 @@ Result<Group> IdentityService::create_group(const Principal& who, const TenantId
     }
     tx->append_change(make_record(who, tenant, ResourceType::group, group.id.str(),
                                   ChangeKind::created, group.version, now, std::move(attributes)));
-    tx->commit();
+    commit(ports_, *tx);
     return group;
   } catch (const StoreConstraintViolation& violation) {
     return from_constraint(violation);
@@ -1111,7 +1139,7 @@ Result<Group> IdentityService::modify_group(const Principal& who, const TenantId
     }
     tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::updated,
                                   group.version, now, std::move(attributes)));
-    tx->commit();
+    commit(ports_, *tx);
     return group;
   } catch (const StoreConstraintViolation& violation) {
     return from_constraint(violation);
@@ -1177,7 +1205,7 @@ Result<Group> IdentityService::change_members(const Principal& who, const Tenant
   }
   tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::updated,
                                 group.version, now, std::move(attributes)));
-  tx->commit();
+  commit(ports_, *tx);
   return group;
 }
 
@@ -1213,7 +1241,7 @@ Result<void> IdentityService::delete_group(const Principal& who, const TenantId&
   tx->delete_group(tenant, id);
   tx->append_change(make_record(who, tenant, ResourceType::group, id.str(), ChangeKind::deleted,
                                 existing->version + 1, now, std::move(attributes)));
-  tx->commit();
+  commit(ports_, *tx);
   return {};
 }
 

@@ -4,6 +4,9 @@
 #include "idbridge/core/store.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
+#include <string>
 #include <utility>
 
 namespace idbridge::core::writeback {
@@ -36,11 +39,40 @@ bool has_pending_create(StoreWriter& tx, const Policy& policy, const TenantId& t
                      [](const OutboxItem& item) { return item.kind == WriteKind::create_user; });
 }
 
+// Per thread and interceptor, the directories the transaction in progress queued writes for.
+// A thread holds at most one write transaction at a time (the store's write slot), and the
+// service commits on the thread that called before_write, so this is that transaction's state.
+// A transaction rolled back leaves its entries behind: the next commit on the thread then wakes
+// a delivery that finds nothing new, which costs one outbox read and is never wrong.
+thread_local std::map<const WriteBackInterceptor*, std::set<std::string>> queued_by_thread;
+
 }  // namespace
 
 WriteBackInterceptor::WriteBackInterceptor(std::vector<Policy> policies, const Clock& clock,
-                                           SecretSealer* sealer)
-    : policies_(std::move(policies)), clock_(clock), sealer_(sealer) {}
+                                           SecretSealer* sealer, OutboxNotifier* notifier)
+    : policies_(std::move(policies)), clock_(clock), sealer_(sealer), notifier_(notifier) {}
+
+void WriteBackInterceptor::queue(StoreWriter& tx, const OutboxItem& item) {
+  tx.enqueue_write(item);
+  if (notifier_ != nullptr) {
+    queued_by_thread[this].insert(item.directory);
+  }
+}
+
+void WriteBackInterceptor::after_commit() {
+  if (notifier_ == nullptr) {
+    return;
+  }
+  const auto mine = queued_by_thread.find(this);
+  if (mine == queued_by_thread.end()) {
+    return;
+  }
+  const std::set<std::string> directories = std::move(mine->second);
+  queued_by_thread.erase(mine);
+  for (const auto& directory : directories) {
+    notifier_->queued(directory);
+  }
+}
 
 std::optional<Error> WriteBackInterceptor::before_write(StoreWriter& tx, const Principal& who,
                                                         const PendingChange& change) {
@@ -73,14 +105,14 @@ std::optional<Error> WriteBackInterceptor::user_change(StoreWriter& tx, const Pr
     OutboxItem queued = item;
     queued.kind = kind;
     queued.changes = std::move(changes);
-    tx.enqueue_write(queued);
+    queue(tx, queued);
   };
   const auto queue_password = [&] {
     if (change.new_password != nullptr && policy.operations.password && sealer_ != nullptr) {
       OutboxItem queued = item;
       queued.kind = WriteKind::set_password;
       queued.secret = sealer_->seal(*change.new_password);
-      tx.enqueue_write(queued);
+      queue(tx, queued);
     }
   };
 
@@ -209,7 +241,7 @@ std::optional<Error> WriteBackInterceptor::group_change(StoreWriter& tx, const P
       item.group_dn = bound->directory_dn;
       item.actor = who.actor;
       item.enqueued = clock_.now();
-      tx.enqueue_write(item);
+      queue(tx, item);
     }
     return std::nullopt;
   };

@@ -336,7 +336,14 @@ std::optional<core::sync::Plan> DirectorySync::plan_or_fail(RunKind kind, SyncRu
 }
 
 RunReport DirectorySync::run(RunKind kind, bool dry_run) {
-  return run_with(kind, dry_run, nullptr);
+  return after_run(run_with(kind, dry_run, nullptr));
+}
+
+RunReport DirectorySync::after_run(RunReport report) const {
+  if (report.run.applied > 0 && report.plan.counts.corrections > 0 && env_.corrections_queued) {
+    env_.corrections_queued();
+  }
+  return report;
 }
 
 RunReport DirectorySync::apply_snapshot(const core::sync::Snapshot& snapshot) {
@@ -344,7 +351,7 @@ RunReport DirectorySync::apply_snapshot(const core::sync::Snapshot& snapshot) {
     throw std::logic_error("a snapshot of directory " + snapshot.directory + " given to " +
                            directory_.name);
   }
-  return run_with(RunKind::incremental, false, &snapshot);
+  return after_run(run_with(RunKind::incremental, false, &snapshot));
 }
 
 RunReport DirectorySync::run_with(RunKind kind, bool dry_run, const core::sync::Snapshot* ready) {

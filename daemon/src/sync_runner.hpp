@@ -45,6 +45,9 @@ struct SyncEnvironment {
   std::vector<std::string> sibling_directories;
   // Asked between pages of an apply: true (a shutdown) stops the run after the page.
   std::function<bool()> stop_requested = {};
+  // Called after a run committed directory corrections (writes queued for this directory's
+  // write-back): delivery starts now instead of at its next poll.
+  std::function<void()> corrections_queued = {};
 };
 
 struct RunReport {
@@ -79,6 +82,8 @@ class DirectorySync {
  private:
   // `ready`: plan from it instead of reading the directory.
   RunReport run_with(core::sync::RunKind kind, bool dry_run, const core::sync::Snapshot* ready);
+  // Wakes write-back when the run queued directory corrections.
+  RunReport after_run(RunReport report) const;
   // A new run (recorded in the store when `record`; a dry run is not).
   core::sync::SyncRun start_run(core::sync::RunKind kind, const std::string& plan_file,
                                 bool record);

@@ -112,7 +112,9 @@ struct IdentityCore {
   std::optional<core::IdentityService> service;
 
   // Opens the store and ensures every configured tenant; logs and returns null on failure.
-  static std::unique_ptr<IdentityCore> open(const config::Config& config, Logger& logger) {
+  // `notifier` (the server's write-back delivery) learns of committed changes that queued writes.
+  static std::unique_ptr<IdentityCore> open(const config::Config& config, Logger& logger,
+                                            core::writeback::OutboxNotifier* notifier = nullptr) {
     std::error_code ec;
     fs::create_directories(config.state_dir, ec);
     if (ec) {
@@ -157,7 +159,7 @@ struct IdentityCore {
       }
     }
     core->write_back.emplace(std::move(policies), core->clock,
-                             core->sealer ? &*core->sealer : nullptr);
+                             core->sealer ? &*core->sealer : nullptr, notifier);
     core->service.emplace(
         core::IdentityService::Ports{*core->store, core->clock, core->ids, core->passwords,
                                      *core->zones, &*core->write_back},
@@ -232,8 +234,10 @@ int serve_loaded(config::Config config) {
   }
 
   // Declaration order is destruction order in reverse: the server (and its threads) goes first,
-  // then the service, then the store.
-  auto identity = IdentityCore::open(config, logger);
+  // then the service, then the store. The write-back wake-ups outlive everything that signals
+  // them (the service's interceptor, the syncs) and the worker that waits on them.
+  WriteBackWakeups wakeups;
+  auto identity = IdentityCore::open(config, logger, &wakeups);
   if (!identity) {
     return kExitFailure;
   }
@@ -273,13 +277,14 @@ int serve_loaded(config::Config config) {
         directory, ldap_directory_reader(directory, std::move(*password), logger),
         SyncEnvironment{service, identity->clock, logger, config.state_dir,
                         sibling_directories(config, directory),
-                        [&stopping_syncs] { return stopping_syncs.load(); }});
+                        [&stopping_syncs] { return stopping_syncs.load(); },
+                        [&wakeups, name = directory.name] { wakeups.queued(name); }});
     entry.full_interval = directory.full_sync_interval;
     entry.incremental_interval = directory.incremental_sync_interval;
     scheduled.push_back(std::move(entry));
   }
   SyncScheduler scheduler(std::move(scheduled), *store, logger);
-  WriteBackWorker write_back(std::move(deliveries), logger);
+  WriteBackWorker write_back(std::move(deliveries), logger, wakeups);
 
   const bool debug_routes = test_routes_enabled();
   if (debug_routes) {

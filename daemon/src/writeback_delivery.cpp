@@ -17,11 +17,14 @@ namespace {
 using core::writeback::OutboxItem;
 using core::writeback::WriteKind;
 
-// Users delivered per pass (one store transaction records the pass), outbox items read per
-// window, and LDAP writes in flight at once.
-constexpr std::size_t batch_size = 200;
-constexpr std::size_t window_size = batch_size * 10;
+// Outbox items read per window; users whose writes go out as one pipelined burst (the due users
+// of a whole window: between bursts the directory idles while the pass reads, looks up DNs and
+// records); LDAP writes in flight at once; and users recorded per store transaction (one fsync
+// each, short enough that a SCIM write never waits long for the store's write slot).
+constexpr std::size_t window_size = 2000;
+constexpr std::size_t burst_size = window_size;
 constexpr std::size_t pipeline_window = 64;
+constexpr std::size_t record_batch = 500;
 
 bool is_ad(const config::DirectoryConfig& directory) {
   return directory.kind == config::DirectoryKind::active_directory;
@@ -609,10 +612,11 @@ WriteBackDelivery::Outcome WriteBackDelivery::membership(const OutboxItem& item,
   return out;
 }
 
-void WriteBackDelivery::prefetch_dns(const std::vector<Group>& groups) {
+std::optional<WriteBackDelivery::Outcome> WriteBackDelivery::prefetch_dns(
+    const std::vector<Group>& groups) {
   const std::string& attribute = directory_.anchor_attribute;
   if (attribute == "objectGUID") {
-    return;  // binary: dn_of looks those up one by one
+    return std::nullopt;  // binary: dn_of looks those up one by one
   }
   std::vector<std::string> missing;
   for (const auto& group : groups) {
@@ -622,16 +626,16 @@ void WriteBackDelivery::prefetch_dns(const std::vector<Group>& groups) {
     }
   }
   if (missing.size() < 2) {
-    return;
+    return std::nullopt;
   }
   Outcome error;
   ldap::Connection* conn = connection(error);
   if (conn == nullptr) {
-    return;
+    return error;
   }
-  // One search per 100 anchors instead of one each; an anchor not found here is looked up (and
+  // One search per 250 anchors instead of one each; an anchor not found here is looked up (and
   // its absence reported) by dn_of.
-  constexpr std::size_t per_search = 100;
+  constexpr std::size_t per_search = 250;
   for (std::size_t first = 0; first < missing.size(); first += per_search) {
     std::string filter = "(|";
     for (std::size_t i = first; i < std::min(missing.size(), first + per_search); ++i) {
@@ -653,6 +657,7 @@ void WriteBackDelivery::prefetch_dns(const std::vector<Group>& groups) {
       });
     }
   }
+  return std::nullopt;
 }
 
 std::vector<WriteBackDelivery::Outcome> WriteBackDelivery::deliver_groups(
@@ -661,7 +666,9 @@ std::vector<WriteBackDelivery::Outcome> WriteBackDelivery::deliver_groups(
   // Plain attribute changes of different users go out pipelined (Active Directory has no
   // assertion control: its compare-by-value writes take the one-at-a-time path).
   if (!is_ad(directory_)) {
-    prefetch_dns(groups);
+    if (auto down = prefetch_dns(groups)) {
+      return std::vector<Outcome>(groups.size(), *down);  // unreachable: nothing was sent
+    }
     std::vector<ldap::ModifyRequest> requests;
     std::vector<std::size_t> group_of_request;
     for (std::size_t i = 0; i < groups.size(); ++i) {
@@ -784,13 +791,21 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
   const auto& policy = directory_.writeback;
   std::int64_t after = 0;
   core::writeback::UsersSeen seen;
+  // The earliest retry scheduled among the items seen in this walk (max: none).
+  core::Timestamp next_retry = core::Timestamp::max();
   while (true) {
     const auto items = store_.read()->outbox_items(directory_.name, after, window_size);
     if (items.empty()) {
       break;
     }
     after = items.back().id;
-    const auto due = core::writeback::deliverable(items, clock_.now(), seen);
+    const core::Timestamp read_at = clock_.now();
+    for (const auto& item : items) {
+      if (!item.parked && item.next_attempt && *item.next_attempt > read_at) {
+        next_retry = std::min(next_retry, *item.next_attempt);
+      }
+    }
+    const auto due = core::writeback::deliverable(items, read_at, seen);
     if (due.empty()) {
       continue;
     }
@@ -800,11 +815,11 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
     for (const auto& item : items) {
       by_user[{item.tenant.str(), item.user.str()}].push_back(&item);
     }
-    // Every due item of the window, batch_size users at a time (the window is read once).
+    // Every due item of the window, burst_size users at a time (the window is read once).
     bool down = false;
-    for (std::size_t start = 0; start < due.size() && !down; start += batch_size) {
+    for (std::size_t start = 0; start < due.size() && !down; start += burst_size) {
       std::vector<Group> groups;
-      for (std::size_t at = start; at < std::min(due.size(), start + batch_size); ++at) {
+      for (std::size_t at = start; at < std::min(due.size(), start + burst_size); ++at) {
         const OutboxItem* first = due[at];
         Group group;
         group.items.push_back(first);
@@ -831,7 +846,7 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
       }
       auto outcomes = deliver_groups(groups, counters.writes);
 
-      // Record the pass in one transaction (one fsync for up to batch_size users).
+      // Record the burst, record_batch users per transaction.
       std::vector<std::function<void(core::StoreWriter&)>> record;
       for (std::size_t i = 0; i < groups.size(); ++i) {
         Outcome& outcome = outcomes[i];
@@ -875,7 +890,8 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
         }
         counters.delivered += done.size();
         counters.conflicts += outcome.conflicts.size();
-        record.push_back([this, item, done = std::move(done),
+        // `item` is in `items`, which outlives the record.
+        record.push_back([this, &item, done = std::move(done),
                           outcome = std::move(outcome)](core::StoreWriter& tx) {
           for (const auto id : done) {
             tx.remove_write(id);
@@ -898,10 +914,10 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
           }
         });
       }
-      if (!record.empty()) {
+      for (std::size_t first = 0; first < record.size(); first += record_batch) {
         auto tx = store_.write();
-        for (const auto& step : record) {
-          step(*tx);
+        for (std::size_t k = first; k < std::min(record.size(), first + record_batch); ++k) {
+          record[k](*tx);
         }
         tx->commit();
       }
@@ -913,6 +929,11 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
     // Delivered ones are gone and their successors may be due now: walk again from the start.
     after = 0;
     seen.clear();
+    next_retry = core::Timestamp::max();
+  }
+  if (next_retry != core::Timestamp::max()) {
+    counters.next_retry_in = std::chrono::ceil<std::chrono::milliseconds>(
+        std::max(next_retry - clock_.now(), core::Timestamp::duration::zero()));
   }
   if (counters.delivered > 0) {
     logger_.info("write-back delivered", {{"directory", directory_.name},
@@ -923,9 +944,44 @@ DeliveryCounters WriteBackDelivery::deliver_due() {
   return counters;
 }
 
+void WriteBackWakeups::queued(std::string_view directory) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!queued_.contains(directory)) {
+      queued_.emplace(directory);
+    }
+  }
+  changed_.notify_all();
+}
+
+void WriteBackWakeups::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+}
+
+WriteBackWakeups::WaitEnd WriteBackWakeups::wait(const std::string& directory,
+                                                 std::chrono::milliseconds timeout,
+                                                 bool wake_on_queue) {
+  std::unique_lock lock(mutex_);
+  const bool woken = changed_.wait_for(
+      lock, timeout, [&] { return stopping_ || (wake_on_queue && queued_.contains(directory)); });
+  if (stopping_) {
+    return WaitEnd::stop;
+  }
+  return woken ? WaitEnd::queued : WaitEnd::timeout;
+}
+
+void WriteBackWakeups::take(const std::string& directory) {
+  std::lock_guard lock(mutex_);
+  queued_.erase(directory);
+}
+
 WriteBackWorker::WriteBackWorker(std::vector<std::unique_ptr<WriteBackDelivery>> deliveries,
-                                 Logger& logger, std::chrono::milliseconds poll_interval)
-    : deliveries_(std::move(deliveries)), logger_(logger), poll_interval_(poll_interval) {}
+                                 Logger& logger, WriteBackWakeups& wakeups)
+    : deliveries_(std::move(deliveries)), logger_(logger), wakeups_(wakeups) {}
 
 WriteBackWorker::~WriteBackWorker() {
   stop();
@@ -938,11 +994,7 @@ void WriteBackWorker::start() {
 }
 
 void WriteBackWorker::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  wakeups_.stop();
   for (auto& thread : threads_) {
     if (thread.joinable()) {
       thread.join();
@@ -951,10 +1003,33 @@ void WriteBackWorker::stop() {
   threads_.clear();
 }
 
+WriteBackWorker::Wait WriteBackWorker::next_wait(const DeliveryCounters& pass,
+                                                 std::chrono::milliseconds& backoff,
+                                                 std::chrono::milliseconds poll_interval) {
+  using std::chrono::milliseconds;
+  if (pass.directory_down) {
+    backoff = std::min(std::max(backoff * 2, milliseconds(500)), milliseconds(30'000));
+    return {backoff, false};
+  }
+  backoff = milliseconds(0);
+  if (pass.delivered > 0) {
+    return {milliseconds(0), true};
+  }
+  milliseconds timeout = poll_interval;
+  if (pass.next_retry_in) {
+    timeout = std::clamp(*pass.next_retry_in, milliseconds(0), poll_interval);
+  }
+  return {timeout, true};
+}
+
 void WriteBackWorker::loop(WriteBackDelivery& delivery) {
+  const std::string& name = delivery.directory().name;
+  const std::chrono::milliseconds poll_interval = delivery.directory().writeback_poll_interval;
   std::chrono::milliseconds backoff{0};
   bool was_down = false;
   while (true) {
+    // Before the pass reads the outbox: a write queued from here on wakes the next wait.
+    wakeups_.take(name);
     DeliveryCounters counters;
     try {
       counters = delivery.deliver_due();
@@ -962,29 +1037,15 @@ void WriteBackWorker::loop(WriteBackDelivery& delivery) {
       counters.directory_down = true;
       counters.down_reason = std::string("store: ") + e.what();
     }
-    std::chrono::milliseconds wait = poll_interval_;
-    if (counters.directory_down) {
-      backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(500)),
-                         std::chrono::milliseconds(std::chrono::seconds(30)));
-      wait = backoff;
-      if (!was_down) {
-        logger_.warning(
-            "write-back waiting for the directory",
-            {{"directory", delivery.directory().name}, {"reason", counters.down_reason}});
-      }
-      was_down = true;
-    } else {
-      if (was_down) {
-        logger_.info("write-back resumed", {{"directory", delivery.directory().name}});
-      }
-      was_down = false;
-      backoff = std::chrono::milliseconds(0);
-      if (counters.delivered > 0) {
-        wait = std::chrono::milliseconds(0);
-      }
+    if (counters.directory_down && !was_down) {
+      logger_.warning("write-back waiting for the directory",
+                      {{"directory", name}, {"reason", counters.down_reason}});
+    } else if (!counters.directory_down && was_down) {
+      logger_.info("write-back resumed", {{"directory", name}});
     }
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, wait, [this] { return stopping_; })) {
+    was_down = counters.directory_down;
+    const Wait wait = next_wait(counters, backoff, poll_interval);
+    if (wakeups_.wait(name, wait.timeout, wait.wake_on_queue) == WriteBackWakeups::WaitEnd::stop) {
       return;
     }
   }

@@ -18,6 +18,7 @@
 
 #include "idbridge/config/config.hpp"
 #include "idbridge/core/store.hpp"
+#include "idbridge/core/writeback/interceptor.hpp"
 #include "idbridge/ldap/client.hpp"
 
 #include <chrono>
@@ -29,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -49,6 +51,8 @@ struct DeliveryCounters {
   std::size_t writes = 0;       // LDAP writes sent (fewer than delivered when coalesced)
   bool directory_down = false;  // the pass stopped: no connection (retried later, nothing lost)
   std::string down_reason;
+  // The earliest retry scheduled among the items left waiting, from the end of the pass.
+  std::optional<std::chrono::milliseconds> next_retry_in;
 };
 
 class WriteBackDelivery {
@@ -76,8 +80,9 @@ class WriteBackDelivery {
   Outcome deliver(const core::writeback::OutboxItem& item, const OwnValues* own = nullptr);
   // Delivers `groups` (one per user): pipelined where it can, one at a time where not.
   std::vector<Outcome> deliver_groups(const std::vector<Group>& groups, std::size_t& writes);
-  // Looks up the DNs of the anchors not cached yet, many per search.
-  void prefetch_dns(const std::vector<Group>& groups);
+  // Looks up the DNs of the anchors not cached yet, many per search. Returns the failure when
+  // the directory cannot be reached.
+  std::optional<Outcome> prefetch_dns(const std::vector<Group>& groups);
   Outcome create(const core::writeback::OutboxItem& item);
   Outcome modify(const core::writeback::OutboxItem& item, const std::string& dn,
                  const OwnValues* own);
@@ -102,28 +107,60 @@ class WriteBackDelivery {
   std::map<std::string, std::string> dn_by_anchor_;
 };
 
-// One delivery thread per directory that takes writes: polls the outbox, delivers, backs off
-// while the directory is down. `stop()` ends it after the write in progress.
+// What wakes the delivery threads: a committed change that queued writes for a directory (the
+// core interceptor calls queued() after the commit is durable, never before), and stop().
+class WriteBackWakeups final : public core::writeback::OutboxNotifier {
+ public:
+  void queued(std::string_view directory) override;
+  void stop();
+
+  enum class WaitEnd { stop, queued, timeout };
+  // Waits up to `timeout` for stop(), or for queued(directory) when `wake_on_queue` (a worker
+  // backing off from a failing directory ignores it). A queued() that came since the last
+  // take() ends the wait at once.
+  WaitEnd wait(const std::string& directory, std::chrono::milliseconds timeout, bool wake_on_queue);
+  // Forgets earlier queued(directory) calls: a pass that starts now reads what they queued.
+  void take(const std::string& directory);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string, std::less<>> queued_;
+  bool stopping_ = false;
+};
+
+// One delivery thread per directory that takes writes: delivers as soon as a committed change
+// queued something (WriteBackWakeups), polls the outbox every `poll_interval` of the directory
+// as a safety net (items queued by another process), wakes when a write's retry falls due, and
+// backs off while the directory is down. `stop()` ends it after the write in progress.
 class WriteBackWorker {
  public:
   WriteBackWorker(std::vector<std::unique_ptr<WriteBackDelivery>> deliveries, Logger& logger,
-                  std::chrono::milliseconds poll_interval = std::chrono::milliseconds(200));
+                  WriteBackWakeups& wakeups);
   ~WriteBackWorker();
   WriteBackWorker(const WriteBackWorker&) = delete;
   WriteBackWorker& operator=(const WriteBackWorker&) = delete;
   void start();
   void stop();
 
+  // How long a worker waits after a pass, and whether queued writes may cut that wait short:
+  // not while it backs off from a directory that is down (0.5 s doubling to 30 s), however many
+  // SCIM writes arrive; right away after a pass that delivered (more may be due); else until the
+  // earliest scheduled retry or the poll interval.
+  struct Wait {
+    std::chrono::milliseconds timeout{0};
+    bool wake_on_queue = true;
+  };
+  static Wait next_wait(const DeliveryCounters& pass, std::chrono::milliseconds& backoff,
+                        std::chrono::milliseconds poll_interval);
+
  private:
   void loop(WriteBackDelivery& delivery);
 
   std::vector<std::unique_ptr<WriteBackDelivery>> deliveries_;
   Logger& logger_;
-  std::chrono::milliseconds poll_interval_;
+  WriteBackWakeups& wakeups_;
   std::vector<std::thread> threads_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
 };
 
 }  // namespace idbridge::daemon

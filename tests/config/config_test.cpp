@@ -1120,7 +1120,7 @@ TEST(ParseDirectories, ReadsWriteBackAndAuthority) {
       "user_dn = \"uid={userName},ou=people,dc=x\"\nobject_classes = [\"inetOrgPerson\"]\n"
       "accept_scim_writes = [\"name.familyName\"]\ndisable = \"attribute\"\n"
       "disable_attribute = \"employeeType\"\ndisabled_value = \"disabled\"\n"
-      "move_deleted_to = \"ou=gone,dc=x\"\nmax_attempts = 3\n"
+      "move_deleted_to = \"ou=gone,dc=x\"\nmax_attempts = 3\npoll_interval_seconds = 30\n"
       "[directories.corp.writeback.create_attributes]\ncn = \"{displayName}\"\n"
       "[directories.corp.authority]\ntitle = \"scim\"\n",
       "/etc/idbridge/idbridge.toml");
@@ -1139,6 +1139,7 @@ TEST(ParseDirectories, ReadsWriteBackAndAuthority) {
   EXPECT_EQ(policy.disable.attribute, "employeeType");
   EXPECT_EQ(policy.move_deleted_to, "ou=gone,dc=x");
   EXPECT_EQ(policy.max_attempts, 3);
+  EXPECT_EQ(d.writeback_poll_interval, std::chrono::seconds(30));
   ASSERT_NE(policy.binding("title"), nullptr);
   EXPECT_EQ(policy.binding("title")->owner, core::writeback::Authority::scim);
   EXPECT_EQ(policy.binding("title")->attribute, "title");

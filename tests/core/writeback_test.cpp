@@ -192,6 +192,63 @@ TEST_F(WriteBackCoreTest, UsersNotLinkedToTheDirectoryAreNotItsBusiness) {
   EXPECT_TRUE(outbox().empty());
 }
 
+// Records each queued() with what another connection sees of the outbox at that moment: an
+// item the notifier announces must already be committed.
+class RecordingNotifier final : public OutboxNotifier {
+ public:
+  explicit RecordingNotifier(Store& store) : store_(store) {}
+  void queued(std::string_view directory) override {
+    calls.push_back(std::string(directory));
+    visible.push_back(store_.read()->outbox_items(directory, 0, 100).size());
+  }
+  std::vector<std::string> calls;
+  std::vector<std::size_t> visible;  // outbox items another reader saw at each call
+
+ private:
+  Store& store_;
+};
+
+TEST_F(WriteBackCoreTest, TheNotifierHearsOfAQueuedWriteOnlyOnceItIsCommitted) {
+  RecordingNotifier notifier(*store_);
+  WriteBackInterceptor interceptor({corp_policy()}, clock_, nullptr, &notifier);
+  IdentityService service({*store_, clock_, ids_, hasher_, zones_, &interceptor},
+                          ProviderSettings{"Provider"}, {settings()});
+  const User ann = linked_user("ann", "uuid-ann");
+  const auto edit = [&](const std::function<void(User&)>& change) {
+    return service.modify_user(
+        scim_principal(), acme_, ann.id,
+        [&](const User& current) -> std::optional<UserWrite> {
+          User next = current;
+          change(next);
+          return UserWrite{next, std::nullopt};
+        },
+        std::nullopt);
+  };
+
+  ASSERT_TRUE(edit([](User& u) { u.enterprise.department = "R&D"; }));
+  EXPECT_TRUE(notifier.calls.empty()) << "a change of the tenant's own attribute queues nothing";
+  ASSERT_FALSE(edit([](User& u) {
+    u.title = "Manager";
+    u.name.given_name = "Annette";  // the directory's: the whole change is refused
+  }));
+  EXPECT_TRUE(notifier.calls.empty()) << "a refused change is rolled back: nothing to deliver";
+
+  ASSERT_TRUE(edit([](User& u) { u.title = "Manager"; }));
+  ASSERT_EQ(notifier.calls, std::vector<std::string>{"corp"});
+  EXPECT_EQ(notifier.visible, std::vector<std::size_t>{1}) << "called after the commit";
+
+  const auto synced = service.modify_user(
+      sync::sync_principal("corp", 2, acme_), acme_, ann.id,
+      [](const User& current) -> std::optional<UserWrite> {
+        User next = current;
+        next.name.given_name = "Ann";
+        return UserWrite{next, std::nullopt};
+      },
+      std::nullopt);
+  ASSERT_TRUE(synced) << synced.error().detail;
+  EXPECT_EQ(notifier.calls.size(), 1U) << "the directory's own changes are never written back";
+}
+
 TEST_F(WriteBackCoreTest, ACreateIsQueuedAndDeletingTheUserBeforeDeliveryDropsItsWrites) {
   User carol;
   carol.user_name = "carol";

@@ -258,6 +258,23 @@ TEST_F(WriteBackTest, AScimCreatedUserBecomesAnEntryAndIsLinkedToIt) {
   EXPECT_EQ(scim.find("carol%2Bx")["id"], nlohmann::json::parse(created.body)["id"]);
 }
 
+TEST_F(WriteBackTest, AScimChangeWakesDeliveryAtOnceInsteadOfWaitingForThePoll) {
+  // The worker looks at the outbox on its own only every 30 s; its first look was at start.
+  ASSERT_NO_FATAL_FAILURE(
+      start(config("title = \"scim\"\n", "\"modify\"", "poll_interval_seconds = 30\n")));
+  Scim& scim = *scim_;
+  const std::string ann = scim.find("ann")["id"];
+  for (const std::string title : {"Lead", "Principal"}) {
+    ASSERT_EQ(scim.patch(ann, "title", title).status, 200);
+    const auto answered = std::chrono::steady_clock::now();
+    ASSERT_TRUE(
+        eventually([&] { return ldap_value("ann", "title") == title; }, std::chrono::seconds(5)))
+        << "not delivered within 5 s: " << daemon_->stderr_text();
+    EXPECT_LT(std::chrono::steady_clock::now() - answered, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(scim.status()["writeBack"]["pending"], 0);
+}
+
 TEST_F(WriteBackTest, WritesQueuedWhileTheDirectoryIsDownArriveInOrderOnceItIsBack) {
   ASSERT_NO_FATAL_FAILURE(start(config("title = \"scim\"\n")));
   DaemonProcess& daemon = *daemon_;

@@ -166,6 +166,10 @@ struct DirectoryConfig {
   // attribute and which changes are written back (docs/writeback.md). Always filled: without
   // those tables every mapped attribute is directory-owned and nothing is written back.
   core::writeback::Policy writeback;
+  // [directories.NAME.writeback] poll_interval_seconds: how often delivery looks at the outbox
+  // when nothing woke it. A SCIM change wakes it at once; the poll finds what another process
+  // queued (the CLI) or released (`writeback --retry`).
+  std::chrono::seconds writeback_poll_interval{5};
 
   SourceLocation where;  // the [directories.NAME] table
   SourceLocation verify_certificate_where;

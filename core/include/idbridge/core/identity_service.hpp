@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -136,7 +137,8 @@ class IdentityService {
   Store& store() { return ports_.store; }
 
   // The same service (ports, provider, tenants) over another store: lets the sync applier run
-  // each operation in its own nested transaction of one page-sized, durably committed one.
+  // each operation in its own nested transaction of one page-sized, durably committed one. Its
+  // commits are not durable, so it never calls the interceptor's after_commit.
   IdentityService with_store(Store& store) const;
 
  private:
@@ -144,6 +146,8 @@ class IdentityService {
   IdentityService(Copy, Ports ports, const IdentityService& settings_from);
 
   Ports ports_;
+  // with_store's copies: the interceptor they pass changes to (without after_commit).
+  std::shared_ptr<ChangeInterceptor> nested_interceptor_;
   ProviderSettings provider_;
   std::map<TenantId, TenantSettings> tenants_;
 };

@@ -43,6 +43,10 @@ class ChangeInterceptor {
   // `tx` commit or roll back with the change.
   virtual std::optional<Error> before_write(StoreWriter& tx, const Principal& who,
                                             const PendingChange& change) = 0;
+  // Called on the same thread once the transaction in which before_write ran has committed
+  // durably (never for a nested transaction, nor for one rolled back): what the interceptor
+  // wrote with the change is now visible to everyone. Write-back wakes its delivery here.
+  virtual void after_commit() {}
 };
 
 }  // namespace idbridge::core
