@@ -38,22 +38,23 @@ bool is_parameter(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
-bool match_pattern(std::string_view pattern, const std::vector<std::string_view>& path,
+// Whether `path` matches the pattern's segments; the parameters are filled in only for a match.
+bool match_pattern(const std::vector<std::string>& expected,
+                   const std::vector<std::string_view>& path,
                    std::map<std::string, std::string>* params) {
-  const auto expected = split_path(pattern);
   if (expected.size() != path.size()) {
     return false;
   }
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    if (is_parameter(expected[i])) {
-      if (path[i].empty()) {
-        return false;
-      }
-      if (params != nullptr) {
-        (*params)[std::string(expected[i].substr(1, expected[i].size() - 2))] = path[i];
-      }
-    } else if (expected[i] != path[i]) {
+    if (is_parameter(expected[i]) ? path[i].empty() : expected[i] != path[i]) {
       return false;
+    }
+  }
+  if (params != nullptr) {
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      if (is_parameter(expected[i])) {
+        (*params)[expected[i].substr(1, expected[i].size() - 2)] = path[i];
+      }
     }
   }
   return true;
@@ -68,19 +69,25 @@ Router::Router(std::vector<Route> routes) {
 }
 
 void Router::add(Route route) {
+  std::vector<std::string> segments;
+  for (const auto segment : split_path(route.pattern)) {
+    segments.emplace_back(segment);
+  }
+  pattern_segments_.push_back(std::move(segments));
   routes_.push_back(std::move(route));
 }
 
 RouteMatch Router::match(Method method, std::string_view path) const {
   const auto segments = split_path(path);
   std::vector<Method> allowed;
-  for (const auto& route : routes_) {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const Route& route = routes_[i];
     if (route.method == method) {
       std::map<std::string, std::string> params;
-      if (match_pattern(route.pattern, segments, &params)) {
+      if (match_pattern(pattern_segments_[i], segments, &params)) {
         return RouteFound{&route, std::move(params)};
       }
-    } else if (match_pattern(route.pattern, segments, nullptr)) {
+    } else if (match_pattern(pattern_segments_[i], segments, nullptr)) {
       allowed.push_back(route.method);
     }
   }

@@ -56,6 +56,8 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  // Each route's pattern split into segments once, at add(), rather than on every request.
+  std::vector<std::vector<std::string>> pattern_segments_;
 };
 
 // 404 / 405 with Allow for a failed match.
