@@ -559,19 +559,28 @@ class Queries : public Base {
 
   std::vector<core::GroupId> groups_containing(const core::TenantId& tenant,
                                                const core::MemberRef& member) override {
-    std::vector<core::GroupId> out;
+    // The memberships index orders a member's rows by group id; the rowid order (when each was
+    // joined) is restored here rather than by an ORDER BY, which would make SQLite sort.
+    std::vector<std::pair<std::int64_t, std::string>> rows_in_index_order;
     auto rows = db().query(
-        "SELECT group_id FROM group_members WHERE tenant = ? AND member_type = ? AND member_id = ? "
-        "ORDER BY rowid",
+        "SELECT rowid, group_id FROM group_members INDEXED BY group_members_by_member_with_group "
+        "WHERE tenant = ? AND member_type = ? AND member_id = ?",
         tenant.str(), codec::to_text(member.type), member.id);
     while (rows.step()) {
-      out.emplace_back(rows.text(0));
+      rows_in_index_order.emplace_back(rows.integer(0), rows.text(1));
+    }
+    std::sort(rows_in_index_order.begin(), rows_in_index_order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<core::GroupId> out;
+    out.reserve(rows_in_index_order.size());
+    for (auto& [rowid, group] : rows_in_index_order) {
+      out.emplace_back(std::move(group));
     }
     return out;
   }
 
-  // Two indexed reads of key columns, no document decoded: the hot read behind every SCIM user
-  // resource (its `groups` attribute).
+  // Indexes only, no document decoded: the hot read behind every SCIM user resource (its
+  // `groups` attribute).
   std::vector<core::GroupName> group_names_of_user(const core::TenantId& tenant,
                                                    const core::UserId& user) override {
     std::vector<core::GroupName> out;
@@ -631,23 +640,9 @@ class Queries : public Base {
       }
       generation = row.integer(0);
     }
-    std::vector<std::pair<std::int64_t, std::string>> memberships;
-    {
-      auto rows = db().query(
-          "SELECT rowid, group_id FROM group_members "
-          "INDEXED BY group_members_by_member_with_group "
-          "WHERE tenant = ? AND member_type = ? AND member_id = ?",
-          tenant.str(), codec::to_text(core::MemberType::user), user.str());
-      while (rows.step()) {
-        memberships.emplace_back(rows.integer(0), rows.text(1));
-      }
-    }
-    std::sort(memberships.begin(), memberships.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<GroupNameCache::Key> keys;
-    keys.reserve(memberships.size());
-    for (const auto& membership : memberships) {
-      keys.emplace_back(tenant.str(), membership.second);
+    for (auto& group : groups_containing(tenant, {core::MemberType::user, user.str()})) {
+      keys.emplace_back(tenant.str(), group.str());
     }
     auto names = cache.find(generation, keys);
     if (!names) {
