@@ -4,12 +4,16 @@
 
 namespace idbridge::core {
 
-bool append_json_string_literal(std::string& out, std::string_view text) {
+bool append_json_string_literal(std::string& out, std::string_view text, Utf8Check check) {
   out += '"';
   std::size_t plain_from = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < text.size();) {
     const auto byte = static_cast<unsigned char>(text[i]);
     if (byte >= 0x80) {
+      if (check == Utf8Check::pass_through) {
+        ++i;
+        continue;
+      }
       const std::size_t length = utf8_sequence_length(text, i);
       if (length == 0) {
         return false;

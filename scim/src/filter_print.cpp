@@ -2,6 +2,8 @@
 #include "filter_text.hpp"
 #include "idbridge/scim/filter.hpp"
 
+#include "idbridge/core/json_text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -10,27 +12,7 @@ namespace idbridge::scim {
 namespace filter_detail {
 
 void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
-          out += buffer;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  core::append_json_string_literal(out, text, core::Utf8Check::pass_through);
 }
 
 std::string printable(std::string_view text, std::size_t max_length) {

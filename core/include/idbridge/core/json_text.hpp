@@ -13,6 +13,10 @@ namespace idbridge::core {
 // control characters as a six-character \u00xx escape (lowercase hex), everything else as is.
 // Returns false when `text` is not valid UTF-8, which nlohmann refuses with an exception; `out`
 // is then left with a partial literal and must not be used.
-bool append_json_string_literal(std::string& out, std::string_view text);
+// With `pass_through`, bytes of 0x80 and above are copied unchecked and the call always succeeds
+// (text that only needs to read back as it came in, such as a filter printed for a message).
+enum class Utf8Check { refuse_invalid, pass_through };
+bool append_json_string_literal(std::string& out, std::string_view text,
+                                Utf8Check check = Utf8Check::refuse_invalid);
 
 }  // namespace idbridge::core
