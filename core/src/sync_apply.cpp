@@ -106,25 +106,11 @@ void fill_groups_by_user(StoreReader& reader, const TenantId& tenant,
 // For every user: the managed groups, by listing each managed group's members once.
 void fill_groups_by_group(StoreReader& reader, const TenantId& tenant,
                           const std::set<std::string>& managed, std::vector<LinkedUser>& users) {
-  std::unordered_map<std::string, LinkedUser*> by_id;
+  auto groups_of_user = managed_groups_of_users(reader, tenant, managed);
   for (auto& user : users) {
-    by_id.emplace(user.user.id.str(), &user);
-  }
-  for (const auto& name : managed) {  // sorted, so each user's list comes out sorted
-    const auto group = reader.find_group_by_display_name(tenant, name);
-    if (!group || group->system) {
-      continue;
+    if (const auto it = groups_of_user.find(user.user.id.str()); it != groups_of_user.end()) {
+      user.tenant_groups = std::move(it->second);
     }
-    for_each_page<MemberRef>(
-        [&](const PageRequest& page) { return reader.list_members(tenant, group->id, page); },
-        [&](MemberRef& member) {
-          if (member.type != MemberType::user) {
-            return;
-          }
-          if (const auto it = by_id.find(member.id); it != by_id.end()) {
-            it->second->tenant_groups.push_back(name);
-          }
-        });
   }
 }
 
