@@ -4,6 +4,7 @@
 
 #include "cursor.hpp"
 #include "idbridge/ldap/groups.hpp"
+#include "idbridge/ldap/read_ahead.hpp"
 #include "reader_internal.hpp"
 
 #include <algorithm>
@@ -352,15 +353,17 @@ class Reader {
     SearchOutcome outcome;
     try {
       std::size_t entries = 0;
-      outcome = connection_.search(request, [&](std::vector<Entry>& page) {
-        for (Entry& entry : page) {
-          on_entry(entry);
-        }
-        entries += page.size();
-        if (settings_.progress) {
-          settings_.progress(request.base_dn, entries);
-        }
-      });
+      outcome = read_ahead<SearchOutcome, std::vector<Entry>>(
+          [&](const auto& deliver) { return connection_.search(request, deliver); },
+          [&](std::vector<Entry>& page) {
+            for (Entry& entry : page) {
+              on_entry(entry);
+            }
+            entries += page.size();
+            if (settings_.progress) {
+              settings_.progress(request.base_dn, entries);
+            }
+          });
     } catch (const std::exception& e) {
       fail("reading " + request.base_dn + " failed: " + e.what());
       dead_ = true;
@@ -396,20 +399,22 @@ class Reader {
     SyncResult result;
     std::size_t entries = 0;
     try {
-      result.outcome = connection_.content_sync(request, [&](SyncBatch& batch) {
-        for (auto& entry : batch.changed) {
-          // Content sync anchors are entryUUIDs (text): no second conversion of the entry.
-          const std::string* anchor = entry.first_value(settings_.anchor_attribute);
-          result.present.push_back(anchor != nullptr ? *anchor : std::string());
-          add_user(entry, base);
-        }
-        result.deleted.insert(result.deleted.end(), batch.deleted.begin(), batch.deleted.end());
-        result.present.insert(result.present.end(), batch.present.begin(), batch.present.end());
-        entries += batch.changed.size() + batch.deleted.size() + batch.present.size();
-        if (settings_.progress) {
-          settings_.progress(base, entries);
-        }
-      });
+      result.outcome = read_ahead<SyncOutcome, SyncBatch>(
+          [&](const auto& deliver) { return connection_.content_sync(request, deliver); },
+          [&](SyncBatch& batch) {
+            for (auto& entry : batch.changed) {
+              // Content sync anchors are entryUUIDs (text): no second conversion of the entry.
+              const std::string* anchor = entry.first_value(settings_.anchor_attribute);
+              result.present.push_back(anchor != nullptr ? *anchor : std::string());
+              add_user(entry, base);
+            }
+            result.deleted.insert(result.deleted.end(), batch.deleted.begin(), batch.deleted.end());
+            result.present.insert(result.present.end(), batch.present.begin(), batch.present.end());
+            entries += batch.changed.size() + batch.deleted.size() + batch.present.size();
+            if (settings_.progress) {
+              settings_.progress(base, entries);
+            }
+          });
     } catch (const std::exception& e) {
       result.outcome.completeness = Completeness::server_error;
       result.outcome.detail = e.what();

@@ -721,6 +721,24 @@ class Queries : public Base {
     return out;
   }
 
+  std::vector<core::sync::LinkState> link_states(std::string_view directory,
+                                                 const core::TenantId& tenant) override {
+    // One join on the users' (tenant, id) index: an unchanged re-sync of 100,000 users judged
+    // them by decoding every link and scanning every user's row key, a quarter of its time.
+    std::vector<core::sync::LinkState> out;
+    auto rows = db().query(
+        "SELECT l.anchor, l.user_id, l.mapped_digest, "
+        "l.disabled_by_sync_at IS NULL AND l.mapped_digest <> '' AND "
+        "u.version = l.settled_version "
+        "FROM directory_links l JOIN users u ON u.tenant = l.tenant AND u.id = l.user_id "
+        "WHERE l.directory = ? AND l.tenant = ? ORDER BY l.anchor",
+        directory, tenant.str());
+    while (rows.step()) {
+      out.push_back({rows.text(0), core::UserId(rows.text(1)), rows.text(2), rows.integer(3) != 0});
+    }
+    return out;
+  }
+
   std::optional<core::sync::DirectoryLink> find_link(std::string_view directory,
                                                      std::string_view anchor) override {
     auto row = db().query(

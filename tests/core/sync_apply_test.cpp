@@ -937,5 +937,98 @@ TEST_F(SyncApplyTest, SettledUsersAreLeftOutAsTheyAreMappedAndNeverRead) {
   }
 }
 
+TEST_F(SyncApplyTest, AViewGivenTheSettledLinksFindsTheFewLeftByLookupAsTheScanWould) {
+  std::vector<DirectoryEntry> entries;
+  for (int i = 0; i < 28; ++i) {
+    entries.push_back(person("u" + std::to_string(100 + i)));
+  }
+  auto first = entries;
+  first.push_back(person("fay"));
+  ASSERT_TRUE(run(plan_for(full(first, "c1"))).failures.empty());
+  UserWrite unlinked;
+  unlinked.user.user_name = "eve";
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, unlinked));
+  unlinked.user.user_name = "zed";
+  ASSERT_TRUE(service_.create_user(system_principal(), acme_, unlinked));
+  {  // the tenant edits u100 outside the directory's attributes: unchanged, but not settled
+    auto tx = store_->write();
+    auto user = *tx->find_user(acme_, store_->read()->find_link("corp", "anchor-u100")->user);
+    user.nick_name = "Nick";
+    const auto version = user.version++;
+    ASSERT_TRUE(tx->update_user(user, version));
+    tx->commit();
+  }
+  // u101's title changes, fay is gone, a new entry eve adopts the unlinked eve.
+  auto second_entries = entries;
+  second_entries[1] = person("u101", {}, "Director");
+  second_entries.push_back(person("eve"));
+  const auto second = full(second_entries, "c2");
+  const Plan whole = plan_for(second);
+
+  const auto settled = SettledUsers::load(*store_->read(), "corp", rules_, acme_);
+  EXPECT_EQ(settled.links().size(), 29u);
+  EXPECT_EQ(settled.size(), 28u) << "every link but u100's, edited since";
+  const auto map_leaving_out = [&] {
+    UserMapper mapper(rules_);
+    mapper.leave_out_settled([&](const DesiredUser& d) { return settled.settled(d); });
+    for (const auto& entry : second.users) {
+      mapper.add(entry);
+    }
+    return std::move(mapper).finish();
+  };
+  auto by_lookup = map_leaving_out();
+  auto by_scan = map_leaving_out();
+  ASSERT_EQ(by_lookup.settled_anchors.size(), 26u) << "all but u100, u101 and fay";
+  ASSERT_EQ(by_lookup.users.size(), 3u) << "u100, u101 and eve";
+  ASSERT_LE(29u - 26u + 3u, 29u / 4) << "few enough for the lookup path";
+
+  const auto lookup_view = load_tenant_view_dropping_unchanged(*store_->read(), second, by_lookup,
+                                                               rules_, acme_, {}, &settled);
+  const auto scan_view =
+      load_tenant_view_dropping_unchanged(*store_->read(), second, by_scan, rules_, acme_, {});
+  const auto anchors = [](const TenantView& view) {
+    std::vector<std::string> out;
+    for (const auto& linked : view.linked) {
+      out.push_back(linked.anchor);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(anchors(lookup_view), (std::vector<std::string>{"anchor-fay", "anchor-u101"}));
+  EXPECT_EQ(anchors(lookup_view), anchors(scan_view));
+  ASSERT_EQ(lookup_view.unlinked_with_names.size(), 1u) << "zed is named by no entry";
+  EXPECT_EQ(lookup_view.unlinked_with_names[0].user_name, "eve");
+  EXPECT_EQ(lookup_view.unlinked_with_names, scan_view.unlinked_with_names);
+  EXPECT_EQ(lookup_view.linked_total, 29u);
+  EXPECT_EQ(lookup_view.linked_total, scan_view.linked_total);
+  ASSERT_EQ(lookup_view.settled_links.size(), 1u);
+  EXPECT_EQ(lookup_view.settled_links[0].anchor, "anchor-u100") << "settled at its new version";
+  EXPECT_EQ(lookup_view.settled_links, scan_view.settled_links);
+  EXPECT_EQ(lookup_view.existing_groups, scan_view.existing_groups);
+
+  const Plan lookup_plan =
+      plan(std::move(by_lookup), second, lookup_view, rules_, {}, clock_.now());
+  const Plan scan_plan = plan(std::move(by_scan), second, scan_view, rules_, {}, clock_.now());
+  EXPECT_EQ(to_json(lookup_plan), to_json(scan_plan));
+  EXPECT_EQ(to_json(lookup_plan), to_json(whole));
+  EXPECT_EQ(lookup_plan.counts.updates, 2u) << to_table(lookup_plan);  // u101, eve adopted
+  EXPECT_EQ(lookup_plan.counts.disables, 1u);                          // fay
+
+  // Once applied, the next read leaves every entry out and the lookup path reads no user.
+  ASSERT_TRUE(run(lookup_plan).failures.empty());
+  const auto resettled = SettledUsers::load(*store_->read(), "corp", rules_, acme_);
+  UserMapper mapper(rules_);
+  mapper.leave_out_settled([&](const DesiredUser& d) { return resettled.settled(d); });
+  for (const auto& entry : second.users) {
+    mapper.add(entry);
+  }
+  auto again = std::move(mapper).finish();
+  EXPECT_TRUE(again.users.empty());
+  const auto quiet = load_tenant_view_dropping_unchanged(*store_->read(), second, again, rules_,
+                                                         acme_, {}, &resettled);
+  ASSERT_EQ(quiet.linked.size(), 1u) << "only fay, disabled by sync, stays in view";
+  EXPECT_TRUE(plan(std::move(again), second, quiet, rules_, {}, clock_.now()).ops.empty());
+}
+
 }  // namespace
 }  // namespace idbridge::core::sync

@@ -147,6 +147,49 @@ TEST_P(StoreConformance, LinkDigestAndSettledVersionRoundTripAndAreSetAlone) {
   EXPECT_EQ(store().read()->find_link("ldap", "a"), make_link("ldap", "a", "acme", "u1"));
 }
 
+TEST_P(StoreConformance, LinkStatesJudgeEachLinkAgainstItsUsersCurrentVersion) {
+  insert(make_user("acme", "u1", "alice"));
+  insert(make_user("acme", "u2", "bob"));
+  insert(make_user("acme", "u3", "carol"));
+  insert(make_user("acme", "u4", "dan"));
+  insert(make_user("acme", "u5", "erin"));
+  insert(make_user("globex", "g1", "gina"));
+  const std::string digest = "0123456789abcdef0123456789abcdef";
+  const auto with_digest = [&](DirectoryLink link, core::ResourceVersion version) {
+    link.mapped_digest = digest;
+    link.settled_version = version;
+    return link;
+  };
+  auto disabled = with_digest(make_link("ldap", "d", "acme", "u4"), 1);
+  disabled.disabled_by_sync_at = at_millis(42);
+  {
+    auto writer = store().write();
+    writer->put_link(with_digest(make_link("ldap", "a", "acme", "u1"), 1));    // settled
+    writer->put_link(with_digest(make_link("ldap", "b", "acme", "u2"), 1));    // user edited since
+    writer->put_link(make_link("ldap", "c", "acme", "u3"));                    // no digest
+    writer->put_link(disabled);                                                // disabled by sync
+    writer->put_link(with_digest(make_link("other", "e", "acme", "u5"), 1));   // another directory
+    writer->put_link(with_digest(make_link("ldap", "g", "globex", "g1"), 1));  // another tenant
+    auto bob = *writer->find_user(acme, UserId("u2"));
+    bob.title = "Edited";
+    bob.version = 2;
+    ASSERT_TRUE(writer->update_user(bob, 1));
+    writer->commit();
+  }
+  using core::sync::LinkState;
+  const std::vector<LinkState> expected{{"a", UserId("u1"), digest, true},
+                                        {"b", UserId("u2"), digest, false},
+                                        {"c", UserId("u3"), "", false},
+                                        {"d", UserId("u4"), digest, false}};
+  auto reader = store().read();
+  EXPECT_EQ(reader->link_states("ldap", acme), expected);
+  // The port's own answer (every user's row key and every link), which a backend's must equal.
+  EXPECT_EQ(reader->core::StoreReader::link_states("ldap", acme), expected);
+  EXPECT_EQ(reader->link_states("ldap", TenantId("globex")),
+            (std::vector<LinkState>{{"g", UserId("g1"), digest, true}}));
+  EXPECT_TRUE(reader->link_states("nowhere", acme).empty());
+}
+
 TEST_P(StoreConformance, UserLinkedTwiceInOneDirectoryIsRefusedAndTheTransactionStaysUsable) {
   insert(make_user("acme", "u1", "alice"));
   insert(make_user("acme", "u2", "bob"));

@@ -132,6 +132,11 @@ class StoreReader {
   // Directory sync state (sync/state.hpp).
   // Every link of a directory, ordered by anchor.
   virtual std::vector<sync::DirectoryLink> list_links(std::string_view directory) = 0;
+  // The directory's links into `tenant`, ordered by anchor, each judged settled or not against
+  // its user's current version: what a full read needs to leave unchanged users unread, without
+  // reading a user. A backend answers it with one join; this default reads every user's row key.
+  virtual std::vector<sync::LinkState> link_states(std::string_view directory,
+                                                   const TenantId& tenant);
   virtual std::optional<sync::DirectoryLink> find_link(std::string_view directory,
                                                        std::string_view anchor) = 0;
   // The user's link to `directory`, if it has one.

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -28,17 +29,6 @@ TenantView load_tenant_view(StoreReader& reader, const Snapshot& snapshot,
                             const TenantId& tenant,
                             const std::vector<std::string>& other_directories);
 
-// load_tenant_view for a caller that plans `mapped` once and then drops it: a linked user the plan
-// would leave alone (not disabled by sync, every directory-owned attribute and rule-managed group
-// already as the directory wants) is judged as the tenant's users are read, left out of the view
-// and its entry removed from `mapped`; unlinked users are kept only when an entry has their
-// userName. An unchanged re-sync of 100,000 users so never holds the tenant's users, and plan()
-// of what remains is the plan of the whole. Incremental reads: load_tenant_view.
-TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapshot& snapshot,
-                                               MappingResult& mapped, const MappingRules& rules,
-                                               const TenantId& tenant,
-                                               const std::vector<std::string>& other_directories);
-
 // The linked users a full read may leave out as it maps them (UserMapper::leave_out_settled),
 // loaded before the read: those whose link is not disabled by sync, records a digest and the
 // version the user still has, with their rule-managed groups now. settled() is true for an entry
@@ -48,16 +38,39 @@ class SettledUsers {
  public:
   static SettledUsers load(StoreReader& reader, const std::string& directory,
                            const MappingRules& rules, const TenantId& tenant);
+  // Moves only: by_anchor_ views the anchors held by links_.
+  SettledUsers(SettledUsers&&) = default;
+  SettledUsers& operator=(SettledUsers&&) = default;
+  SettledUsers(const SettledUsers&) = delete;
+  SettledUsers& operator=(const SettledUsers&) = delete;
   bool settled(const DesiredUser& desired) const;
   std::size_t size() const { return by_anchor_.size(); }
+  // Every link of the directory into the tenant as load() found it, ordered by anchor.
+  const std::vector<LinkState>& links() const { return links_; }
 
  private:
+  SettledUsers() = default;
   struct Settled {
-    std::string digest;
+    const std::string* digest;  // in links_
     std::vector<std::string> tenant_groups;
   };
-  std::unordered_map<std::string, Settled> by_anchor_;
+  std::vector<LinkState> links_;
+  std::unordered_map<std::string_view, Settled> by_anchor_;  // views into links_
 };
+
+// load_tenant_view for a caller that plans `mapped` once and then drops it: a linked user the plan
+// would leave alone (not disabled by sync, every directory-owned attribute and rule-managed group
+// already as the directory wants) is judged as the tenant's users are read, left out of the view
+// and its entry removed from `mapped`; unlinked users are kept only when an entry has their
+// userName. An unchanged re-sync of 100,000 users so never holds the tenant's users, and plan()
+// of what remains is the plan of the whole. Incremental reads: load_tenant_view.
+// `settled`, when the read loaded one, lends its links: when it left out most users, the few it
+// did not are then found by link and by userName instead of by scanning every user's row.
+TenantView load_tenant_view_dropping_unchanged(StoreReader& reader, const Snapshot& snapshot,
+                                               MappingResult& mapped, const MappingRules& rules,
+                                               const TenantId& tenant,
+                                               const std::vector<std::string>& other_directories,
+                                               const SettledUsers* settled = nullptr);
 
 // The principal a sync run acts as: scoped to the plan's tenant, allowed to assign every role
 // (the directory's rules are the admin's own configuration), recorded as the run and as

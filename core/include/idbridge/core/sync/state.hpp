@@ -34,6 +34,18 @@ struct DirectoryLink {
   friend bool operator==(const DirectoryLink&, const DirectoryLink&) = default;
 };
 
+// A link as a full read judges it before reading any user (StoreReader::link_states): whether
+// its user may be left unread when the entry maps to the recorded digest again.
+struct LinkState {
+  std::string anchor;
+  UserId user;
+  std::string mapped_digest;
+  // Not disabled by sync, a digest recorded, and the user still at the version it was settled
+  // at: nothing but the entry or the rules can have moved it from what the digest describes.
+  bool settled = false;
+  friend bool operator==(const LinkState&, const LinkState&) = default;
+};
+
 // A group the directory's rules name, with its members as the read that wrote the directory's
 // cursor saw them. Stored with the cursor, in the same transaction, so that the next incremental
 // read can tell who joined and who left it: a membership change shows on no user entry (the
