@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -141,6 +142,13 @@ DirectorySync::DirectorySync(const config::DirectoryConfig& directory, Directory
 core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
                                           const core::sync::Snapshot* ready) {
   core::Store& store = env_.service.store();
+  phases_ = {};
+  auto phase_start = std::chrono::steady_clock::now();
+  const auto end_phase = [&](std::int64_t& millis) {
+    const auto now = std::chrono::steady_clock::now();
+    millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - phase_start).count();
+    phase_start = now;
+  };
   // Each entry is mapped as the reader delivers it and only its anchor is kept, so memory holds
   // the mapped users, never every entry's attributes. A ready snapshot is a persist batch
   // (small): copied, since mapping trims it below.
@@ -204,12 +212,14 @@ core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
   // A reader that did not stream (a persist batch) is mapped here, whole.
   auto mapped = streamed == 0 ? core::sync::map_users(snapshot, directory_.rules)
                               : std::move(mapper).finish();
+  end_phase(phases_.read);
   core::sync::keep_anchors_only(snapshot);
   // Users the plan would leave alone are dropped as the tenant is read, and each mapped user is
   // released once planned: memory holds one copy of what changes, not three of every user.
   const auto view = core::sync::load_tenant_view_dropping_unchanged(
       *store.read(), snapshot, mapped, directory_.rules, directory_.tenant,
       env_.sibling_directories, settled ? &*settled : nullptr);
+  end_phase(phases_.view);
   auto plan = core::sync::plan(std::move(mapped), snapshot, view, directory_.rules,
                                directory_.policy, env_.clock.now());
   run.read = static_cast<std::int64_t>(snapshot.users.size());
@@ -217,6 +227,7 @@ core::sync::Plan DirectorySync::make_plan(RunKind kind, SyncRun& run,
   crypto::Sha256 plan_digest;  // of to_json(plan), hashed in pieces
   core::sync::write_json(plan, [&](std::string_view piece) { plan_digest.update(piece); });
   run.plan_id = plan_digest.hex();
+  end_phase(phases_.plan);
   if (!snapshot.completeness.complete) {
     env_.logger.warning("directory read incomplete: no disable or delete is planned",
                         {{"directory", directory_.name}, {"reason", snapshot.completeness.reason}});
@@ -242,7 +253,11 @@ void DirectorySync::finish(SyncRun& run) {
        {"planned", run.planned},
        {"applied", run.applied},
        {"failed", run.failed},
-       {"error", run.error}});
+       {"error", run.error},
+       {"read_ms", phases_.read},
+       {"view_ms", phases_.view},
+       {"plan_ms", phases_.plan},
+       {"apply_ms", phases_.apply}});
 }
 
 void DirectorySync::close_interrupted_runs() {
@@ -280,13 +295,21 @@ RunReport DirectorySync::apply_and_record(core::sync::Plan plan, SyncRun run,
   options.already_applied = already_applied;
   options.stop_requested = env_.stop_requested;
   bool stopped = false;
+  const auto applying = std::chrono::steady_clock::now();
+  const auto end_apply = [&] {
+    phases_.apply = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - applying)
+                        .count();
+  };
   try {
     auto result = core::sync::apply(
         plan, env_.service, core::sync::sync_principal(directory_.name, run.id, directory_.tenant),
         env_.clock.now(), options);
+    end_apply();
     report.failures = std::move(result.failures);
     stopped = result.stopped;
   } catch (const std::exception& e) {
+    end_apply();
     run = env_.service.store().read()->find_sync_run(run.id).value_or(run);
     run.outcome = RunOutcome::failed;
     run.error = std::string("applying stopped: ") + e.what();

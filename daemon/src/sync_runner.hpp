@@ -8,6 +8,7 @@
 #include "idbridge/core/sync/apply.hpp"
 #include "idbridge/ldap/reader.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -101,6 +102,14 @@ class DirectorySync {
   const config::DirectoryConfig& directory_;
   DirectoryReader reader_;
   SyncEnvironment env_;
+  // Where the current run's time went, in milliseconds, logged with its end: reading and
+  // mapping the directory, loading the tenant's view, planning, applying.
+  struct PhaseMillis {
+    std::int64_t read = 0;
+    std::int64_t view = 0;
+    std::int64_t plan = 0;
+    std::int64_t apply = 0;
+  } phases_;
 };
 
 // The reader of a configured directory over LDAP: full reads (which also capture a cursor when

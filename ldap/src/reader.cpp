@@ -347,6 +347,16 @@ class Reader {
   }
   const std::string& newest_timestamp() const { return newest_timestamp_; }
 
+  // How many pages (or content sync batches) the reading thread may hold ahead of the mapping:
+  // about 32,768 entries, so that a pause of the mapping (the settled users loading, half a
+  // second at 100,000 users) does not stop the read, and memory stays bounded whatever the
+  // directory's size.
+  std::size_t batches_ahead() const {
+    constexpr std::size_t entries_ahead = 32768;
+    return std::max<std::size_t>(
+        4, entries_ahead / static_cast<std::size_t>(std::max(settings_.page_size, 1)));
+  }
+
   // One paged search; false when the read cannot go on (it is incomplete either way).
   bool search(const SearchRequest& request, const char* what,
               const std::function<void(Entry&)>& on_entry) {
@@ -363,7 +373,8 @@ class Reader {
             if (settings_.progress) {
               settings_.progress(request.base_dn, entries);
             }
-          });
+          },
+          batches_ahead());
     } catch (const std::exception& e) {
       fail("reading " + request.base_dn + " failed: " + e.what());
       dead_ = true;
@@ -414,7 +425,8 @@ class Reader {
             if (settings_.progress) {
               settings_.progress(base, entries);
             }
-          });
+          },
+          batches_ahead());
     } catch (const std::exception& e) {
       result.outcome.completeness = Completeness::server_error;
       result.outcome.detail = e.what();

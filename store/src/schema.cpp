@@ -280,8 +280,18 @@ BEGIN
 END;
 )sql";
 
-constexpr const char* migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                      migration_5, migration_6, migration_7, migration_8};
+// A full directory sync judges which users it may leave unread by joining the directory's links
+// with their users' versions (link_states). Through users_by_id that join read the users' table
+// rows, a page read per user (0.35 s at 100,000 users, a sixth of an unchanged re-sync); this
+// index answers it alone (0.07 s). users_by_id stays: it is the key the foreign keys name. The
+// cost is one more index entry to move when a user's version does, on every user write.
+constexpr const char* migration_9 = R"sql(
+CREATE INDEX users_by_id_with_version ON users (tenant, id, version);
+)sql";
+
+constexpr const char* migrations[] = {migration_1, migration_2, migration_3,
+                                      migration_4, migration_5, migration_6,
+                                      migration_7, migration_8, migration_9};
 
 [[noreturn]] void refuse(const std::string& why) {
   throw core::StoreFailure("sqlite: " + why);
