@@ -5,7 +5,10 @@
 #include <boost/uuid/name_generator_sha1.hpp>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <set>
 
@@ -720,13 +723,36 @@ class CanonicalText {
   std::string text_;
 };
 
-// A name-based UUID (RFC 4122 version 5: SHA-1) of the text in a namespace of idbridge's own, as
-// 32 hex digits: stable across runs and builds, from a public Boost API (core links no crypto).
+// The namespace of idbridge's mapping digests (a random UUID, fixed forever).
+constexpr std::array<unsigned char, 16> digest_namespace{
+    0x6b, 0x1f, 0x2c, 0x4e, 0x93, 0x5a, 0x4d, 0x0b, 0x8e, 0x71, 0x3c, 0x92, 0xd4, 0x05, 0xa7, 0x18};
+
+std::atomic<Sha1Function> installed_sha1{nullptr};
+
+// A name-based UUID (RFC 4122 version 5: SHA-1) of the text in idbridge's namespace, as 32 hex
+// digits: stable across runs and builds. Boost's name generator unless a process installed a
+// faster SHA-1 (use_sha1), which yields the same bytes: SHA-1 of namespace and text, its first
+// 16 bytes with the version (5) and variant bits set as RFC 4122 §4.3 says.
 std::string digest_of(const std::string& text) {
-  static const boost::uuids::name_generator_sha1 generator(
-      boost::uuids::uuid{{0x6b, 0x1f, 0x2c, 0x4e, 0x93, 0x5a, 0x4d, 0x0b, 0x8e, 0x71, 0x3c, 0x92,
-                          0xd4, 0x05, 0xa7, 0x18}});
-  const boost::uuids::uuid id = generator(text.data(), text.size());
+  boost::uuids::uuid id;
+  if (const Sha1Function sha1 = installed_sha1.load(std::memory_order_relaxed)) {
+    std::string input;
+    input.reserve(digest_namespace.size() + text.size());
+    input.append(reinterpret_cast<const char*>(digest_namespace.data()), digest_namespace.size());
+    input += text;
+    std::array<unsigned char, 20> digest{};
+    sha1(input.data(), input.size(), digest.data());
+    std::copy_n(digest.begin(), 16, id.begin());
+    id.data[6] = static_cast<std::uint8_t>((id.data[6] & 0x0f) | 0x50);
+    id.data[8] = static_cast<std::uint8_t>((id.data[8] & 0xbf) | 0x80);
+  } else {
+    static const boost::uuids::name_generator_sha1 generator([] {
+      boost::uuids::uuid ns;
+      std::copy(digest_namespace.begin(), digest_namespace.end(), ns.begin());
+      return ns;
+    }());
+    id = generator(text.data(), text.size());
+  }
   constexpr char digits[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(32);
@@ -775,6 +801,10 @@ std::string rules_fingerprint(const MappingRules& rules) {
   text.list(rules.set_on_create_only);
   text.list(rules.corrected_in_directory);
   return digest_of(text.text());
+}
+
+void use_sha1(Sha1Function sha1) {
+  installed_sha1.store(sha1, std::memory_order_relaxed);
 }
 
 std::string mapped_digest(const DesiredUser& desired, std::string_view fingerprint) {

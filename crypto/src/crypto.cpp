@@ -131,6 +131,13 @@ std::string lower_hex(const unsigned char* digest, unsigned int length) {
 
 }  // namespace
 
+void sha1(const void* data, std::size_t size, unsigned char* digest) {
+  unsigned int length = 0;
+  if (EVP_Digest(data, size, digest, &length, EVP_sha1(), nullptr) != 1 || length != 20) {
+    throw std::runtime_error("SHA-1 failed");
+  }
+}
+
 std::string sha256_hex(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;

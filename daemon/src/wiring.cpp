@@ -9,6 +9,7 @@
 #include "idbridge/core/error.hpp"
 #include "idbridge/core/identity_service.hpp"
 #include "idbridge/core/ports.hpp"
+#include "idbridge/core/sync/mapping.hpp"
 #include "idbridge/core/writeback/interceptor.hpp"
 #include "idbridge/crypto/crypto.hpp"
 #include "idbridge/store/sqlite_store.hpp"
@@ -580,6 +581,8 @@ int sync_directory(const CommandLine& command_line, std::ostream& out, std::ostr
 int run_main(std::span<const std::string_view> args) {
   // A client that goes away must not kill the process through a write to its socket.
   std::signal(SIGPIPE, SIG_IGN);
+  // Directory syncs hash every entry they read; OpenSSL's SHA-1 uses the CPU's instructions.
+  core::sync::use_sha1(&crypto::sha1);
   const auto parsed = parse_command_line(args);
   if (!parsed.command_line) {
     std::cerr << "idbridged: " << parsed.error << "\n\n" << usage_text();

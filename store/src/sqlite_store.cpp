@@ -728,6 +728,14 @@ class Queries : public Base {
     // every link and scanning every user's row key, a quarter of its time. SQLite would pick the
     // unique users_by_id and read every user's row for its version: hence INDEXED BY.
     std::vector<core::sync::LinkState> out;
+    {
+      auto count =
+          db().query("SELECT count(*) FROM directory_links WHERE directory = ? AND tenant = ?",
+                     directory, tenant.str());
+      if (count.step()) {
+        out.reserve(static_cast<std::size_t>(count.integer(0)));
+      }
+    }
     auto rows = db().query(
         "SELECT l.anchor, l.user_id, l.mapped_digest, "
         "l.disabled_by_sync_at IS NULL AND l.mapped_digest <> '' AND "

@@ -1,12 +1,15 @@
 // Password hashes verify only the right password; tokens are random; comparison is exact.
 #include "idbridge/crypto/crypto.hpp"
 
+#include "idbridge/core/sync/mapping.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -94,6 +97,57 @@ TEST(AesGcmSealer, KeyFileIsCreatedPrivateOnceAndReused) {
   const std::string sealed = first.seal("secret");
   EXPECT_EQ(AesGcmSealer::from_key_file(path).open(sealed), "secret") << "the same key again";
   std::remove(path.c_str());
+}
+
+TEST(Crypto, Sha1MatchesTheKnownAnswers) {
+  // FIPS 180 examples.
+  const auto hex = [](std::string_view text) {
+    unsigned char digest[20];
+    sha1(text.data(), text.size(), digest);
+    std::string out;
+    for (const unsigned char byte : digest) {
+      constexpr char digits[] = "0123456789abcdef";
+      out += digits[byte >> 4];
+      out += digits[byte & 0x0f];
+    }
+    return out;
+  };
+  EXPECT_EQ(hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+}
+
+// The daemon installs crypto::sha1 for the mapping digests: every digest stored by a build
+// without it (Boost's SHA-1) must come out the same, or every user would be compared again.
+TEST(Crypto, MappingDigestsAreTheSameWithOpenSslsSha1AsWithBoosts) {
+  std::mt19937 random(20261124);
+  std::uniform_int_distribution<int> length(0, 300);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const auto text = [&] {
+    std::string out(static_cast<std::size_t>(length(random)), '\0');
+    for (auto& c : out) {
+      c = static_cast<char>(byte(random));
+    }
+    return out;
+  };
+  std::vector<core::sync::DesiredUser> users(300);
+  for (auto& desired : users) {
+    desired.user.user_name = text();
+    desired.user.title = text();
+    desired.user.display_name = text();
+    desired.profiles = {text()};
+  }
+  std::vector<std::string> with_boost;
+  core::sync::use_sha1(nullptr);
+  for (const auto& desired : users) {
+    with_boost.push_back(core::sync::mapped_digest(desired, "fingerprint"));
+  }
+  core::sync::use_sha1(&sha1);
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    EXPECT_EQ(core::sync::mapped_digest(users[i], "fingerprint"), with_boost[i]) << i;
+  }
+  core::sync::use_sha1(nullptr);
+  EXPECT_EQ(with_boost[0].size(), 32u);
+  EXPECT_NE(with_boost[0], with_boost[1]);
 }
 
 }  // namespace

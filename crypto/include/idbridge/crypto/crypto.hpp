@@ -63,6 +63,11 @@ class Sha256 {
   bool finished_ = false;
 };
 
+// SHA-1 of `size` bytes at `data` into `digest` (20 bytes), with the CPU's SHA instructions
+// where it has them: the shape of core::sync::Sha1Function, which the daemon installs (the
+// mapping digests hash every directory entry read). Not for secrets.
+void sha1(const void* data, std::size_t size, unsigned char* digest);
+
 // Constant-time equality (length is not secret).
 bool constant_time_equal(std::string_view a, std::string_view b);
 

@@ -173,6 +173,14 @@ std::string rules_fingerprint(const MappingRules& rules);
 // inputs on every run and build.
 std::string mapped_digest(const DesiredUser& desired, std::string_view fingerprint);
 
+// The SHA-1 behind the mapping digests: `digest` (20 bytes) of `size` bytes at `data`. Core
+// computes it with Boost's portable SHA-1, which was a sixth of the mapping thread's time in a
+// 100,000-user re-sync; a process may install an implementation of the very same function that
+// uses the CPU's SHA instructions (crypto::sha1, OpenSSL). Install it before any sync runs:
+// the digests do not change, only their speed.
+using Sha1Function = void (*)(const void* data, std::size_t size, unsigned char* digest);
+void use_sha1(Sha1Function sha1);
+
 // Once the users are mapped, the planner needs only which anchors were read (presence) and how
 // many: this frees every entry's DN, attributes and groups (about 150 MB at 100,000 users) before
 // the tenant's view is loaded next to the mapped users.
