@@ -337,6 +337,35 @@ TEST_F(SyncDryRunTest, ARunAppliesThePlanAndTheNextRunChangesNothing) {
   EXPECT_GT(runs[0]["id"].get<int>(), runs[1]["id"].get<int>());
 }
 
+TEST_F(SyncDryRunTest, EveryRunLogsWhereItsTimeWent) {
+  TempDir slapd_dir;
+  Slapd slapd(slapd_dir);
+  slapd.add_ldif(directory_ldif());
+  const auto config = write_config(slapd, {});
+  const auto result = run_command({kBinary, "sync", "--config", config, "--directory", "corp"},
+                                  std::chrono::seconds(60));
+  ASSERT_EQ(result.status.code, 0) << result.out << result.err;
+  std::optional<nlohmann::json> finished;
+  std::istringstream lines(result.err);
+  for (std::string line; std::getline(lines, line);) {
+    const auto record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value("msg", "") == "sync run finished") {
+      finished = record;
+    }
+  }
+  ASSERT_TRUE(finished.has_value()) << result.err;
+  EXPECT_EQ((*finished)["outcome"], "applied");
+  EXPECT_EQ((*finished)["applied"], (*finished)["planned"]);
+  for (const char* phase : {"read_ms", "view_ms", "plan_ms", "apply_ms"}) {
+    ASSERT_TRUE(finished->contains(phase)) << finished->dump();
+    ASSERT_TRUE((*finished)[phase].is_number_integer()) << finished->dump();
+    EXPECT_GE((*finished)[phase].get<int>(), 0) << phase;
+    EXPECT_LT((*finished)[phase].get<int>(), 60'000) << phase;
+  }
+  // Creating 30 users commits pages: applying cannot take no time at all.
+  EXPECT_GT((*finished)["apply_ms"].get<int>() + (*finished)["read_ms"].get<int>(), 0);
+}
+
 TEST_F(SyncDryRunTest, APlanOverTheThresholdIsHeldUntilApprovedAndAppliedOnce) {
   TempDir slapd_dir;
   Slapd slapd(slapd_dir);
