@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build make pkg-config ccache git ca-certificates curl tzdata clang-format
   libboost1.81-dev libboost-url1.81-dev   # Asio/Beast/URL; the 1.74 default lacks what we use
   nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libssl-dev libldap-dev libsystemd-dev
+  libjemalloc-dev                          # idbridged's allocator (CMake IDBRIDGE_JEMALLOC)
   libgtest-dev libgmock-dev
   slapd ldap-utils                         # a private slapd for tests and the demo
   postgresql libpq-dev                     # the PostgreSQL store and its tests

@@ -129,6 +129,17 @@ void expect_healthy_and_ready(std::uint16_t port, const std::optional<TlsClientO
   EXPECT_EQ(ready.body.find("acme"), std::string::npos) << "no tenant ids on an open probe";
 }
 
+#ifdef IDBRIDGE_JEMALLOC
+// The build links jemalloc into idbridged (CMake IDBRIDGE_JEMALLOC): the allocator serving the
+// process must be jemalloc's, not glibc's (a link order or --as-needed could drop it silently).
+TEST(DaemonAllocator, TheBinaryRunsOnJemalloc) {
+  const auto result = run_command({kBinary, "--version"}, std::chrono::seconds(10),
+                                  {"MALLOC_CONF=stats_print:true"});
+  EXPECT_EQ(result.status.code, 0) << result.err;
+  EXPECT_NE(result.err.find("jemalloc statistics"), std::string::npos) << result.err.substr(0, 400);
+}
+#endif
+
 TEST_F(DaemonTest, HealthAndReadinessOverPlainHttp) {
   auto daemon = start();
   expect_healthy_and_ready(port_, std::nullopt);
