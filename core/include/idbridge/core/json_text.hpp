@@ -18,5 +18,9 @@ namespace idbridge::core {
 enum class Utf8Check { refuse_invalid, pass_through };
 bool append_json_string_literal(std::string& out, std::string_view text,
                                 Utf8Check check = Utf8Check::refuse_invalid);
+// The same without the quotes around it: the escapes of a concatenation are the concatenation
+// of the escapes of its parts, as long as no part ends inside a UTF-8 sequence.
+bool append_json_string_content(std::string& out, std::string_view text,
+                                Utf8Check check = Utf8Check::refuse_invalid);
 
 }  // namespace idbridge::core
