@@ -21,7 +21,26 @@ bool needs_attention(std::uint64_t word) {
           has_zero(word ^ (ones * '\\'))) != 0;
 }
 
+bool is_plain(unsigned char byte) {
+  return byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\';
+}
+
 }  // namespace
+
+std::size_t json_plain_prefix(std::string_view text) {
+  std::size_t i = 0;
+  for (; text.size() - i >= 8; i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + i, sizeof word);
+    if (needs_attention(word)) {
+      break;
+    }
+  }
+  while (i < text.size() && is_plain(static_cast<unsigned char>(text[i]))) {
+    ++i;
+  }
+  return i;
+}
 
 bool append_json_string_literal(std::string& out, std::string_view text, Utf8Check check) {
   out += '"';
@@ -35,13 +54,9 @@ bool append_json_string_literal(std::string& out, std::string_view text, Utf8Che
 bool append_json_string_content(std::string& out, std::string_view text, Utf8Check check) {
   std::size_t plain_from = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < text.size();) {
-    if (text.size() - i >= 8) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, text.data() + i, sizeof word);
-      if (!needs_attention(word)) {
-        i += 8;
-        continue;
-      }
+    i += json_plain_prefix(text.substr(i));
+    if (i == text.size()) {
+      break;
     }
     const auto byte = static_cast<unsigned char>(text[i]);
     if (byte >= 0x80) {

@@ -1645,6 +1645,10 @@ class CompactParser {
     buffer_.clear();
     const char* plain_from = at_;
     while (at_ != end_) {
+      at_ += core::json_plain_prefix(std::string_view(at_, static_cast<std::size_t>(end_ - at_)));
+      if (at_ == end_) {
+        break;
+      }
       const auto byte = static_cast<unsigned char>(*at_);
       if (byte == '"') {
         buffer_.append(plain_from, at_);
