@@ -994,7 +994,8 @@ class Queries : public Base {
     if (!row.step()) {
       return std::nullopt;
     }
-    return codec::decode_user(row.text(0));
+    // Decoded straight from SQLite's copy of the row: the document is read once, never kept.
+    return codec::decode_user(row.text_view(0));
   }
 
   // Columns: anchor, tenant, user_id, disabled_by_sync_at.
