@@ -9,6 +9,7 @@
 #include <functional>
 #include <iterator>
 #include <optional>
+#include <vector>
 
 namespace idbridge::scim {
 namespace {
@@ -225,11 +226,9 @@ ScimResult<Selection<T>> select(const ListQuery& query,
     return key.has_value();
   });
   if (lookup != lookups.end()) {
-    for (auto& candidate : lookup->find(*key)) {
-      if (keep(candidate)) {
-        matched.push_back(std::move(candidate));
-      }
-    }
+    // The candidates themselves, in their order, without those the whole filter rejects.
+    matched = lookup->find(*key);
+    std::erase_if(matched, [&](const T& candidate) { return !keep(candidate); });
   } else {
     for (std::int64_t position = 0;; position += scan_chunk) {
       auto chunk = page({position, scan_chunk});
