@@ -6,6 +6,7 @@
 #include "idbridge/core/principal.hpp"
 #include "idbridge/core/sync/state.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -167,7 +168,11 @@ Principal system_principal() {
   return principal;
 }
 
-std::string format_timestamp(Timestamp at) {
+namespace {
+
+// gmtime_r and snprintf: the text for instants outside the years 1970-9999, which the digits
+// below do not cover (before 1970 the milliseconds come out negative, as they always have).
+void append_timestamp_by_libc(std::string& out, Timestamp at) {
   const auto since_epoch = at.time_since_epoch();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
   const auto millis = (since_epoch - seconds).count();
@@ -175,10 +180,57 @@ std::string format_timestamp(Timestamp at) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buffer[96];  // sized for any int the format could print, so no truncation warning
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buffer;
+  const int length = std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                   tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  out.append(buffer, static_cast<std::size_t>(std::max(length, 0)));
+}
+
+void put_digits(char* at, unsigned value, int count) {
+  for (int i = count - 1; i >= 0; --i) {
+    at[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+}  // namespace
+
+// The calendar arithmetic of <chrono> and fixed-width digits: gmtime_r takes glibc's time zone
+// lock and snprintf parses its format, about 7,500 instructions per timestamp, and every SCIM
+// resource prints two.
+void append_timestamp(std::string& out, Timestamp at) {
+  using namespace std::chrono;
+  const auto day = floor<days>(at);
+  const year_month_day date{day};
+  const int year = static_cast<int>(date.year());
+  if (at.time_since_epoch().count() < 0 || year > 9999) {
+    append_timestamp_by_libc(out, at);
+    return;
+  }
+  const auto in_day = static_cast<unsigned>((at - day).count());  // milliseconds, < 86,400,000
+  char text[24];                                                  // "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  put_digits(text, static_cast<unsigned>(year), 4);
+  text[4] = '-';
+  put_digits(text + 5, static_cast<unsigned>(date.month()), 2);
+  text[7] = '-';
+  put_digits(text + 8, static_cast<unsigned>(date.day()), 2);
+  text[10] = 'T';
+  put_digits(text + 11, in_day / 3'600'000, 2);
+  text[13] = ':';
+  put_digits(text + 14, in_day / 60'000 % 60, 2);
+  text[16] = ':';
+  put_digits(text + 17, in_day / 1'000 % 60, 2);
+  text[19] = '.';
+  put_digits(text + 20, in_day % 1'000, 3);
+  text[23] = 'Z';
+  out.append(text, sizeof text);
+}
+
+std::string format_timestamp(Timestamp at) {
+  std::string out;
+  out.reserve(24);
+  append_timestamp(out, at);
+  return out;
 }
 
 namespace sync {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -120,13 +121,30 @@ namespace {
 
 std::string lower_hex(const unsigned char* digest, unsigned int length) {
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
+  std::string out(std::size_t{length} * 2, '\0');
   for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4U];
-    out += hex[digest[i] & 15U];
+    out[2 * i] = hex[digest[i] >> 4U];
+    out[2 * i + 1] = hex[digest[i] & 15U];
   }
   return out;
+}
+
+// SHA-256 fetched from the default provider once: EVP_sha256() makes every EVP_DigestInit fetch
+// it again (a lock and a method-store look-up per digest, a third of a bearer token's check).
+const EVP_MD* sha256_method() {
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return fetched != nullptr ? fetched : EVP_sha256();
+}
+
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+
+// One digest context per thread, re-initialised for each digest instead of allocated and freed
+// around it (every SCIM request digests its bearer token).
+EVP_MD_CTX* thread_digest_context() {
+  thread_local const std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
+  return context.get();
 }
 
 }  // namespace
@@ -141,15 +159,18 @@ void sha1(const void* data, std::size_t size, unsigned char* digest) {
 std::string sha256_hex(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL EVP_Digest failed");
+  EVP_MD_CTX* context = thread_digest_context();
+  if (context == nullptr || EVP_DigestInit_ex2(context, sha256_method(), nullptr) != 1 ||
+      EVP_DigestUpdate(context, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context, digest.data(), &length) != 1) {
+    throw std::runtime_error("OpenSSL SHA-256 digest failed");
   }
   return lower_hex(digest.data(), length);
 }
 
 Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
   if (context_ == nullptr ||
-      EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr) != 1) {
+      EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), sha256_method(), nullptr) != 1) {
     EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_));
     throw std::runtime_error("OpenSSL EVP_DigestInit_ex failed");
   }

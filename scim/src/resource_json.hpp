@@ -71,10 +71,17 @@ json group_to_json(const core::Group& group, const std::string& base_url,
 // dump replaces such bytes.
 std::optional<std::string> user_to_json_text(const core::User& user, const std::string& base_url,
                                              const std::vector<GroupRef>& groups);
+// The same appended to `out`; false (and `out` holding a partial text) instead of nullopt.
+bool append_user_json_text(std::string& out, const core::User& user, const std::string& base_url,
+                           const std::vector<GroupRef>& groups);
 
 // A ListResponse's text around already serialised resources, as list_response(...).dump() gives.
 std::string list_response_text(const std::vector<std::string>& resources, std::int64_t total,
                                std::int64_t start_index);
+// The same around resources appended to `out` in between, separated by commas.
+void begin_list_response_text(std::string& out);
+void end_list_response_text(std::string& out, std::size_t items, std::int64_t total,
+                            std::int64_t start_index);
 
 std::string format_timestamp(core::Timestamp at);  // RFC 3339, UTC, milliseconds
 std::string etag(core::ResourceVersion version);   // W/"<version>"

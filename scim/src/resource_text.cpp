@@ -6,14 +6,26 @@
 
 #include "idbridge/core/json_text.hpp"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
+#include <iterator>
 #include <string_view>
 
 namespace idbridge::scim {
 namespace {
 
+// A member name as the writer appends it: quoted, with the colon (compile-time concatenation).
+#define KEY(name) "\"" name "\":"
+
+// Whether `text` is copied into a JSON string unchanged (printable ASCII, no quote or backslash).
+bool is_plain_json_text(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
+
 // Compact JSON output: commas between members and elements, strings escaped as nlohmann's
-// dump(-1, ' ', false) escapes them.
+// dump(-1, ' ', false) escapes them. Appends to the caller's buffer.
 class TextWriter {
  public:
   explicit TextWriter(std::string& out) : out_(out) {}
@@ -38,14 +50,26 @@ class TextWriter {
     out_ += ']';
     first_ = false;
   }
-  // `name` is an attribute name or schema URN of this file, which never needs escaping; quoting
-  // it was a third of the writer's time.
-  void key(std::string_view name) {
+  // `quoted` is a key as KEY() spells it, quotes and colon included: one append per key, where
+  // three appends per key were a fifth of the writer's time.
+  void key(std::string_view quoted) {
+    separate();
+    out_ += quoted;
+    first_ = true;  // the value that follows takes no comma
+  }
+  // A key held in a constant (a schema URN), which never needs escaping.
+  void key_of(std::string_view name) {
     separate();
     out_ += '"';
     out_ += name;
     out_ += "\":";
-    first_ = true;  // the value that follows takes no comma
+    first_ = true;
+  }
+  // A member whose value is a constant JSON text (`quoted` holds its quotes).
+  void constant_member(std::string_view quoted_key, std::string_view quoted) {
+    key(quoted_key);
+    separate();
+    out_ += quoted;
   }
   void value(std::string_view text) {
     separate();
@@ -63,20 +87,51 @@ class TextWriter {
     end_array();
   }
 
-  void member(std::string_view name, std::string_view text) {
-    key(name);
+  void member(std::string_view quoted_key, std::string_view text) {
+    key(quoted_key);
     value(text);
   }
   // Named apart from member(): a string literal would convert to bool before string_view.
-  void flag(std::string_view name, bool on) {
-    key(name);
+  void flag(std::string_view quoted_key, bool on) {
+    key(quoted_key);
     boolean(on);
   }
   // resource_json's put(): only a non-empty string is written.
-  void put(std::string_view name, const std::string& text) {
+  void put(std::string_view quoted_key, const std::string& text) {
     if (!text.empty()) {
-      member(name, std::string_view(text));
+      member(quoted_key, std::string_view(text));
     }
+  }
+  // A member whose value needs no escaping (a timestamp, a number): copied between quotes.
+  template <class WriteText>
+  void plain_member(std::string_view quoted_key, WriteText write_text) {
+    key(quoted_key);
+    separate();
+    out_ += '"';
+    write_text(out_);
+    out_ += '"';
+  }
+  // A URL under the base URL: `base` + `path` + `id`, without building the string first when
+  // `base` holds only characters that JSON leaves as they are (the usual case), because the
+  // escape of a concatenation is then the concatenation of the escapes.
+  void url_member(std::string_view quoted_key, const std::string& base, bool base_is_plain,
+                  std::string_view path, const std::string& id) {
+    key(quoted_key);
+    separate();
+    if (!base_is_plain) {
+      std::string url;
+      url.reserve(base.size() + path.size() + id.size());
+      url.append(base).append(path).append(id);
+      quote(url);
+      return;
+    }
+    out_ += '"';
+    out_ += base;
+    out_ += path;
+    if (!core::append_json_string_content(out_, id)) {
+      valid_ = false;
+    }
+    out_ += '"';
   }
 
  private:
@@ -103,12 +158,18 @@ void write_contacts(TextWriter& w, const std::vector<core::ContactValue>& values
   w.begin_array();
   for (const auto& v : values) {
     w.begin_object();
-    w.flag("primary", v.primary);
-    w.put("type", v.type);
-    w.member("value", std::string_view(v.value));
+    w.flag(KEY("primary"), v.primary);
+    w.put(KEY("type"), v.type);
+    w.member(KEY("value"), std::string_view(v.value));
     w.end_object();
   }
   w.end_array();
+}
+
+void append_decimal(std::string& out, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(std::begin(digits), std::end(digits), value).ptr;
+  out.append(digits, end);
 }
 
 bool has_name(const core::PersonName& name) {
@@ -124,80 +185,87 @@ bool has_enterprise(const core::EnterpriseInfo& e) {
 
 }  // namespace
 
-std::optional<std::string> user_to_json_text(const core::User& user, const std::string& base_url,
-                                             const std::vector<GroupRef>& groups) {
-  std::string out;
-  out.reserve(1536 + 160 * groups.size());
+bool append_user_json_text(std::string& out, const core::User& user, const std::string& base_url,
+                           const std::vector<GroupRef>& groups) {
+  out.reserve(out.size() + 1536 + 160 * groups.size());
   TextWriter w(out);
-  const std::string id = user.id.str();
+  const std::string& id = user.id.str();
+  const bool base_is_plain = is_plain_json_text(base_url);
   w.begin_object();
-  w.flag("active", user.active);
+  w.flag(KEY("active"), user.active);
   if (!user.addresses.empty()) {
-    w.key("addresses");
+    w.key(KEY("addresses"));
     w.begin_array();
     for (const auto& a : user.addresses) {
       w.begin_object();
-      w.put("country", a.country);
-      w.put("formatted", a.formatted);
-      w.put("locality", a.locality);
-      w.put("postalCode", a.postal_code);
-      w.flag("primary", a.primary);
-      w.put("region", a.region);
-      w.put("streetAddress", a.street_address);
-      w.put("type", a.type);
+      w.put(KEY("country"), a.country);
+      w.put(KEY("formatted"), a.formatted);
+      w.put(KEY("locality"), a.locality);
+      w.put(KEY("postalCode"), a.postal_code);
+      w.flag(KEY("primary"), a.primary);
+      w.put(KEY("region"), a.region);
+      w.put(KEY("streetAddress"), a.street_address);
+      w.put(KEY("type"), a.type);
       w.end_object();
     }
     w.end_array();
   }
-  w.put("displayName", user.display_name);
+  w.put(KEY("displayName"), user.display_name);
   if (!user.emails.empty()) {
-    w.key("emails");
+    w.key(KEY("emails"));
     write_contacts(w, user.emails);
   }
   if (user.external_id) {
-    w.member("externalId", std::string_view(*user.external_id));
+    w.member(KEY("externalId"), std::string_view(*user.external_id));
   }
-  w.key("groups");
+  w.key(KEY("groups"));
   w.begin_array();
   for (const auto& g : groups) {
     w.begin_object();
-    w.member("$ref", base_url + "/Groups/" + g.id);
-    w.member("display", std::string_view(g.display));
-    w.member("type", "direct");
-    w.member("value", std::string_view(g.id));
+    w.url_member(KEY("$ref"), base_url, base_is_plain, "/Groups/", g.id);
+    w.member(KEY("display"), std::string_view(g.display));
+    w.constant_member(KEY("type"), "\"direct\"");
+    w.member(KEY("value"), std::string_view(g.id));
     w.end_object();
   }
   w.end_array();
-  w.member("id", std::string_view(id));
-  w.put("locale", user.locale);
-  w.key("meta");
+  w.member(KEY("id"), std::string_view(id));
+  w.put(KEY("locale"), user.locale);
+  w.key(KEY("meta"));
   w.begin_object();
-  w.member("created", format_timestamp(user.created));
-  w.member("lastModified", format_timestamp(user.last_modified));
-  w.member("location", base_url + "/Users/" + id);
-  w.member("resourceType", "User");
-  w.member("version", etag(user.version));
+  w.plain_member(KEY("created"),
+                 [&](std::string& text) { core::append_timestamp(text, user.created); });
+  w.plain_member(KEY("lastModified"),
+                 [&](std::string& text) { core::append_timestamp(text, user.last_modified); });
+  w.url_member(KEY("location"), base_url, base_is_plain, "/Users/", id);
+  w.constant_member(KEY("resourceType"), "\"User\"");
+  // W/"<version>", its quotes escaped.
+  w.plain_member(KEY("version"), [&](std::string& text) {
+    text += "W/\\\"";
+    append_decimal(text, user.version);
+    text += "\\\"";
+  });
   w.end_object();
   if (has_name(user.name)) {
-    w.key("name");
+    w.key(KEY("name"));
     w.begin_object();
-    w.put("familyName", user.name.family_name);
-    w.put("formatted", user.name.formatted);
-    w.put("givenName", user.name.given_name);
-    w.put("honorificPrefix", user.name.honorific_prefix);
-    w.put("honorificSuffix", user.name.honorific_suffix);
-    w.put("middleName", user.name.middle_name);
+    w.put(KEY("familyName"), user.name.family_name);
+    w.put(KEY("formatted"), user.name.formatted);
+    w.put(KEY("givenName"), user.name.given_name);
+    w.put(KEY("honorificPrefix"), user.name.honorific_prefix);
+    w.put(KEY("honorificSuffix"), user.name.honorific_suffix);
+    w.put(KEY("middleName"), user.name.middle_name);
     w.end_object();
   }
-  w.put("nickName", user.nick_name);
+  w.put(KEY("nickName"), user.nick_name);
   if (!user.phone_numbers.empty()) {
-    w.key("phoneNumbers");
+    w.key(KEY("phoneNumbers"));
     write_contacts(w, user.phone_numbers);
   }
-  w.put("preferredLanguage", user.preferred_language);
-  w.put("profileUrl", user.profile_url);
+  w.put(KEY("preferredLanguage"), user.preferred_language);
+  w.put(KEY("profileUrl"), user.profile_url);
   const bool enterprise = has_enterprise(user.enterprise);
-  w.key("schemas");
+  w.key(KEY("schemas"));
   w.begin_array();
   w.value(user_schema_urn);
   if (enterprise) {
@@ -205,58 +273,81 @@ std::optional<std::string> user_to_json_text(const core::User& user, const std::
   }
   w.value(tenant_user_urn);
   w.end_array();
-  w.put("timezone", user.timezone);
-  w.put("title", user.title);
-  w.key(tenant_user_urn);
+  w.put(KEY("timezone"), user.timezone);
+  w.put(KEY("title"), user.title);
+  w.key_of(tenant_user_urn);
   w.begin_object();
-  w.key("extensions");
+  w.key(KEY("extensions"));
   w.begin_array();
   for (const auto& e : user.extensions) {
     w.begin_object();
-    w.member("e911Location", std::string_view(e.e911_location));
-    w.member("number", std::string_view(e.number));
-    w.flag("primary", e.primary);
+    w.member(KEY("e911Location"), std::string_view(e.e911_location));
+    w.member(KEY("number"), std::string_view(e.number));
+    w.flag(KEY("primary"), e.primary);
     w.end_object();
   }
   w.end_array();
-  w.key("mfa");
+  w.key(KEY("mfa"));
   w.begin_object();
-  w.key("emailAddresses");
+  w.key(KEY("emailAddresses"));
   w.strings(user.mfa.email_addresses);
-  w.member("method", core::to_string(user.mfa.method));
-  w.key("smsNumbers");
+  w.member(KEY("method"), core::to_string(user.mfa.method));
+  w.key(KEY("smsNumbers"));
   w.strings(user.mfa.sms_numbers);
   w.end_object();
-  w.flag("mustChangePassword", user.must_change_password);
-  w.key("profiles");
+  w.flag(KEY("mustChangePassword"), user.must_change_password);
+  w.key(KEY("profiles"));
   w.strings(user.profiles);
-  w.member("role", core::to_string(user.role));
+  w.member(KEY("role"), core::to_string(user.role));
   w.end_object();
   if (enterprise) {
     const auto& e = user.enterprise;
-    w.key(enterprise_user_urn);
+    w.key_of(enterprise_user_urn);
     w.begin_object();
-    w.put("costCenter", e.cost_center);
-    w.put("department", e.department);
-    w.put("division", e.division);
-    w.put("employeeNumber", e.employee_number);
+    w.put(KEY("costCenter"), e.cost_center);
+    w.put(KEY("department"), e.department);
+    w.put(KEY("division"), e.division);
+    w.put(KEY("employeeNumber"), e.employee_number);
     if (e.manager) {
-      w.key("manager");
+      w.key(KEY("manager"));
       w.begin_object();
-      w.member("$ref", base_url + "/Users/" + e.manager->str());
-      w.member("value", std::string_view(e.manager->str()));
+      w.url_member(KEY("$ref"), base_url, base_is_plain, "/Users/", e.manager->str());
+      w.member(KEY("value"), std::string_view(e.manager->str()));
       w.end_object();
     }
-    w.put("organization", e.organization);
+    w.put(KEY("organization"), e.organization);
     w.end_object();
   }
-  w.member("userName", std::string_view(user.user_name));
-  w.put("userType", user.user_type);
+  w.member(KEY("userName"), std::string_view(user.user_name));
+  w.put(KEY("userType"), user.user_type);
   w.end_object();
-  if (!w.valid()) {
+  return w.valid();
+}
+
+std::optional<std::string> user_to_json_text(const core::User& user, const std::string& base_url,
+                                             const std::vector<GroupRef>& groups) {
+  std::string out;
+  if (!append_user_json_text(out, user, base_url, groups)) {
     return std::nullopt;
   }
   return out;
+}
+
+void begin_list_response_text(std::string& out) {
+  out += "{\"Resources\":[";
+}
+
+void end_list_response_text(std::string& out, std::size_t items, std::int64_t total,
+                            std::int64_t start_index) {
+  out += "],\"itemsPerPage\":";
+  append_decimal(out, static_cast<std::int64_t>(items));
+  out += ",\"schemas\":[\"";
+  out += list_response_urn;
+  out += "\"],\"startIndex\":";
+  append_decimal(out, start_index);
+  out += ",\"totalResults\":";
+  append_decimal(out, total);
+  out += '}';
 }
 
 std::string list_response_text(const std::vector<std::string>& resources, std::int64_t total,
@@ -267,22 +358,14 @@ std::string list_response_text(const std::vector<std::string>& resources, std::i
   }
   std::string out;
   out.reserve(size);
-  out += "{\"Resources\":[";
+  begin_list_response_text(out);
   for (std::size_t i = 0; i < resources.size(); ++i) {
     if (i != 0) {
       out += ',';
     }
     out += resources[i];
   }
-  out += "],\"itemsPerPage\":";
-  out += std::to_string(resources.size());
-  out += ",\"schemas\":[\"";
-  out += list_response_urn;
-  out += "\"],\"startIndex\":";
-  out += std::to_string(start_index);
-  out += ",\"totalResults\":";
-  out += std::to_string(total);
-  out += '}';
+  end_list_response_text(out, resources.size(), total, start_index);
   return out;
 }
 

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
+#include <optional>
+#include <vector>
 
 namespace idbridge::scim {
 namespace {
@@ -91,8 +94,10 @@ bool names_attribute(const Filter& filter, std::string_view attribute) {
       filter.node);
 }
 
-ScimResult<Filter> parse_and_validate(const std::string& text) {
-  auto filter = parse_filter(text);
+using ParsedFilter = boost::system::result<Filter, ParseError>;
+
+// `filter` is parse_filter's answer for the query's text.
+ScimResult<Filter> validated(ParsedFilter filter) {
   if (!filter) {
     return invalid_filter(filter.error().message);
   }
@@ -184,18 +189,20 @@ std::optional<nlohmann::json> sort_value(const nlohmann::json& resource,
 
 // Shared by users and groups: without a filter or sort one store page; with an indexed equality
 // the candidates, re-checked against the whole filter; otherwise a scan in creation order.
+// `parsed` is parse_filter(query.filter) when the caller has it already (nullopt: parsed here).
 template <class T>
 ScimResult<Selection<T>> select(const ListQuery& query,
                                 const std::function<core::Page<T>(const core::PageRequest&)>& page,
                                 const std::vector<IndexedLookup<T>>& lookups,
-                                const std::function<nlohmann::json(const T&)>& to_json) {
+                                const std::function<nlohmann::json(const T&)>& to_json,
+                                std::optional<ParsedFilter> parsed_filter = std::nullopt) {
   if (query.filter.empty() && query.sort_by.empty()) {
     auto items = page({query.offset, query.count});
     return Selection<T>{std::move(items.items), items.total};
   }
   std::optional<Filter> filter;
   if (!query.filter.empty()) {
-    auto parsed = parse_and_validate(query.filter);
+    auto parsed = validated(parsed_filter ? *std::move(parsed_filter) : parse_filter(query.filter));
     if (!parsed) {
       return parsed.error();
     }
@@ -219,11 +226,9 @@ ScimResult<Selection<T>> select(const ListQuery& query,
     return key.has_value();
   });
   if (lookup != lookups.end()) {
-    for (auto& candidate : lookup->find(*key)) {
-      if (keep(candidate)) {
-        matched.push_back(std::move(candidate));
-      }
-    }
+    // The candidates themselves, in their order, without those the whole filter rejects.
+    matched = lookup->find(*key);
+    std::erase_if(matched, [&](const T& candidate) { return !keep(candidate); });
   } else {
     for (std::int64_t position = 0;; position += scan_chunk) {
       auto chunk = page({position, scan_chunk});
@@ -260,7 +265,12 @@ ScimResult<Selection<T>> select(const ListQuery& query,
   const auto total = static_cast<std::int64_t>(matched.size());
   const auto begin = std::min(query.offset, total);
   const auto end = std::min(total, begin + query.count);
-  return Selection<T>{std::vector<T>(matched.begin() + begin, matched.begin() + end), total};
+  if (begin == 0 && end == total) {
+    return Selection<T>{std::move(matched), total};  // the usual page: every match, not copied
+  }
+  return Selection<T>{std::vector<T>(std::make_move_iterator(matched.begin() + begin),
+                                     std::make_move_iterator(matched.begin() + end)),
+                      total};
 }
 
 }  // namespace
@@ -272,13 +282,14 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
   // The hot `userName eq "..."` re-checks its candidate against userName alone: the whole
   // resource would be built as a DOM for one comparison.
   bool user_name_only = false;
+  std::optional<ParsedFilter> filter;
   if (!query.filter.empty()) {
-    auto filter = parse_filter(query.filter);
-    if (filter && names_attribute(*filter, "groups")) {
+    filter = parse_filter(query.filter);
+    if (*filter && names_attribute(**filter, "groups")) {
       return invalid_filter("filtering users on groups is not supported; filter the group instead");
     }
-    if (filter && query.sort_by.empty()) {
-      const auto* comparison = std::get_if<Comparison>(&filter->node);
+    if (*filter && query.sort_by.empty()) {
+      const auto* comparison = std::get_if<Comparison>(&(*filter)->node);
       user_name_only = comparison != nullptr && !comparison->path.schema &&
                        !comparison->path.sub_attribute &&
                        iequals(comparison->path.attribute, "userName");
@@ -308,7 +319,8 @@ ScimResult<UserSelection> select_users(core::StoreReader& reader, const core::Te
           return resource;
         }
         return user_to_json(user, "", {});
-      });
+      },
+      std::move(filter));
 }
 
 ScimResult<GroupSelection> select_groups(core::StoreReader& reader, const core::TenantId& tenant,

@@ -323,9 +323,11 @@ class Handler {
   }
 
   std::vector<GroupRef> groups_of(core::StoreReader& reader, const core::User& user) {
+    auto names = reader.group_names_of_user(tenant_, user.id);
     std::vector<GroupRef> refs;
-    for (auto& group : reader.group_names_of_user(tenant_, user.id)) {
-      refs.push_back({group.id.str(), std::move(group.display_name)});
+    refs.reserve(names.size());
+    for (auto& group : names) {
+      refs.push_back({std::move(group.id).release(), std::move(group.display_name)});
     }
     return refs;
   }
@@ -340,25 +342,25 @@ class Handler {
            !split_attribute_list(query_value(params, "excludedAttributes")).empty();
   }
 
-  // The user as text without the DOM when nothing is projected (the hot read path), else nullopt.
-  std::optional<std::string> user_text(core::StoreReader& reader, const core::User& user,
-                                       const std::map<std::string, std::string>& params) {
+  // The user as text appended to `out` without the DOM when nothing is projected (the hot read
+  // path); false (`out` then holds a partial text) when the DOM must answer instead.
+  bool append_user_text(std::string& out, core::StoreReader& reader, const core::User& user,
+                        const std::map<std::string, std::string>& params) {
     if (projects(params)) {
-      return std::nullopt;
+      return false;
     }
-    return user_to_json_text(user, request_.base_url, groups_of(reader, user));
+    return append_user_json_text(out, user, request_.base_url, groups_of(reader, user));
   }
 
   // A single user resource: resource_response(status, user_json(...)) with the same bytes.
   Response user_response(int status, core::StoreReader& reader, const core::User& user,
                          bool with_location) {
-    auto text = user_text(reader, user, query_);
-    if (!text) {
+    Response response;
+    if (!append_user_text(response.body, reader, user, query_)) {
       return resource_response(status, user_json(reader, user), user.version, with_location);
     }
-    Response response;
     response.status = status;
-    response.body = *std::move(text);
+    response.headers.reserve(with_location ? 2 : 1);
     response.headers.emplace_back("ETag", etag(user.version));
     if (with_location) {
       response.headers.emplace_back("Location", request_.base_url + "/Users/" + user.id.str());
@@ -420,10 +422,11 @@ class Handler {
   // ---- Users ----
 
   // GET /Users and GET /Groups (and their .search): filter, sort and page in one snapshot.
-  // `render_text` may answer an item as text (nullopt: use `render` and the DOM for the list).
-  template <class Select, class Render, class RenderText>
+  // `append_text` may append an item as text to a string (false: use `render` and the DOM for
+  // the whole list).
+  template <class Select, class Render, class AppendText>
   Response list_resources(const std::map<std::string, std::string>& params, Select select,
-                          Render render, RenderText render_text) {
+                          Render render, AppendText append_text) {
     if (auto e = check_read()) {
       return *e;
     }
@@ -440,20 +443,22 @@ class Handler {
     if (!selection) {
       return to_response(selection.error());
     }
-    std::vector<std::string> texts;
-    texts.reserve(selection->items.size());
-    for (const auto& item : selection->items) {
-      auto text = render_text(*reader, item);
-      if (!text) {
-        break;
-      }
-      texts.push_back(*std::move(text));
-    }
-    if (texts.size() == selection->items.size()) {
+    {
       Response response;
-      response.status = 200;
-      response.body = list_response_text(texts, selection->total, page->start_index);
-      return response;
+      std::string& text = response.body;
+      begin_list_response_text(text);
+      bool as_text = true;
+      for (std::size_t i = 0; i < selection->items.size() && as_text; ++i) {
+        if (i != 0) {
+          text += ',';
+        }
+        as_text = append_text(text, *reader, selection->items[i]);
+      }
+      if (as_text) {
+        end_list_response_text(text, selection->items.size(), selection->total, page->start_index);
+        response.status = 200;
+        return response;
+      }
     }
     json resources = json::array();
     for (const auto& item : selection->items) {
@@ -471,8 +476,8 @@ class Handler {
         [this](core::StoreReader& reader, const core::User& user) {
           return user_json(reader, user);
         },
-        [this, &params](core::StoreReader& reader, const core::User& user) {
-          return user_text(reader, user, params);
+        [this, &params](std::string& out, core::StoreReader& reader, const core::User& user) {
+          return append_user_text(out, reader, user, params);
         });
   }
 
@@ -630,7 +635,7 @@ class Handler {
         [this, with_members](core::StoreReader& reader, const core::Group& group) {
           return group_json(reader, group, with_members);
         },
-        [](core::StoreReader&, const core::Group&) { return std::optional<std::string>(); });
+        [](std::string&, core::StoreReader&, const core::Group&) { return false; });
   }
 
   Response get_group(const std::string& id) {

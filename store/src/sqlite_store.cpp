@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -68,12 +69,11 @@ struct Batch {
 // New groups need no invalidation: a name is only ever looked up by an id a snapshot holds.
 class GroupNameCache {
  public:
-  using Key = std::pair<std::string, std::string>;  // tenant, group id
-
-  // The cached name of each key (nullopt where missing), or nothing when `generation` is older
-  // than the cache's.
-  std::optional<std::vector<std::optional<std::string>>> find(std::int64_t generation,
-                                                              const std::vector<Key>& keys) {
+  // Sets the cached display name of each of `groups` from index `from` on and returns the
+  // indexes of those not cached, or nothing when `generation` is older than the cache's.
+  std::optional<std::vector<std::size_t>> fill(std::int64_t generation, std::string_view tenant,
+                                               std::vector<core::GroupName>& groups,
+                                               std::size_t from) {
     std::lock_guard lock(mutex_);
     if (generation < generation_) {
       return std::nullopt;
@@ -82,16 +82,20 @@ class GroupNameCache {
       names_.clear();
       generation_ = generation;
     }
-    std::vector<std::optional<std::string>> out;
-    out.reserve(keys.size());
-    for (const auto& key : keys) {
-      const auto it = names_.find(key);
-      out.push_back(it == names_.end() ? std::nullopt : std::optional<std::string>(it->second));
+    std::vector<std::size_t> missing;
+    for (std::size_t i = from; i < groups.size(); ++i) {
+      const auto it = names_.find(KeyView{tenant, groups[i].id.str()});
+      if (it == names_.end()) {
+        missing.push_back(i);
+      } else {
+        groups[i].display_name = it->second;
+      }
     }
-    return out;
+    return missing;
   }
 
-  void add(std::int64_t generation, Key key, std::string name) {
+  void add(std::int64_t generation, std::string_view tenant, const core::GroupId& group,
+           std::string name) {
     std::lock_guard lock(mutex_);
     if (generation != generation_) {
       return;  // read under another generation: may already be stale
@@ -99,21 +103,36 @@ class GroupNameCache {
     if (names_.size() >= max_names) {
       names_.clear();  // a bound on memory; the names come back as they are read
     }
-    names_.insert_or_assign(std::move(key), std::move(name));
+    names_.insert_or_assign(Key(tenant, group.str()), std::move(name));
   }
 
  private:
   static constexpr std::size_t max_names = 100'000;
 
+  using Key = std::pair<std::string, std::string>;  // tenant, group id
+  using KeyView = std::pair<std::string_view, std::string_view>;
+
+  // Transparent, so that a look-up needs no key strings of its own.
   struct KeyHash {
-    std::size_t operator()(const Key& key) const {
-      return std::hash<std::string>()(key.first) * 31 + std::hash<std::string>()(key.second);
+    using is_transparent = void;
+    std::size_t operator()(const KeyView& key) const {
+      return std::hash<std::string_view>()(key.first) * 31 +
+             std::hash<std::string_view>()(key.second);
+    }
+    std::size_t operator()(const Key& key) const { return (*this)(KeyView(key.first, key.second)); }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::string_view(a.first) == std::string_view(b.first) &&
+             std::string_view(a.second) == std::string_view(b.second);
     }
   };
 
   std::mutex mutex_;
   std::int64_t generation_ = -1;
-  std::unordered_map<Key, std::string, KeyHash> names_;
+  std::unordered_map<Key, std::string, KeyHash, KeyEqual> names_;
 };
 
 // State shared by the store and every reader and writer it handed out, so a reader that
@@ -559,21 +578,8 @@ class Queries : public Base {
 
   std::vector<core::GroupId> groups_containing(const core::TenantId& tenant,
                                                const core::MemberRef& member) override {
-    // The memberships index orders a member's rows by group id; the rowid order (when each was
-    // joined) is restored here rather than by an ORDER BY, which would make SQLite sort.
-    std::vector<std::pair<std::int64_t, std::string>> rows_in_index_order;
-    auto rows = db().query(
-        "SELECT rowid, group_id FROM group_members INDEXED BY group_members_by_member_with_group "
-        "WHERE tenant = ? AND member_type = ? AND member_id = ?",
-        tenant.str(), codec::to_text(member.type), member.id);
-    while (rows.step()) {
-      rows_in_index_order.emplace_back(rows.integer(0), rows.text(1));
-    }
-    std::sort(rows_in_index_order.begin(), rows_in_index_order.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<core::GroupId> out;
-    out.reserve(rows_in_index_order.size());
-    for (auto& [rowid, group] : rows_in_index_order) {
+    for (auto& [rowid, group] : membership_rows(tenant, member)) {
       out.emplace_back(std::move(group));
     }
     return out;
@@ -584,6 +590,7 @@ class Queries : public Base {
   std::vector<core::GroupName> group_names_of_user(const core::TenantId& tenant,
                                                    const core::UserId& user) override {
     std::vector<core::GroupName> out;
+    out.reserve(16);
     {
       auto row = db().query(
           "SELECT id, display_name FROM groups WHERE tenant = ? AND system = 1 ORDER BY seq "
@@ -632,39 +639,58 @@ class Queries : public Base {
   // when the cache cannot serve this snapshot (GroupNameCache).
   bool append_groups_named_from_cache(GroupNameCache& cache, const core::TenantId& tenant,
                                       const core::UserId& user, std::vector<core::GroupName>& out) {
-    std::int64_t generation = 0;
-    {
-      auto row = db().query("SELECT value FROM store_generations WHERE name = 'group_names'");
-      if (!row.step()) {
-        return false;
-      }
-      generation = row.integer(0);
-    }
-    std::vector<GroupNameCache::Key> keys;
-    for (auto& group : groups_containing(tenant, {core::MemberType::user, user.str()})) {
-      keys.emplace_back(tenant.str(), group.str());
-    }
-    auto names = cache.find(generation, keys);
-    if (!names) {
+    const auto pinned = group_names_generation();
+    if (!pinned) {
       return false;
     }
-    out.reserve(out.size() + keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      auto& name = (*names)[i];
-      if (!name) {
-        auto row = db().query(
-            "SELECT display_name FROM groups INDEXED BY groups_by_id_with_name "
-            "WHERE tenant = ? AND id = ?",
-            tenant.str(), keys[i].second);
-        if (!row.step()) {
-          continue;  // the foreign key forbids it; as the join, list only existing groups
-        }
-        name = row.text(0);
-        cache.add(generation, keys[i], *name);
+    const std::int64_t generation = *pinned;
+    const std::size_t first = out.size();
+    auto rows = membership_rows(tenant, {core::MemberType::user, user.str()});
+    out.reserve(first + rows.size());
+    for (auto& [rowid, group] : rows) {
+      out.push_back({core::GroupId(std::move(group)), std::string()});
+    }
+    const auto missing = cache.fill(generation, tenant.str(), out, first);
+    if (!missing) {
+      out.resize(first);
+      return false;
+    }
+    std::vector<std::size_t> gone;
+    for (const std::size_t i : *missing) {
+      auto row = db().query(
+          "SELECT display_name FROM groups INDEXED BY groups_by_id_with_name "
+          "WHERE tenant = ? AND id = ?",
+          tenant.str(), out[i].id.str());
+      if (!row.step()) {
+        gone.push_back(i);  // the foreign key forbids it; as the join, list only existing groups
+        continue;
       }
-      out.push_back({core::GroupId(std::move(keys[i].second)), std::move(*name)});
+      out[i].display_name = row.text(0);
+      cache.add(generation, tenant.str(), out[i].id, out[i].display_name);
+    }
+    for (auto it = gone.rbegin(); it != gone.rend(); ++it) {
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(*it));
     }
     return true;
+  }
+
+  // The groups `member` is in, as (membership rowid, group id) in the order they were joined.
+  // The memberships index orders a member's rows by group id; the rowid order is restored here
+  // rather than by an ORDER BY, which would make SQLite sort.
+  std::vector<std::pair<std::int64_t, std::string>> membership_rows(const core::TenantId& tenant,
+                                                                    const core::MemberRef& member) {
+    std::vector<std::pair<std::int64_t, std::string>> rows_in_index_order;
+    rows_in_index_order.reserve(16);
+    auto rows = db().query(
+        "SELECT rowid, group_id FROM group_members INDEXED BY group_members_by_member_with_group "
+        "WHERE tenant = ? AND member_type = ? AND member_id = ?",
+        tenant.str(), codec::to_text(member.type), member.id);
+    while (rows.step()) {
+      rows_in_index_order.emplace_back(rows.integer(0), rows.text(1));
+    }
+    std::sort(rows_in_index_order.begin(), rows_in_index_order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return rows_in_index_order;
   }
 
   std::vector<core::ChangeRecord> changes_after(core::ChangeSequence after,
@@ -959,13 +985,16 @@ class Queries : public Base {
   // Committed readers share a cache of group names; a writer, which sees its own uncommitted
   // work, must not read or fill it.
   virtual GroupNameCache* group_name_cache() { return nullptr; }
+  // The `group_names` generation of this transaction's snapshot (only asked with a cache).
+  virtual std::optional<std::int64_t> group_names_generation() { return std::nullopt; }
 
  private:
   static std::optional<core::User> one_user(sqlite::Statement&& row) {
     if (!row.step()) {
       return std::nullopt;
     }
-    return codec::decode_user(row.text(0));
+    // Decoded straight from SQLite's copy of the row: the document is read once, never kept.
+    return codec::decode_user(row.text_view(0));
   }
 
   // Columns: anchor, tenant, user_id, disabled_by_sync_at.
@@ -1060,8 +1089,14 @@ class SqliteReader final : public Queries<core::StoreReader> {
     connection_->exec("BEGIN");
     try {
       // A deferred transaction takes its WAL snapshot at the first read; reading now pins the
-      // snapshot to the moment the reader was opened.
-      connection_->scalar("SELECT count(*) FROM schema_migrations");
+      // snapshot to the moment the reader was opened. What it reads is the snapshot's group-name
+      // generation, which every user resource's groups need (GroupNameCache): one statement
+      // fewer per read.
+      auto row =
+          connection_->query("SELECT value FROM store_generations WHERE name = 'group_names'");
+      if (row.step()) {
+        group_names_generation_ = row.integer(0);
+      }
     } catch (...) {
       connection_->exec_noexcept("ROLLBACK");
       throw;
@@ -1077,9 +1112,11 @@ class SqliteReader final : public Queries<core::StoreReader> {
 
  private:
   GroupNameCache* group_name_cache() override { return &shared_->group_names(); }
+  std::optional<std::int64_t> group_names_generation() override { return group_names_generation_; }
 
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<Connection> connection_;
+  std::optional<std::int64_t> group_names_generation_;
 };
 
 class NestedWriter;

@@ -129,6 +129,26 @@ TEST(UserJsonText, EqualsTheDomDumpForEachFieldAloneAndForEscapes) {
   }
 }
 
+TEST(UserJsonText, EqualsTheDomDumpForBaseUrlsThatNeedEscapes) {
+  // The base URL comes from the Host header: URLs are written without building them only when
+  // it needs no escape, so every other base must still come out as the DOM writes it.
+  core::User user = full_user();
+  const std::vector<GroupRef> groups{{"g-1", "One"}, {"g\"2", "Two"}};
+  for (const std::string odd_base : {"http://a\"b/scim", "http://a\\b/scim", "http://h\x01st/scim",
+                                     "http://höst/scim", "http://h\x7fst/scim", ""}) {
+    const auto text = user_to_json_text(user, odd_base, groups);
+    ASSERT_TRUE(text.has_value()) << odd_base;
+    EXPECT_EQ(*text, user_to_json(user, odd_base, groups).dump(-1, ' ', false)) << odd_base;
+  }
+  EXPECT_FALSE(user_to_json_text(user, "http://\xff/scim", groups).has_value());
+}
+
+TEST(UserJsonText, AppendsToWhatTheBufferHolds) {
+  std::string out = "{\"Resources\":[";
+  ASSERT_TRUE(append_user_json_text(out, full_user(), base, {{"g", "G"}}));
+  EXPECT_EQ(out, "{\"Resources\":[" + *user_to_json_text(full_user(), base, {{"g", "G"}}));
+}
+
 TEST(UserJsonText, InvalidUtf8IsLeftToTheDom) {
   for (const std::string bad : {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
                                 "\xf4\x90\x80\x80", "trail \xc3", "\xe2\x82"}) {

@@ -17,6 +17,8 @@ class Id {
   explicit Id(std::string value) : value_(std::move(value)) {}
 
   const std::string& str() const { return value_; }
+  // The text itself, for a caller done with the id (no copy).
+  std::string release() && { return std::move(value_); }
   bool empty() const { return value_.empty(); }
 
   friend auto operator<=>(const Id&, const Id&) = default;

@@ -16,6 +16,8 @@ namespace idbridge::core {
 using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 // RFC 3339 in UTC with milliseconds: "2026-11-24T11:00:29.123Z".
 std::string format_timestamp(Timestamp at);
+// The same text appended to `out` (no string of its own: every SCIM resource writes two).
+void append_timestamp(std::string& out, Timestamp at);
 
 // Ordered by rank: a higher enumerator outranks a lower one (compare with <, >=).
 enum class Role {
