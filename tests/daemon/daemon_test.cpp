@@ -141,6 +141,8 @@ TEST(DaemonAllocator, TheBinaryRunsOnJemalloc) {
   // 16 MiB journal chunk afresh and SCIM writes halved.
   EXPECT_NE(result.err.find("opt.oversize_threshold: 0\n"), std::string::npos)
       << result.err.substr(0, 2000);
+  EXPECT_NE(result.err.find("opt.dirty_decay_ms: -1 "), std::string::npos)
+      << result.err.substr(0, 2000);
 }
 #endif
 
